@@ -1,0 +1,52 @@
+"""System checks that refuse dangerous combinations, like contrib/auth/checks.py does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from chatserver.crypto import KeyConfigurationError
+
+
+@register(Tags.security, deploy=True)
+def check_channel_layer(app_configs: Any, **kwargs: Any) -> list[Warning | Error]:
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    problems: list[Warning | Error] = []
+    if backend.endswith("InMemoryChannelLayer"):
+        problems.append(
+            Warning(
+                "The in-memory channel layer serves one process only.",
+                hint="Set REDIS_URL to run several server processes.",
+                id="chatserver.W001",
+            )
+        )
+    elif not settings.CHANNEL_ENCRYPTION_KEY:
+        problems.append(
+            Warning(
+                "Payloads through Redis are not encrypted.",
+                hint="Set CHANNEL_ENCRYPTION_KEY so Redis never holds message text.",
+                id="chatserver.W002",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def check_keys(app_configs: Any, **kwargs: Any) -> list[Error]:
+    from rooms.encryption import keyring
+
+    try:
+        ring = keyring()
+    except KeyConfigurationError as exc:
+        return [Error(str(exc), id="chatserver.E001")]
+    if not settings.DEBUG and ring.active_id.startswith(("dev", "test")):
+        return [
+            Error(
+                "A development key-encryption key is active with DEBUG off.",
+                hint="Set CHATSERVER_KEY_FILE to a production key file.",
+                id="chatserver.E002",
+            )
+        ]
+    return []

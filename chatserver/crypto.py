@@ -1,0 +1,231 @@
+"""All cryptography of the project, in one module.
+
+Nothing else imports ``secrets``, ``hmac``, ``hashlib`` or cryptographic primitives, so a
+reviewer reads one file to know what protects a survivor's words (Django keeps its own in
+``django.utils.crypto`` for the same reason).
+
+Design, in short (the threat model is in docs/security.md):
+
+* Message bodies are sealed with AES-256-GCM under a data-encryption key (DEK). DEKs are
+  per room, per key epoch and per membership, so erasing one member destroys exactly their
+  keys. A random 96-bit nonce is drawn for every seal; at the volumes of a chat room a key
+  seals far fewer than 2**32 messages before its epoch is rotated, which keeps the nonce
+  collision risk negligible (NIST SP 800-38D, section 8.3).
+* Associated data binds each ciphertext to its room, its row and its key version, so a
+  ciphertext copied into another row or room fails to open.
+* DEKs are stored only wrapped (AES-256-GCM) by a key-encryption key (KEK). KEKs come from
+  the environment or a key file, never from the database, and are named by an id so a new
+  one can be introduced while old wraps still open.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+logger = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_T = TypeVar("_T")
+
+
+class KeyConfigurationError(Exception):
+    """The key-encryption keys are missing or malformed: the server must not start."""
+
+
+class DecryptionError(Exception):
+    """A ciphertext did not open: wrong key, wrong row, or corrupted bytes."""
+
+
+# --- randomness and tokens -------------------------------------------------------------
+
+
+def random_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def random_choice(items: Sequence[_T]) -> _T:
+    return secrets.choice(items)
+
+
+def random_bytes(nbytes: int) -> bytes:
+    return secrets.token_bytes(nbytes)
+
+
+def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
+    if isinstance(a, str):
+        a = a.encode()
+    if isinstance(b, str):
+        b = b.encode()
+    return hmac.compare_digest(a, b)
+
+
+def fingerprint(value: str) -> str:
+    """A one-way name for a secret (session key, invite code) that may be stored or used as
+    a channel-layer group name without revealing the secret itself. The inputs are high
+    entropy random tokens, so a fast hash is enough: there is nothing to brute-force."""
+    return hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def generate_key_line(key_id: str) -> str:
+    """One line of a key file: ``KEY_ID:BASE64_32_BYTES``."""
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}"
+
+
+# --- key-encryption keys ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The configured KEKs. The first one is active: new wraps use it."""
+
+    keys: dict[str, bytes]
+    active_id: str
+
+    @classmethod
+    def parse(cls, text: str, *, source: str) -> KeyRing:
+        keys: dict[str, bytes] = {}
+        active: str | None = None
+        lines = [line.split("#", 1)[0] for line in text.splitlines()]
+        entries = [e.strip() for line in lines for e in line.split(",")]
+        for number, line in enumerate((e for e in entries if e), start=1):
+            key_id, sep, encoded = line.partition(":")
+            if not sep or not key_id or len(key_id) > 32:
+                raise KeyConfigurationError(
+                    f"{source}: entry {number} must look like KEY_ID:BASE64_32_BYTES"
+                )
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except ValueError:
+                raise KeyConfigurationError(
+                    f"{source}: key {key_id!r} is not valid base64"
+                ) from None
+            if len(key) != KEY_BYTES:
+                raise KeyConfigurationError(
+                    f"{source}: key {key_id!r} must be {KEY_BYTES} bytes, not {len(key)}"
+                )
+            if key_id in keys:
+                raise KeyConfigurationError(f"{source}: key id {key_id!r} appears twice")
+            keys[key_id] = key
+            active = active or key_id
+        if active is None:
+            raise KeyConfigurationError(f"{source}: no key-encryption key found")
+        return cls(keys=keys, active_id=active)
+
+    def key(self, key_id: str) -> bytes:
+        try:
+            return self.keys[key_id]
+        except KeyError:
+            raise KeyConfigurationError(
+                f"key-encryption key {key_id!r} is not configured; add it to the key file"
+            ) from None
+
+
+def load_keyring(*, env_keys: str, key_file: str, dev_key_file: Path | None) -> KeyRing:
+    """Load KEKs from ``CHATSERVER_KEYS`` or ``CHATSERVER_KEY_FILE``; on a laptop (DEBUG),
+    create a development key file so the one-command start works."""
+    if env_keys.strip():
+        return KeyRing.parse(env_keys, source="CHATSERVER_KEYS")
+    if key_file:
+        path = Path(key_file)
+        if not path.is_file():
+            raise KeyConfigurationError(f"CHATSERVER_KEY_FILE {key_file!r} does not exist")
+        return KeyRing.parse(path.read_text(), source="CHATSERVER_KEY_FILE")
+    if dev_key_file is None:
+        raise KeyConfigurationError(
+            "no key-encryption key: set CHATSERVER_KEY_FILE (or CHATSERVER_KEYS)"
+        )
+    if not dev_key_file.exists():
+        dev_key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(dev_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(
+                "# DEVELOPMENT key-encryption key, generated on first start.\n"
+                "# Never use this file in production.\n" + generate_key_line("dev1") + "\n"
+            )
+        logger.warning(
+            "GENERATED A DEVELOPMENT MASTER KEY in the data directory. "
+            "It is for trying the server on a laptop only: anyone with this file can read "
+            "every stored message. Set CHATSERVER_KEY_FILE in production."
+        )
+    return KeyRing.parse(dev_key_file.read_text(), source=str(dev_key_file.name))
+
+
+# --- sealing ------------------------------------------------------------------------------
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def seal(key: bytes | AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM with a fresh random nonce; returns ``nonce || ciphertext || tag``."""
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + aead.encrypt(nonce, plaintext, aad)
+
+
+def open_sealed(key: bytes | AESGCM, sealed: bytes, aad: bytes) -> bytes:
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    if len(sealed) < NONCE_BYTES + 16:
+        raise DecryptionError("ciphertext too short")
+    try:
+        return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise DecryptionError("ciphertext did not authenticate") from None
+
+
+def wrap_data_key(ring: KeyRing, dek: bytes, aad: bytes) -> tuple[str, bytes]:
+    return ring.active_id, seal(ring.key(ring.active_id), dek, b"dek|" + aad)
+
+
+def unwrap_data_key(ring: KeyRing, kek_id: str, wrapped: bytes, aad: bytes) -> bytes:
+    return open_sealed(ring.key(kek_id), wrapped, b"dek|" + aad)
+
+
+class AeadCache:
+    """A bounded, thread-safe cache of unwrapped data keys, so the message path does not
+    unwrap a key for every message. Entries are dropped when a key is destroyed."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[int, AESGCM] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key_id: int) -> AESGCM | None:
+        with self._lock:
+            aead = self._items.get(key_id)
+            if aead is not None:
+                self._items.move_to_end(key_id)
+            return aead
+
+    def put(self, key_id: int, dek: bytes) -> AESGCM:
+        aead = AESGCM(dek)
+        with self._lock:
+            self._items[key_id] = aead
+            self._items.move_to_end(key_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return aead
+
+    def discard(self, key_id: int) -> None:
+        with self._lock:
+            self._items.pop(key_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

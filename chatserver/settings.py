@@ -1,0 +1,242 @@
+"""Settings, read from the environment (see docs/configuration.md).
+
+Every setting has a safe embedded default for a laptop (SQLite in the data directory, the
+in-memory channel layer). ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
+With ``DEBUG`` off the server refuses to start on a missing or development secret.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from chatserver.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("CHATSERVER_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+DEBUG = env_bool("DEBUG", False)
+TESTING = "pytest" in sys.modules
+
+# --- secrets -------------------------------------------------------------------------------
+
+_DEV_SECRET_FILE = DATA_DIR / "dev-secret-key"
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set SECRET_KEY to a long random value (or DEBUG=true on a laptop)"
+        )
+    if TESTING:
+        SECRET_KEY = "test-only-secret-key-" + "x" * 40  # noqa: S105 - never used outside tests
+    else:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if not _DEV_SECRET_FILE.exists():
+            from chatserver.crypto import random_token
+
+            _DEV_SECRET_FILE.write_text(random_token(50))
+            _DEV_SECRET_FILE.chmod(0o600)
+        SECRET_KEY = _DEV_SECRET_FILE.read_text().strip()
+elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too short or a development value: set SECRET_KEY to 50+ random characters"
+    )
+
+CHATSERVER_KEYS = env_str("CHATSERVER_KEYS")
+CHATSERVER_KEY_FILE = env_str("CHATSERVER_KEY_FILE")
+# A development master key is generated only where DEBUG (or a test run) allows it.
+CHATSERVER_DEV_KEY_FILE = DATA_DIR / "dev-master-key" if (DEBUG or TESTING) else None
+if TESTING and not (CHATSERVER_KEYS or CHATSERVER_KEY_FILE):
+    from chatserver.crypto import generate_key_line
+
+    CHATSERVER_KEYS = generate_key_line("test1")
+if not (DEBUG or TESTING or CHATSERVER_KEYS or CHATSERVER_KEY_FILE):
+    raise ImproperlyConfigured(
+        "no key-encryption key: set CHATSERVER_KEY_FILE to a key file (see docs/security.md)"
+    )
+
+# --- hosts and transport security ------------------------------------------------------------
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+if env_bool("SECURE_PROXY_SSL_HEADER_ENABLED", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
+# A shared or unsafe device is common for survivors: sessions are short by default.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+
+# --- applications ----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chatserver.apps.ChatserverConfig",
+    "rooms",
+    "moderation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "chatserver.middleware.SecurityHeadersMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatserver.urls"
+ASGI_APPLICATION = "chatserver.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- storage ------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'chatserver.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 5000, minimum=100)
+CHANNEL_ENCRYPTION_KEY = env_str("CHANNEL_ENCRYPTION_KEY")
+if REDIS_URL:
+    _host: dict[str, object] = {
+        "address": REDIS_URL,
+        # redis-py's defaults kill idle receive loops and cap bursts (channels-redis #422).
+        "socket_timeout": None,
+        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10),
+    }
+    _layer_config: dict[str, object] = {
+        "hosts": [_host],
+        "capacity": CHANNEL_LAYER_CAPACITY,
+        # Groups must outlive the longest socket; membership is renewed on reconnect.
+        "group_expiry": env_int("CHANNEL_GROUP_EXPIRY", 7 * 86400, minimum=3600),
+        "prefix": env_str("CHANNEL_PREFIX", "chatserver"),
+    }
+    if CHANNEL_ENCRYPTION_KEY:
+        _layer_config["symmetric_encryption_keys"] = [CHANNEL_ENCRYPTION_KEY]
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _layer_config}
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_LAYER_CAPACITY},
+        }
+    }
+
+# --- authentication --------------------------------------------------------------------------
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- i18n and static ----------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+# The app serves its own static files (one process to run on a laptop, nothing extra
+# behind the proxy); straight from the source folder, so no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- chat behaviour --------------------------------------------------------------------------
+
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
+CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+CHAT_HISTORY_PAGE = env_int("CHAT_HISTORY_PAGE", 50, minimum=1)
+CHAT_HEARTBEAT_SECONDS = env_float("CHAT_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+CHAT_RATE_PER_SECOND = env_float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
+CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 8, minimum=1)
+# After this many refused frames in a row the connection is closed as abusive.
+CHAT_RATE_STRIKES = env_int("CHAT_RATE_STRIKES", 20, minimum=1)
+CHAT_INVITE_DAYS = env_int("CHAT_INVITE_DAYS", 7, minimum=1)
+
+# --- logging: never message text, IP addresses or session tokens -----------------------------
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"privacy": {"()": "chatserver.logprivacy.PrivacyFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["privacy"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's request logger writes the request line; our filter strips it of queries.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

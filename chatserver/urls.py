@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path
+
+from chatserver import pages
+from rooms import api
+
+urlpatterns = [
+    path("", pages.index, name="index"),
+    path("healthz", api.healthz, name="healthz"),
+    path("api/session", api.session, name="api-session"),
+    path("api/session/recover", api.session_recover, name="api-session-recover"),
+    path("api/rooms", api.room_list, name="api-rooms"),
+    path("api/rooms/<slug:slug>", api.room_detail, name="api-room"),
+    path("api/rooms/<slug:slug>/join", api.room_join, name="api-room-join"),
+    path("api/rooms/<slug:slug>/messages", api.room_messages, name="api-room-messages"),
+    path("api/invites/redeem", api.invite_redeem, name="api-invite-redeem"),
+    path("admin/", admin.site.urls),
+]

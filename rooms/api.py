@@ -1,0 +1,236 @@
+"""The HTTP JSON API for what is not realtime (docs/api.md): member sessions, rooms,
+agreements, invites and history pages. Each view validates, calls one service or selector and
+serialises; errors come back as ``{"error": {"code", "message"}}`` with a fitting status."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from rooms import identity, protocol, selectors, services
+from rooms.access import MEMBER_SESSION_KEY
+from rooms.errors import NotAuthenticated, RoomError
+from rooms.models import Member, Membership, Room
+
+View = Callable[..., HttpResponse]
+
+
+def error_response(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def api_view(view: View) -> View:
+    """Map domain errors and malformed bodies to JSON errors, never a 500 page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except RoomError as exc:
+            return error_response(exc.code, exc.message, exc.http_status)
+        except BadRequest as exc:
+            return error_response("bad_request", str(exc), 400)
+
+    return wrapper
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    if len(request.body) > settings.CHAT_MAX_FRAME_BYTES:
+        raise BadRequest("request body too large")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise BadRequest(f"{name} must be a {kind.__name__}")
+    return value
+
+
+def _member(request: HttpRequest) -> Member | None:
+    member_id = request.session.get(MEMBER_SESSION_KEY)
+    if not member_id:
+        return None
+    return Member.objects.filter(pk=member_id, erased_at__isnull=True).first()
+
+
+def _require_member(request: HttpRequest) -> Member:
+    member = _member(request)
+    if member is None:
+        raise NotAuthenticated("create a member session first")
+    return member
+
+
+def _staff_user(request: HttpRequest) -> Any:
+    return request.user if request.user.is_authenticated else None
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"status": "database unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+@ensure_csrf_cookie
+@require_http_methods(["GET", "POST", "DELETE"])
+@api_view
+def session(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        member = _member(request)
+        return JsonResponse({"member": member is not None, "csrf_token": get_token(request)})
+    if request.method == "DELETE":
+        return _logout(request)
+    if _member(request) is not None:
+        return JsonResponse({"member": True, "recovery_phrase": None})
+    created = identity.member_create()
+    request.session.cycle_key()
+    request.session[MEMBER_SESSION_KEY] = str(created.member.pk)
+    # Shown once; never stored. The client must show it and then forget it.
+    return JsonResponse({"member": True, "recovery_phrase": created.recovery_phrase}, status=201)
+
+
+def _logout(request: HttpRequest) -> JsonResponse:
+    session_key = request.session.session_key
+    logout(request)  # flushes the session
+    if session_key:
+        services.sockets_close_for_session(session_key)
+    return JsonResponse({"member": False})
+
+
+@require_POST
+@api_view
+def session_recover(request: HttpRequest) -> JsonResponse:
+    phrase = _field(_body(request), "phrase", str)
+    member = identity.member_recover(phrase=phrase)
+    request.session.cycle_key()
+    request.session[MEMBER_SESSION_KEY] = str(member.pk)
+    return JsonResponse({"member": True})
+
+
+# --- rooms --------------------------------------------------------------------------------
+
+
+def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "description": room.description,
+        "visibility": room.visibility,
+        "state": room.state,
+        "capacity": room.capacity,
+        "joined": membership is not None
+        and membership.agreement_version == selectors.current_agreement_version(room),
+    }
+
+
+def _memberships(request: HttpRequest) -> dict[int, Membership]:
+    member = _member(request)
+    user = _staff_user(request)
+    if member is not None:
+        rows = Membership.objects.filter(member=member)
+    elif user is not None:
+        rows = Membership.objects.filter(user=user)
+    else:
+        return {}
+    return {m.room_id: m for m in rows}
+
+
+@require_GET
+@api_view
+def room_list(request: HttpRequest) -> JsonResponse:
+    memberships = _memberships(request)
+    rooms = [
+        _room_json(room, memberships.get(room.pk))
+        for room in selectors.rooms_visible()
+        if room.visibility == Room.Visibility.OPEN or room.pk in memberships
+    ]
+    return JsonResponse({"rooms": rooms})
+
+
+@require_GET
+@api_view
+def room_detail(request: HttpRequest, slug: str) -> JsonResponse:
+    room = selectors.room_by_slug(slug)
+    membership = _memberships(request).get(room.pk)
+    if room.visibility == Room.Visibility.INVITE and membership is None:
+        raise selectors.RoomNotFound(f"there is no room {slug!r}")
+    agreement = room.agreements.order_by("-version").first()
+    data = _room_json(room, membership)
+    data["agreement"] = (
+        {"version": agreement.version, "text": agreement.text} if agreement else {"version": 0, "text": ""}
+    )
+    data["pseudonym"] = membership.pseudonym if membership else None
+    return JsonResponse(data)
+
+
+@require_POST
+@api_view
+def room_join(request: HttpRequest, slug: str) -> JsonResponse:
+    version = _field(_body(request), "agreement_version", int)
+    room = selectors.room_by_slug(slug)
+    member = _member(request)
+    user = None if member else _staff_user(request)
+    if member is None and user is None:
+        raise NotAuthenticated("create a member session first")
+    membership = services.membership_join(
+        room=room, agreement_version=version, member=member, user=user
+    )
+    return JsonResponse({"slug": room.slug, "pseudonym": membership.pseudonym, "role": membership.role})
+
+
+@require_POST
+@api_view
+def invite_redeem(request: HttpRequest) -> JsonResponse:
+    code = _field(_body(request), "code", str)
+    membership = services.invite_redeem(member=_require_member(request), code=code)
+    return JsonResponse({"slug": membership.room.slug, "pseudonym": membership.pseudonym})
+
+
+@require_GET
+@api_view
+def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
+    room = selectors.room_by_slug(slug)
+    member = _member(request)
+    services.membership_authorize(room=room, member=member, user=None if member else _staff_user(request))
+    try:
+        before = int(request.GET["before"]) if "before" in request.GET else None
+        limit = min(int(request.GET.get("limit", settings.CHAT_HISTORY_PAGE)), 200)
+    except ValueError:
+        raise BadRequest("before and limit must be whole numbers") from None
+    if limit < 1:
+        raise BadRequest("limit must be at least 1")
+    page = selectors.log_before(room_id=room.pk, before=before, limit=limit)
+    text = protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
+    return HttpResponse(text, content_type="application/json")

@@ -1,0 +1,70 @@
+"""Domain errors. Each carries the protocol error code the transports send back, so the
+websocket consumer and the HTTP API report the same condition the same way."""
+
+from __future__ import annotations
+
+from rooms.protocol import Close, ErrorCode
+
+
+class RoomError(Exception):
+    code: str = ErrorCode.FORBIDDEN
+    http_status: int = 403
+    close_code: int | None = None  # set where the condition ends a websocket
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RoomNotFound(RoomError):
+    code = "room_not_found"
+    http_status = 404
+    close_code = Close.ROOM_NOT_FOUND
+
+
+class NotAllowed(RoomError):
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+    close_code = Close.FORBIDDEN
+
+
+class AgreementRequired(NotAllowed):
+    code = "agreement_required"
+    http_status = 409
+
+
+class RoomFull(NotAllowed):
+    code = "room_full"
+    http_status = 409
+
+
+class InviteInvalid(RoomError):
+    code = "invite_invalid"
+    http_status = 400
+
+
+class RoomPaused(RoomError):
+    code = ErrorCode.ROOM_PAUSED
+    http_status = 409
+
+
+class RoomClosed(RoomError):
+    code = ErrorCode.ROOM_CLOSED
+    http_status = 409
+    close_code = Close.ROOM_CLOSED
+
+
+class MessageNotFound(RoomError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class NotAuthenticated(RoomError):
+    code = "not_authenticated"
+    http_status = 401
+    close_code = Close.UNAUTHENTICATED
+
+
+class RecoveryFailed(RoomError):
+    code = "recovery_failed"
+    http_status = 400

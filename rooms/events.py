@@ -1,0 +1,66 @@
+"""Fan-out through the channel layer, only after the database has committed.
+
+The channel layer is a fast path that may drop (channels-redis drops silently when a channel
+is full or a group expired); the database is the record. Clients notice a gap from sequence
+numbers or the heartbeat and resume, so a dropped event is late, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from chatserver.crypto import fingerprint
+
+logger = logging.getLogger(__name__)
+
+# Handler names on the consumers (Channels maps "room.frame" to ``room_frame``). Only the
+# server builds these events: client JSON is never forwarded into group_send.
+ROOM_FRAME = "room.frame"
+ROOM_STATE = "room.state"
+CLOSE_SOCKET = "socket.close"
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def member_group(member_id: object) -> str:
+    return f"member.{member_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    # A fingerprint, so the session token never reaches Redis.
+    return f"session.{fingerprint(session_key)}"
+
+
+def send_now(group: str, event: dict[str, Any]) -> None:
+    """Send from synchronous code. A failure is logged, never raised: the caller's data is
+    already committed and clients recover through resume."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        logger.exception("fan-out to a group failed; clients will resume from the record")
+
+
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: send_now(group, event), robust=True)
+
+
+def room_frame_event(*, text: str, seq: int | None = None, author_id: int | None = None) -> dict[str, Any]:
+    return {"type": ROOM_FRAME, "text": text, "seq": seq, "author": author_id}
+
+
+def close_event(code: int) -> dict[str, Any]:
+    return {"type": CLOSE_SOCKET, "code": code}

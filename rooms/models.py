@@ -1,0 +1,214 @@
+"""The record of rooms, anonymous members and messages.
+
+Message text exists here only as AES-GCM ciphertext (see chatserver/crypto.py); there is no
+plaintext body column. A member is an opaque id with no email, name or address.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Member(models.Model):
+    """An anonymous survivor. Nothing here describes the person."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The recovery phrase's first words, random and public, find the row; the rest of the
+    # phrase is checked against a slow argon2 hash.
+    recovery_lookup = models.CharField(max_length=64, db_index=True)
+    recovery_hash = models.CharField(max_length=256)
+    banned_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"member {str(self.id)[:8]}"
+
+
+class Room(models.Model):
+    class Visibility(models.TextChoices):
+        OPEN = "open", "Open"
+        INVITE = "invite", "Invite only"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        PAUSED = "paused", "Paused"
+        CLOSED = "closed", "Closed"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(max_length=8, choices=Visibility, default=Visibility.OPEN)
+    capacity = models.PositiveIntegerField(default=30)
+    state = models.CharField(max_length=8, choices=State, default=State.OPEN)
+    # The last sequence number handed out; incremented under the row lock, so numbers are
+    # gap-free and unique per room even with several server processes writing.
+    last_seq = models.BigIntegerField(default=0)
+    key_epoch = models.PositiveIntegerField(default=1)
+    retention_days = models.PositiveIntegerField(default=90)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Agreement(models.Model):
+    """A version of a room's group agreement; members accept the latest before joining."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="agreements")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "version"], name="agreement_room_version")
+        ]
+        ordering = ["room", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.room.slug} agreement v{self.version}"
+
+
+class Invite(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    # Only a fingerprint of the code is kept, so a database copy cannot be used to join.
+    code_fingerprint = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invite to {self.room.slug}"
+
+
+class Membership(models.Model):
+    """A participant of one room: an anonymous member or a staff user, under a pseudonym
+    that is unique in the room and unrelated to any other room's."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        FACILITATOR = "facilitator", "Peer facilitator"
+        MODERATOR = "moderator", "Moderator"
+        STAFF = "staff", "Professional staff"
+        ADMIN = "admin", "Admin"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="room_memberships",
+    )
+    role = models.CharField(max_length=12, choices=Role, default=Role.MEMBER)
+    pseudonym = models.CharField(max_length=64)
+    agreement_version = models.PositiveIntegerField(default=0)
+    agreement_accepted_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
+    muted_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "pseudonym"], name="membership_pseudonym"),
+            models.UniqueConstraint(
+                fields=["room", "member"],
+                condition=Q(member__isnull=False),
+                name="membership_room_member",
+            ),
+            models.UniqueConstraint(
+                fields=["room", "user"],
+                condition=Q(user__isnull=False),
+                name="membership_room_user",
+            ),
+            models.CheckConstraint(
+                condition=Q(member__isnull=False, user__isnull=True)
+                | Q(member__isnull=True, user__isnull=False),
+                name="membership_member_xor_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} in {self.room.slug}"
+
+
+class DataKey(models.Model):
+    """A data-encryption key for one membership in one key epoch of a room, stored only
+    wrapped by a key-encryption key. Destroying it makes that member's messages of that
+    epoch unreadable everywhere, backups included."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="data_keys")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="data_keys")
+    epoch = models.PositiveIntegerField()
+    kek_id = models.CharField(max_length=32)
+    wrapped = models.BinaryField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "epoch", "membership"], name="datakey_room_epoch_membership"
+            )
+        ]
+
+
+class Message(models.Model):
+    """One entry of a room's log. Every entry takes the room's next sequence number, so a
+    client that resumes after N replays every change in order (new messages and deletions)."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message"
+        DELETION = "deletion", "Deletion"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind, default=Kind.MESSAGE)
+    author = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # Kept beside the author link so history survives a membership's removal.
+    author_pseudonym = models.CharField(max_length=64)
+    client_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL)
+    ciphertext = models.BinaryField(null=True)
+    target_seq = models.BigIntegerField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_room_seq"),
+            models.UniqueConstraint(
+                fields=["room", "author", "client_id"],
+                condition=~Q(client_id=""),
+                name="message_client_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["room", "created_at"], name="message_room_created")]
+
+
+class Connection(models.Model):
+    """An open websocket, for presence. Rows of a process that died expire by ``last_seen``,
+    so presence never trusts the channel layer's group membership."""
+
+    channel_name = models.CharField(max_length=200, unique=True)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="connections")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE)
+    connected_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()

@@ -1,0 +1,299 @@
+"""Writes: joining rooms, sending and deleting messages, invites, room state, connections.
+
+Every function here owns its transaction. A message is committed before it is acknowledged
+or fanned out; fan-out is queued with ``transaction.on_commit`` so a rolled-back write is
+never announced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chatserver.crypto import fingerprint, random_token
+from rooms import events, protocol
+from rooms.encryption import current_data_key, seal_body
+from rooms.errors import (
+    AgreementRequired,
+    InviteInvalid,
+    MessageNotFound,
+    NotAllowed,
+    RoomClosed,
+    RoomFull,
+    RoomPaused,
+)
+from rooms.models import Connection, Invite, Member, Membership, Message, Room
+from rooms.pseudonyms import new_pseudonym
+from rooms.roles import role_for_user
+from rooms.selectors import current_agreement_version
+
+# --- membership ---------------------------------------------------------------------------
+
+
+def _new_membership(*, room: Room, member: Member | None, user: AbstractBaseUser | None) -> Membership:
+    role = Membership.Role.MEMBER if user is None else (role_for_user(user) or "")
+    if user is not None and not role:
+        raise NotAllowed("this account has no role in the service")
+    for _ in range(5):
+        pseudonym = new_pseudonym(
+            lambda name: Membership.objects.filter(room=room, pseudonym=name).exists()
+        )
+        try:
+            with transaction.atomic():
+                return Membership.objects.create(
+                    room=room, member=member, user=user, role=role, pseudonym=pseudonym
+                )
+        except IntegrityError:  # a concurrent join took the same pseudonym
+            continue
+    raise IntegrityError("could not allocate a unique pseudonym")
+
+
+def _existing_membership(
+    *, room: Room, member: Member | None, user: AbstractBaseUser | None
+) -> Membership | None:
+    if member is not None:
+        return Membership.objects.filter(room=room, member=member).first()
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def _check_can_enter(room: Room, membership: Membership | None) -> None:
+    if room.state == Room.State.CLOSED:
+        raise RoomClosed("this room is closed")
+    if membership is not None and membership.banned_at is not None:
+        raise NotAllowed("you cannot join this room")
+    if membership is not None and membership.member_id and membership.member.banned_at:
+        raise NotAllowed("you cannot join this room")
+
+
+@transaction.atomic
+def membership_join(
+    *,
+    room: Room,
+    agreement_version: int,
+    member: Member | None = None,
+    user: AbstractBaseUser | None = None,
+) -> Membership:
+    """Accept the room's current agreement and become (or stay) a participant. An
+    invite-only room needs a membership created by redeeming an invite first."""
+    room = Room.objects.select_for_update().get(pk=room.pk)
+    membership = _existing_membership(room=room, member=member, user=user)
+    _check_can_enter(room, membership)
+    current = current_agreement_version(room)
+    if agreement_version != current:
+        raise AgreementRequired(f"please read and accept version {current} of the agreement")
+    if membership is None:
+        if room.visibility == Room.Visibility.INVITE and user is None:
+            raise NotAllowed("this room is by invitation: redeem an invite code first")
+        if Membership.objects.filter(room=room, member__isnull=False).count() >= room.capacity:
+            raise RoomFull("this room is full")
+        membership = _new_membership(room=room, member=member, user=user)
+    membership.agreement_version = current
+    membership.agreement_accepted_at = timezone.now()
+    membership.save(update_fields=["agreement_version", "agreement_accepted_at"])
+    return membership
+
+
+def membership_authorize(
+    *, room: Room, member: Member | None, user: AbstractBaseUser | None
+) -> Membership:
+    """The membership a socket acts as, or the reason it may not enter."""
+    membership = _existing_membership(room=room, member=member, user=user)
+    _check_can_enter(room, membership)
+    if membership is None:
+        raise NotAllowed("join the room (and accept its agreement) first")
+    if membership.agreement_version != current_agreement_version(room):
+        raise AgreementRequired("the room's agreement has changed: please accept it again")
+    return membership
+
+
+# --- invites ------------------------------------------------------------------------------
+
+
+def invite_create(
+    *, room: Room, created_by: AbstractBaseUser | None, days: int | None = None, max_uses: int = 1
+) -> str:
+    """A new invite code (returned once; only its fingerprint is stored)."""
+    code = random_token(12)
+    Invite.objects.create(
+        room=room,
+        code_fingerprint=fingerprint(code),
+        expires_at=timezone.now() + dt.timedelta(days=days or settings.CHAT_INVITE_DAYS),
+        max_uses=max_uses,
+        created_by=created_by,
+    )
+    return code
+
+
+@transaction.atomic
+def invite_redeem(*, member: Member, code: str) -> Membership:
+    invite = (
+        Invite.objects.select_for_update()
+        .select_related("room")
+        .filter(code_fingerprint=fingerprint(code.strip()))
+        .first()
+    )
+    if invite is None or invite.expires_at <= timezone.now() or invite.uses >= invite.max_uses:
+        raise InviteInvalid("this invite code is not valid or has expired")
+    membership = _existing_membership(room=invite.room, member=member, user=None)
+    _check_can_enter(invite.room, membership)
+    if membership is None:
+        membership = _new_membership(room=invite.room, member=member, user=None)
+        invite.uses += 1
+        invite.save(update_fields=["uses"])
+    return membership
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    seq: int
+    ts: dt.datetime
+    duplicate: bool
+
+
+def _next_seq(room: Room) -> int:
+    """Allocate the room's next sequence number. The caller holds the room row lock (taken
+    by ``select_for_update``), so concurrent writers queue and numbers stay gap-free."""
+    room.last_seq += 1
+    Room.objects.filter(pk=room.pk).update(last_seq=room.last_seq)
+    return room.last_seq
+
+
+def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> None:
+    if room.state == Room.State.CLOSED:
+        raise RoomClosed("this room is closed")
+    if room.state == Room.State.PAUSED and membership.role == Membership.Role.MEMBER:
+        raise RoomPaused("the room is paused for a moment; your message was not sent")
+    if membership.banned_at is not None:
+        raise NotAllowed("you cannot post in this room")
+
+
+@transaction.atomic
+def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
+    """Store a message (encrypted) and queue its fan-out after commit. Sending the same
+    ``client_id`` again returns the stored message instead of a duplicate."""
+    room = Room.objects.select_for_update().get(pk=membership.room_id)
+    existing = (
+        Message.objects.filter(room=room, author=membership, client_id=client_id)
+        .values_list("seq", "created_at")
+        .first()
+    )
+    if existing is not None:
+        return Sent(seq=existing[0], ts=existing[1], duplicate=True)
+    now = timezone.now()
+    _check_can_write(room, membership, now)
+    seq = _next_seq(room)
+    key_id, aead = current_data_key(room=room, membership=membership)
+    Message.objects.create(
+        room=room,
+        seq=seq,
+        author=membership,
+        author_pseudonym=membership.pseudonym,
+        client_id=client_id,
+        created_at=now,
+        data_key_id=key_id,
+        ciphertext=seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body),
+    )
+    frame = protocol.encode(
+        protocol.MessageFrame(seq=seq, ts=now, author=membership.pseudonym, body=body)
+    )
+    events.publish_on_commit(
+        events.room_group(room.pk),
+        events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
+    )
+    return Sent(seq=seq, ts=now, duplicate=False)
+
+
+@transaction.atomic
+def message_delete(*, membership: Membership, seq: int) -> int:
+    """Delete one's own message: the ciphertext is destroyed, and a deletion entry takes the
+    next sequence number so clients that resume later learn of it too."""
+    room = Room.objects.select_for_update().get(pk=membership.room_id)
+    target = Message.objects.filter(room=room, seq=seq, kind=Message.Kind.MESSAGE).first()
+    if target is None or target.author_id != membership.pk:
+        raise MessageNotFound("no message of yours with that number")
+    if target.deleted_at is not None:
+        return seq
+    now = timezone.now()
+    target.deleted_at = now
+    target.ciphertext = None
+    target.save(update_fields=["deleted_at", "ciphertext"])
+    deletion_seq = _next_seq(room)
+    Message.objects.create(
+        room=room,
+        seq=deletion_seq,
+        kind=Message.Kind.DELETION,
+        author=membership,
+        author_pseudonym=membership.pseudonym,
+        created_at=now,
+        target_seq=seq,
+    )
+    frame = protocol.encode(protocol.Deleted(seq=deletion_seq, ts=now, target=seq))
+    events.publish_on_commit(
+        events.room_group(room.pk), events.room_frame_event(text=frame, seq=deletion_seq)
+    )
+    return deletion_seq
+
+
+# --- room state ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def room_set_state(*, room: Room, state: str) -> Room:
+    room = Room.objects.select_for_update().get(pk=room.pk)
+    room.state = state
+    room.save(update_fields=["state"])
+    frame = protocol.encode(protocol.RoomState(state=state))
+    events.publish_on_commit(events.room_group(room.pk), events.room_frame_event(text=frame))
+    if state == Room.State.CLOSED:
+        events.publish_on_commit(
+            events.room_group(room.pk), events.close_event(protocol.Close.ROOM_CLOSED)
+        )
+    return room
+
+
+# --- connections (presence) --------------------------------------------------------------
+
+
+def connection_open(*, channel_name: str, membership: Membership) -> None:
+    Connection.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"room_id": membership.room_id, "membership": membership, "last_seen": timezone.now()},
+    )
+
+
+def connection_touch(*, channel_name: str) -> None:
+    Connection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now())
+
+
+def connection_close(*, channel_name: str) -> None:
+    Connection.objects.filter(channel_name=channel_name).delete()
+
+
+def presence_broadcast(*, room_id: int) -> None:
+    from rooms.selectors import presence
+
+    frame = protocol.encode(protocol.Presence(members=presence(room_id)))
+    events.send_now(events.room_group(room_id), events.room_frame_event(text=frame))
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def sockets_close_for_session(session_key: str, code: int = protocol.Close.SESSION_ENDED) -> None:
+    events.send_now(events.session_group(session_key), events.close_event(code))
+
+
+def sockets_close_for_member(member_id: object, code: int = protocol.Close.SESSION_ENDED) -> None:
+    events.send_now(events.member_group(member_id), events.close_event(code))
+
+
+def sockets_close_for_user(user_id: int, code: int = protocol.Close.SESSION_ENDED) -> None:
+    events.send_now(events.user_group(user_id), events.close_event(code))
