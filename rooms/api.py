@@ -234,3 +234,8 @@ def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.log_before(room_id=room.pk, before=before, limit=limit)
     text = protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
     return HttpResponse(text, content_type="application/json")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF refusals as JSON, so clients get a machine-readable code, not an HTML page."""
+    return error_response("csrf_failed", "missing or wrong X-CSRFToken header", 403)

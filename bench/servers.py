@@ -1,0 +1,104 @@
+"""Start and stop real server processes (``chatserver serve``) for end-to-end tests and
+benchmarks, each with its own port, data directory and environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+class ServerProcess:
+    """One ``chatserver serve`` process. Its output goes to ``log_path`` so tests can read
+    what a real run logged."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        migrate: bool = True,
+        extra_args: list[str] | None = None,
+        name: str = "server",
+    ) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.log_path = data_dir / f"{name}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "DEBUG": "true",
+            "CHATSERVER_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.migrate = migrate
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if "--ssl-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        args = [sys.executable, "-m", "chatserver.cli", "serve", "--port", str(self.port)]
+        if not self.migrate:
+            args.append("--no-migrate")
+        self.process = subprocess.Popen(  # noqa: S603 - our own command
+            args + self.extra_args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.port, timeout=timeout, process=self.process)
+        return self
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

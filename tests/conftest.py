@@ -1,0 +1,127 @@
+"""Shared fixtures: fast argon2, fresh key caches, and connected websocket communicators that
+always disconnect (a hanging communicator is a known Channels pain)."""
+
+from __future__ import annotations
+
+import os
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
+
+from rooms.access import MEMBER_SESSION_KEY
+from rooms.encryption import forget_cached_keys
+from rooms.models import Member, Membership, Room
+from tests.factories import MembershipFactory, RoomFactory
+
+ORIGIN = b"http://localhost"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
+    # The test client speaks plain HTTP; production redirects it to HTTPS.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_cache() -> Iterator[None]:
+    forget_cached_keys()
+    yield
+    forget_cached_keys()
+
+
+def require_service(name: str, available: bool) -> None:
+    """Tests that need a real service fail in CI when it is absent, and say so locally."""
+    if available:
+        return
+    message = f"this test needs {name}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " and CI must provide it")
+    pytest.skip(message + " (set DATABASE_URL / start it; CI fails instead of skipping)")
+
+
+@pytest.fixture
+def postgres_db(db: None) -> None:
+    from django.db import connection
+
+    require_service("PostgreSQL (DATABASE_URL=postgres://...)", connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def room(db: None) -> Room:
+    return RoomFactory(slug="circle", title="Circle")
+
+
+def session_for(member: Member | None = None, user_id: int | None = None) -> str:
+    store = SessionStore()
+    if member is not None:
+        store[MEMBER_SESSION_KEY] = str(member.pk)
+    if user_id is not None:
+        store["_auth_user_id"] = str(user_id)
+    store.create()
+    return str(store.session_key)
+
+
+@pytest.fixture
+def application() -> Any:
+    from chatserver.asgi import application
+
+    return application
+
+
+@asynccontextmanager
+async def _connected(
+    application: Any, path: str, session_key: str | None, origin: bytes = ORIGIN
+) -> AsyncIterator[WebsocketCommunicator]:
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if session_key:
+        headers.append((b"cookie", f"sessionid={session_key}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.fixture
+def connect(application: Any) -> Callable[..., Any]:
+    """``async with connect(membership) as ws`` gives a connected communicator whose
+    welcome (and first presence) frames have been read."""
+
+    @asynccontextmanager
+    async def factory(
+        membership: Membership | None = None,
+        *,
+        slug: str | None = None,
+        session_key: str | None = None,
+        origin: bytes = ORIGIN,
+        expect_welcome: bool = True,
+    ) -> AsyncIterator[WebsocketCommunicator]:
+        if membership is not None and session_key is None:
+            session_key = await database_sync_to_async(session_for)(membership.member)
+        room_slug = slug or (await database_sync_to_async(lambda: membership.room.slug)())
+        async with _connected(application, f"/ws/rooms/{room_slug}/", session_key, origin) as ws:
+            if expect_welcome:
+                connected, _ = await ws.connect()
+                assert connected
+                welcome = await ws.receive_json_from(timeout=5)
+                assert welcome["type"] == "welcome", welcome
+                ws.welcome = welcome  # type: ignore[attr-defined]
+            yield ws
+
+    return factory
+
+
+@pytest.fixture
+def make_membership(room: Room) -> Callable[..., Membership]:
+    def factory(**kwargs: Any) -> Membership:
+        kwargs.setdefault("room", room)
+        return MembershipFactory(**kwargs)
+
+    return factory

@@ -1,0 +1,362 @@
+"""The room websocket, through Channels' WebsocketCommunicator: framing, errors, close codes,
+delivery and resume. Database work happens in threads, hence transaction=True."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from rooms import services
+from rooms.models import Message, Room
+from tests.wsutil import closed_with, next_frame
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_welcome_describes_room_and_pseudonym(connect: Any, make_membership: Any) -> None:
+    membership = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
+    async with connect(membership) as ws:
+        welcome = ws.welcome
+        assert welcome["protocol"] == 1
+        assert welcome["room"] == {"slug": "circle", "title": "Circle", "state": "open"}
+        assert welcome["you"] == {"pseudonym": "Quiet Heron", "role": "member"}
+        assert welcome["latest_seq"] == 0
+        assert welcome["limits"]["max_message_chars"] == 4000
+        presence = await next_frame(ws, "presence")
+        assert presence["members"] == [{"pseudonym": "Quiet Heron", "role": "member"}]
+
+
+async def test_send_is_acked_and_broadcast_to_others(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)(pseudonym="Alice Pseud")
+    bob = await database_sync_to_async(make_membership)(pseudonym="Bob Pseud")
+    async with connect(alice) as a, connect(bob) as b:
+        await a.send_json_to({"type": "send", "client_id": "m1", "body": "hello there"})
+        ack = await next_frame(a, "ack")
+        assert ack["client_id"] == "m1" and ack["seq"] == 1 and "duplicate" not in ack
+        got = await next_frame(b, "message")
+        assert got["seq"] == 1 and got["author"] == "Alice Pseud" and got["body"] == "hello there"
+        assert "member" not in json.dumps(got)  # no member id in any frame
+        own = await next_frame(a, "message")
+        assert own["seq"] == 1
+
+
+async def test_resend_same_client_id_is_not_duplicated(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        for _ in range(2):
+            await a.send_json_to({"type": "send", "client_id": "same", "body": "once"})
+        first = await next_frame(a, "ack")
+        second = await next_frame(a, "ack")
+        assert first["seq"] == second["seq"] == 1
+        assert second["duplicate"] is True
+    assert await database_sync_to_async(Message.objects.count)() == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "bad_json"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"body": "no type"}', "unknown_type"),
+        ('{"type": "send", "client_id": "x", "body": 7}', "invalid_frame"),
+        ('{"type": "send", "client_id": "x", "body": "hi", "admin": true}', "invalid_frame"),
+        ('{"type": "send", "client_id": "bad id!", "body": "hi"}', "invalid_frame"),
+        ('{"type": "history", "limit": 100000}', "invalid_frame"),
+        ("[1, 2]", "invalid_frame"),
+        ('{"type": "send", "client_id": "x", "body": "   "}', "empty_message"),
+        (json.dumps({"type": "send", "client_id": "x", "body": "a" * 4001}), "message_too_long"),
+        ('{"type": "delete", "seq": 99}', "not_found"),
+    ],
+)
+async def test_bad_frames_get_error_and_socket_stays_usable(
+    connect: Any, make_membership: Any, raw: str, code: str
+) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await a.send_to(text_data=raw)
+        error = await next_frame(a, "error")
+        assert error["code"] == code
+        await a.send_json_to({"type": "ping"})
+        assert (await next_frame(a, "pong"))["type"] == "pong"
+
+
+async def test_oversize_frame_is_refused_and_closed(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await a.send_to(text_data=json.dumps({"type": "send", "client_id": "x", "body": "é" * 40_000}))
+        assert (await next_frame(a, "error"))["code"] == "frame_too_large"
+        assert await closed_with(a) == 1009
+
+
+async def test_binary_frame_is_refused(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await a.send_to(bytes_data=b"\x00\x01")
+        assert (await next_frame(a, "error"))["code"] == "invalid_frame"
+
+
+async def test_one_members_bad_input_does_not_affect_others(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    bob = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a, connect(bob) as b:
+        await a.send_to(text_data="\x00garbage")
+        await next_frame(a, "error")
+        await b.send_json_to({"type": "send", "client_id": "b1", "body": "still fine"})
+        assert (await next_frame(a, "message"))["body"] == "still fine"
+
+
+async def test_unknown_room_closes_4004(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice, slug="nowhere", expect_welcome=False) as ws:
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from())["code"] == "room_not_found"
+        assert await closed_with(ws) == 4004
+
+
+async def test_no_session_closes_4001(connect: Any, room: Room) -> None:
+    async with connect(slug=room.slug, session_key=None, expect_welcome=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "not_authenticated"
+        assert await closed_with(ws) == 4001
+
+
+async def test_member_who_has_not_joined_closes_4003(connect: Any, make_membership: Any) -> None:
+    other_room = await database_sync_to_async(lambda: Room.objects.create(slug="other", title="Other"))()
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice, slug=other_room.slug, expect_welcome=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "forbidden"
+        assert await closed_with(ws) == 4003
+
+
+async def test_changed_agreement_must_be_accepted_again(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    await database_sync_to_async(lambda: alice.room.agreements.create(version=2, text="New rules"))()
+    async with connect(alice, expect_welcome=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "agreement_required"
+        assert await closed_with(ws) == 4003
+
+
+async def test_closed_room_closes_4010(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    await database_sync_to_async(Room.objects.filter(pk=alice.room_id).update)(state="closed")
+    async with connect(alice, expect_welcome=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "room_closed"
+        assert await closed_with(ws) == 4010
+
+
+async def test_cross_site_origin_is_refused(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice, origin=b"https://evil.example", expect_welcome=False) as ws:
+        connected, _ = await ws.connect()
+        assert not connected
+
+
+async def test_paused_room_refuses_member_messages(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await database_sync_to_async(services.room_set_state)(room=alice.room, state="paused")
+        assert (await next_frame(a, "room_state"))["state"] == "paused"
+        await a.send_json_to({"type": "send", "client_id": "p1", "body": "hello?"})
+        error = await next_frame(a, "error")
+        assert error["code"] == "room_paused" and error["ref"] == "p1"
+
+
+async def test_closing_room_disconnects_members(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await database_sync_to_async(services.room_set_state)(room=alice.room, state="closed")
+        assert await closed_with(a) == 4010
+
+
+async def test_flooding_is_rate_limited_then_closed(
+    connect: Any, make_membership: Any, settings: Any
+) -> None:
+    settings.CHAT_RATE_PER_SECOND = 0.01
+    settings.CHAT_RATE_BURST = 2
+    settings.CHAT_RATE_STRIKES = 3
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        for n in range(6):
+            await a.send_json_to({"type": "send", "client_id": f"f{n}", "body": "spam"})
+        acks = [await next_frame(a, "ack") for _ in range(2)]
+        assert [x["seq"] for x in acks] == [1, 2]
+        limited = await next_frame(a, "error")
+        assert limited["code"] == "rate_limited" and limited["retry_after"] > 0
+        assert await closed_with(a) == 4029
+    assert await database_sync_to_async(Message.objects.count)() == 2
+
+
+async def test_logout_closes_open_sockets(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    from tests.conftest import session_for
+
+    key = await database_sync_to_async(session_for)(alice.member)
+    async with connect(alice, session_key=key) as a:
+        await database_sync_to_async(Session.objects.filter(session_key=key).delete)()
+        await database_sync_to_async(services.sockets_close_for_session)(key)
+        assert await closed_with(a, timeout=2) == 4011
+
+
+async def test_expired_session_closes_socket(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    from tests.conftest import session_for
+
+    key = await database_sync_to_async(session_for)(alice.member)
+    soon = timezone.now() + timezone.timedelta(seconds=1)
+    await database_sync_to_async(Session.objects.filter(session_key=key).update)(expire_date=soon)
+    async with connect(alice, session_key=key) as a:
+        assert await closed_with(a, timeout=3) == 4001
+
+
+async def test_expired_session_cannot_connect(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    from tests.conftest import session_for
+
+    key = await database_sync_to_async(session_for)(alice.member)
+    past = timezone.now() - timezone.timedelta(seconds=1)
+    await database_sync_to_async(Session.objects.filter(session_key=key).update)(expire_date=past)
+    async with connect(alice, session_key=key, expect_welcome=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "not_authenticated"
+        assert await closed_with(ws) == 4001
+
+
+async def test_heartbeat_reveals_a_dropped_fanout_and_resume_recovers_it(
+    connect: Any, make_membership: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """The channel layer dropped a broadcast (as channels-redis does when a channel is
+    full): the heartbeat's latest_seq shows the gap and resume returns the message."""
+    settings.CHAT_HEARTBEAT_SECONDS = 0.2
+    alice = await database_sync_to_async(make_membership)()
+    bob = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a, connect(bob) as b:
+        layer = get_channel_layer()
+        original = layer.group_send
+
+        async def dropping_group_send(group: str, message: dict[str, Any]) -> None:
+            if message.get("seq"):
+                return  # the fan-out of every stored message is lost
+            await original(group, message)
+
+        monkeypatch.setattr(layer, "group_send", dropping_group_send)
+        await a.send_json_to({"type": "send", "client_id": "lost", "body": "did you get this?"})
+        assert (await next_frame(a, "ack"))["seq"] == 1
+        beat = await next_frame(b, "heartbeat", timeout=3)
+        assert beat["latest_seq"] == 1
+        await b.send_json_to({"type": "resume", "after": 0})
+        resumed = await next_frame(b, "resumed")
+        assert [m["body"] for m in resumed["messages"]] == ["did you get this?"]
+        assert resumed["latest_seq"] == 1 and resumed["has_more"] is False
+
+
+async def test_history_pages_backwards(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    for n in range(5):
+        await database_sync_to_async(services.message_send)(membership=alice, client_id=f"h{n}", body=f"m{n}")
+    async with connect(alice) as a:
+        assert a.welcome["latest_seq"] == 5
+        await a.send_json_to({"type": "history", "limit": 2})
+        page = await next_frame(a, "history")
+        assert [m["seq"] for m in page["messages"]] == [4, 5] and page["has_more"]
+        await a.send_json_to({"type": "history", "before": 4, "limit": 3})
+        page = await next_frame(a, "history")
+        assert [m["body"] for m in page["messages"]] == ["m0", "m1", "m2"] and not page["has_more"]
+
+
+async def test_resume_pages_forward_in_order(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    for n in range(5):
+        await database_sync_to_async(services.message_send)(membership=alice, client_id=f"r{n}", body=f"m{n}")
+    async with connect(alice) as a:
+        await a.send_json_to({"type": "resume", "after": 1, "limit": 2})
+        page = await next_frame(a, "resumed")
+        assert [m["seq"] for m in page["messages"]] == [2, 3] and page["has_more"]
+        await a.send_json_to({"type": "resume", "after": 3})
+        page = await next_frame(a, "resumed")
+        assert [m["seq"] for m in page["messages"]] == [4, 5] and not page["has_more"]
+
+
+async def test_delete_own_message_is_broadcast_and_logged(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    bob = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a, connect(bob) as b:
+        await a.send_json_to({"type": "send", "client_id": "d1", "body": "oops"})
+        seq = (await next_frame(a, "ack"))["seq"]
+        await b.send_json_to({"type": "delete", "seq": seq})
+        assert (await next_frame(b, "error"))["code"] == "not_found"  # not bob's message
+        await a.send_json_to({"type": "delete", "seq": seq})
+        deleted = await next_frame(b, "deleted")
+        assert deleted["target"] == seq and deleted["seq"] == seq + 1
+        await b.send_json_to({"type": "resume", "after": 0})
+        entries = (await next_frame(b, "resumed"))["messages"]
+        assert entries[0]["deleted"] is True and entries[0]["body"] is None
+        assert entries[1]["type"] == "deleted"
+
+
+async def test_typing_reaches_others_and_is_coalesced(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)(pseudonym="Typing Wren")
+    bob = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a, connect(bob) as b:
+        await b.receive_json_from()  # bob's own presence
+        for _ in range(3):
+            await a.send_json_to({"type": "typing"})
+        frame = await next_frame(b, "typing")
+        assert frame["author"] == "Typing Wren"
+        later = []
+        while not await b.receive_nothing(timeout=0.3):
+            later.append((await b.receive_json_from())["type"])
+        assert "typing" not in later  # the other two were coalesced
+
+
+async def test_presence_updates_when_someone_leaves(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)(pseudonym="A Stays")
+    bob = await database_sync_to_async(make_membership)(pseudonym="B Leaves")
+    async with connect(alice) as a:
+        async with connect(bob):
+            while True:
+                frame = await next_frame(a, "presence")
+                if len(frame["members"]) == 2:
+                    break
+        frame = await next_frame(a, "presence")
+        assert [m["pseudonym"] for m in frame["members"]] == ["A Stays"]
+
+
+async def test_internal_failure_answers_error_and_keeps_socket(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    alice = await database_sync_to_async(make_membership)()
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("database fell over")
+
+    async with connect(alice) as a:
+        monkeypatch.setattr(services, "message_send", broken)
+        await a.send_json_to({"type": "send", "client_id": "x1", "body": "hi"})
+        assert (await next_frame(a, "error"))["code"] == "internal_error"
+        await a.send_json_to({"type": "ping"})
+        await next_frame(a, "pong")
+
+
+async def test_many_concurrent_senders_get_gap_free_sequence(connect: Any, make_membership: Any) -> None:
+    members = [await database_sync_to_async(make_membership)() for _ in range(4)]
+    async with connect(members[0]) as a, connect(members[1]) as b, connect(members[2]) as c:
+        sockets = [a, b, c]
+        for n in range(5):
+            for i, ws in enumerate(sockets):
+                await ws.send_json_to({"type": "send", "client_id": f"s{i}-{n}", "body": "x"})
+        seqs = []
+        for ws in sockets:
+            for _ in range(5):
+                seqs.append((await next_frame(ws, "ack"))["seq"])
+    assert sorted(seqs) == list(range(1, 16))
+    await asyncio.sleep(0)
