@@ -36,6 +36,9 @@ RUN groupadd --system --gid 10001 chatserver \
 
 COPY --from=build /opt/chatserver /opt/chatserver
 COPY deploy/healthcheck.py /usr/local/lib/chatserver/healthcheck.py
+# The web client is plain files served by the app itself (whitenoise), from this folder.
+COPY static /usr/local/share/chatserver/static
+ENV CHATSERVER_STATIC_DIR=/usr/local/share/chatserver/static
 
 USER chatserver
 WORKDIR /var/lib/chatserver

@@ -46,7 +46,9 @@ class ChatClient:
         token = self._cookie("csrftoken")
         if token:
             headers["X-CSRFToken"] = token
-        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        req = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=headers
+        )
         try:
             with self.opener.open(req, timeout=30) as resp:
                 return json.loads(resp.read() or b"{}")
@@ -82,6 +84,9 @@ class ChatClient:
             self.ws_url(slug),
             additional_headers={"Cookie": cookie, "Origin": self.base_url},
             max_size=2**22,
+            # Tests and the load generator do not read every broadcast; an unbounded queue
+            # keeps an unread backlog from stalling the closing handshake.
+            max_queue=None,
             **kwargs,
         )
 
@@ -90,7 +95,9 @@ async def recv_json(ws: ClientConnection, timeout: float = 10.0) -> dict[str, An
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def recv_until(ws: ClientConnection, frame_type: str, timeout: float = 10.0) -> dict[str, Any]:
+async def recv_until(
+    ws: ClientConnection, frame_type: str, timeout: float = 10.0
+) -> dict[str, Any]:
     """The next frame of ``frame_type``, skipping others (presence, typing, heartbeats)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

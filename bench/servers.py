@@ -20,7 +20,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -73,8 +75,12 @@ class ServerProcess:
         args = [sys.executable, "-m", "chatserver.cli", "serve", "--port", str(self.port)]
         if not self.migrate:
             args.append("--no-migrate")
-        self.process = subprocess.Popen(  # noqa: S603 - our own command
-            args + self.extra_args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        self.process = subprocess.Popen(
+            args + self.extra_args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, timeout=timeout, process=self.process)
         return self

@@ -12,7 +12,7 @@ from chatserver.crypto import KeyConfigurationError
 
 @register(Tags.security, deploy=True)
 def check_channel_layer(app_configs: Any, **kwargs: Any) -> list[Warning | Error]:
-    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"])
     problems: list[Warning | Error] = []
     if backend.endswith("InMemoryChannelLayer"):
         problems.append(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 @functools.cache
 def _index_html() -> str:
-    return (settings.BASE_DIR / "static" / "index.html").read_text(encoding="utf-8")
+    return (settings.STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
 @require_GET

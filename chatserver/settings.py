@@ -28,10 +28,11 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set: set SECRET_KEY to a long random value (or DEBUG=true on a laptop)"
+            "SECRET_KEY is not set: set SECRET_KEY to a long random value "
+            "(or DEBUG=true on a laptop)"
         )
     if TESTING:
-        SECRET_KEY = "test-only-secret-key-" + "x" * 40  # noqa: S105 - never used outside tests
+        SECRET_KEY = "test-only-secret-key-" + "x" * 40
     else:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not _DEV_SECRET_FILE.exists():
@@ -130,13 +131,18 @@ TEMPLATES = [
 
 # --- storage ------------------------------------------------------------------------------
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'chatserver.sqlite3'}"),
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'chatserver.sqlite3'}"
+try:
+    _database = dj_database_url.parse(
+        _database_url,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if TESTING else 60, minimum=0),
         conn_health_checks=True,
     )
-}
+except (ValueError, dj_database_url.UnknownSchemeError) as _exc:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must look like postgres://user:password@host:5432/name"
+    ) from _exc
+DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -197,7 +203,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The source checkout's static/ by default; an installed image points this at its copy.
+STATIC_DIR = Path(env_str("CHATSERVER_STATIC_DIR", str(BASE_DIR / "static")))
+STATICFILES_DIRS = [STATIC_DIR]
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 # The app serves its own static files (one process to run on a laptop, nothing extra
 # behind the proxy); straight from the source folder, so no collectstatic step.

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
@@ -44,16 +44,20 @@ def _live_session_expiry(session_key: str | None) -> dt.datetime:
     return expires
 
 
-def socket_identify(*, session: Any, user: AbstractBaseUser | None, slug: str) -> SocketIdentity:
+def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIdentity:
     """Raise a RoomError subclass whose close code tells the client why it may not enter."""
     expires = _live_session_expiry(session.session_key)
     member_id = session.get(MEMBER_SESSION_KEY)
-    member = Member.objects.filter(pk=member_id, erased_at__isnull=True).first() if member_id else None
+    member = (
+        Member.objects.filter(pk=member_id, erased_at__isnull=True).first() if member_id else None
+    )
     staff = user if user is not None and user.is_authenticated else None
     if member is None and staff is None:
         raise NotAuthenticated("no member session: create one first")
     room = selectors.room_by_slug(slug)
-    membership = services.membership_authorize(room=room, member=member, user=None if member else staff)
+    membership = services.membership_authorize(
+        room=room, member=member, user=None if member else staff
+    )
     return SocketIdentity(
         session_key=session.session_key,
         session_expires=expires,

@@ -64,7 +64,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 def _field(data: dict[str, Any], name: str, kind: type) -> Any:
     value = data.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise BadRequest(f"{name} must be a {kind.__name__}")
     return value
 
@@ -189,7 +189,9 @@ def room_detail(request: HttpRequest, slug: str) -> JsonResponse:
     agreement = room.agreements.order_by("-version").first()
     data = _room_json(room, membership)
     data["agreement"] = (
-        {"version": agreement.version, "text": agreement.text} if agreement else {"version": 0, "text": ""}
+        {"version": agreement.version, "text": agreement.text}
+        if agreement
+        else {"version": 0, "text": ""}
     )
     data["pseudonym"] = membership.pseudonym if membership else None
     return JsonResponse(data)
@@ -207,7 +209,9 @@ def room_join(request: HttpRequest, slug: str) -> JsonResponse:
     membership = services.membership_join(
         room=room, agreement_version=version, member=member, user=user
     )
-    return JsonResponse({"slug": room.slug, "pseudonym": membership.pseudonym, "role": membership.role})
+    return JsonResponse(
+        {"slug": room.slug, "pseudonym": membership.pseudonym, "role": membership.role}
+    )
 
 
 @require_POST
@@ -223,7 +227,9 @@ def invite_redeem(request: HttpRequest) -> JsonResponse:
 def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
     room = selectors.room_by_slug(slug)
     member = _member(request)
-    services.membership_authorize(room=room, member=member, user=None if member else _staff_user(request))
+    services.membership_authorize(
+        room=room, member=member, user=None if member else _staff_user(request)
+    )
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
         limit = min(int(request.GET.get("limit", settings.CHAT_HISTORY_PAGE)), 200)

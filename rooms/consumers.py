@@ -174,14 +174,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._handle(frame)
         except RoomError as exc:
             ref = frame.client_id if isinstance(frame, protocol.Send) else None
-            await self.send(protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=ref)))
+            await self.send(
+                protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=ref))
+            )
             if exc.close_code is not None and exc.close_code != protocol.Close.FORBIDDEN:
                 await self.close(code=exc.close_code)
         except Exception:
             logger.exception("unexpected error handling a %s frame", type(frame).__name__)
             await self.send(
                 protocol.encode(
-                    protocol.Error(code=protocol.ErrorCode.INTERNAL, message="something went wrong; please retry")
+                    protocol.Error(
+                        code=protocol.ErrorCode.INTERNAL,
+                        message="something went wrong; please retry",
+                    )
                 )
             )
 
@@ -229,7 +234,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         await self.send(
             protocol.encode(
-                protocol.Ack(client_id=frame.client_id, seq=sent.seq, ts=sent.ts, duplicate=sent.duplicate)
+                protocol.Ack(
+                    client_id=frame.client_id, seq=sent.seq, ts=sent.ts, duplicate=sent.duplicate
+                )
             )
         )
 
@@ -242,7 +249,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         page = await db(selectors.log_before)(
             room_id=self.identity.room.pk, before=frame.before, limit=frame.limit
         )
-        await self.send(protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more)))
+        await self.send(
+            protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
+        )
 
     async def _resume(self, frame: protocol.Resume) -> None:
         assert self.identity is not None
@@ -252,7 +261,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(
             protocol.encode(
                 protocol.Resumed(
-                    after=frame.after, messages=page.entries, latest_seq=latest, has_more=page.has_more
+                    after=frame.after,
+                    messages=page.entries,
+                    latest_seq=latest,
+                    has_more=page.has_more,
                 )
             )
         )

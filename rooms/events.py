@@ -58,7 +58,9 @@ def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(group, event), robust=True)
 
 
-def room_frame_event(*, text: str, seq: int | None = None, author_id: int | None = None) -> dict[str, Any]:
+def room_frame_event(
+    *, text: str, seq: int | None = None, author_id: int | None = None
+) -> dict[str, Any]:
     return {"type": ROOM_FRAME, "text": text, "seq": seq, "author": author_id}
 
 

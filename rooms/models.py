@@ -167,6 +167,9 @@ class DataKey(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"data key {self.pk} (room {self.room_id}, epoch {self.epoch})"
+
 
 class Message(models.Model):
     """One entry of a room's log. Every entry takes the room's next sequence number, so a
@@ -202,6 +205,9 @@ class Message(models.Model):
         ]
         indexes = [models.Index(fields=["room", "created_at"], name="message_room_created")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.seq} in room {self.room_id}"
+
 
 class Connection(models.Model):
     """An open websocket, for presence. Rows of a process that died expire by ``last_seen``,
@@ -212,3 +218,6 @@ class Connection(models.Model):
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE)
     connected_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"connection to room {self.room_id}"

@@ -67,30 +67,30 @@ class _ClientFrame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True,
     pass
 
 
-class Send(_ClientFrame, tag="send"):
+class Send(_ClientFrame, tag="send", frozen=True):
     client_id: ClientId
     body: str
 
 
-class History(_ClientFrame, tag="history"):
+class History(_ClientFrame, tag="history", frozen=True):
     before: Seq | None = None
     limit: Limit = 50
 
 
-class Resume(_ClientFrame, tag="resume"):
+class Resume(_ClientFrame, tag="resume", frozen=True):
     after: Seq
     limit: Limit = 200
 
 
-class Typing(_ClientFrame, tag="typing"):
+class Typing(_ClientFrame, tag="typing", frozen=True):
     pass
 
 
-class Delete(_ClientFrame, tag="delete"):
+class Delete(_ClientFrame, tag="delete", frozen=True):
     seq: Annotated[int, msgspec.Meta(ge=1)]
 
 
-class Ping(_ClientFrame, tag="ping"):
+class Ping(_ClientFrame, tag="ping", frozen=True):
     pass
 
 

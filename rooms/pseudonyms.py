@@ -10,20 +10,141 @@ from collections.abc import Callable
 
 from chatserver.crypto import random_choice
 
-ADJECTIVES = (
-    "Amber Bright Calm Clear Coral Cosy Crisp Dawn Deep Dusky Early Even Fair Fern Gentle "
-    "Glad Golden Green Hazel Honey Hopeful Indigo Ivory Jade Kind Light Linen Lunar Maple "
-    "Meadow Mellow Misty Mossy Noble North Oaken Olive Opal Pale Patient Pearl Plum Quiet "
-    "Rainy River Rosy Russet Sage Sandy Silver Soft Solar Steady Still Sunny Swift Tidal "
-    "Tender Velvet Warm Willow Wise"
-).split()
-NOUNS = (
-    "Alder Aspen Badger Birch Bluebell Bramble Brook Canyon Cedar Clover Comet Cove Crane "
-    "Cricket Daisy Delta Dune Ember Falcon Fern Finch Fjord Garnet Glade Harbour Hare Hazel "
-    "Heron Hill Iris Ivy Juniper Kestrel Lake Lark Laurel Lily Linnet Lotus Maple Marsh "
-    "Meadow Moon Moss Nettle Oak Orchid Otter Owl Pebble Pine Plover Poppy Quartz Raven Reed "
-    "Robin Rowan Sparrow Spruce Star Stone Swan Thistle Thrush Tide Valley Willow Wren"
-).split()
+ADJECTIVES = [
+    "Amber",
+    "Bright",
+    "Calm",
+    "Clear",
+    "Coral",
+    "Cosy",
+    "Crisp",
+    "Dawn",
+    "Deep",
+    "Dusky",
+    "Early",
+    "Even",
+    "Fair",
+    "Fern",
+    "Gentle",
+    "Glad",
+    "Golden",
+    "Green",
+    "Hazel",
+    "Honey",
+    "Hopeful",
+    "Indigo",
+    "Ivory",
+    "Jade",
+    "Kind",
+    "Light",
+    "Linen",
+    "Lunar",
+    "Maple",
+    "Meadow",
+    "Mellow",
+    "Misty",
+    "Mossy",
+    "Noble",
+    "North",
+    "Oaken",
+    "Olive",
+    "Opal",
+    "Pale",
+    "Patient",
+    "Pearl",
+    "Plum",
+    "Quiet",
+    "Rainy",
+    "River",
+    "Rosy",
+    "Russet",
+    "Sage",
+    "Sandy",
+    "Silver",
+    "Soft",
+    "Solar",
+    "Steady",
+    "Still",
+    "Sunny",
+    "Swift",
+    "Tidal",
+    "Tender",
+    "Velvet",
+    "Warm",
+    "Willow",
+    "Wise",
+]
+NOUNS = [
+    "Alder",
+    "Aspen",
+    "Badger",
+    "Birch",
+    "Bluebell",
+    "Bramble",
+    "Brook",
+    "Canyon",
+    "Cedar",
+    "Clover",
+    "Comet",
+    "Cove",
+    "Crane",
+    "Cricket",
+    "Daisy",
+    "Delta",
+    "Dune",
+    "Ember",
+    "Falcon",
+    "Fern",
+    "Finch",
+    "Fjord",
+    "Garnet",
+    "Glade",
+    "Harbour",
+    "Hare",
+    "Hazel",
+    "Heron",
+    "Hill",
+    "Iris",
+    "Ivy",
+    "Juniper",
+    "Kestrel",
+    "Lake",
+    "Lark",
+    "Laurel",
+    "Lily",
+    "Linnet",
+    "Lotus",
+    "Maple",
+    "Marsh",
+    "Meadow",
+    "Moon",
+    "Moss",
+    "Nettle",
+    "Oak",
+    "Orchid",
+    "Otter",
+    "Owl",
+    "Pebble",
+    "Pine",
+    "Plover",
+    "Poppy",
+    "Quartz",
+    "Raven",
+    "Reed",
+    "Robin",
+    "Rowan",
+    "Sparrow",
+    "Spruce",
+    "Star",
+    "Stone",
+    "Swan",
+    "Thistle",
+    "Thrush",
+    "Tide",
+    "Valley",
+    "Willow",
+    "Wren",
+]
 
 MAX_ATTEMPTS = 40
 
@@ -37,6 +158,8 @@ def new_pseudonym(is_taken: Callable[[str], bool]) -> str:
         if not is_taken(candidate):
             return candidate
     while True:
-        candidate = f"{random_choice(ADJECTIVES)} {random_choice(NOUNS)} {random_choice(range(10, 100))}"
+        candidate = (
+            f"{random_choice(ADJECTIVES)} {random_choice(NOUNS)} {random_choice(range(10, 100))}"
+        )
         if not is_taken(candidate):
             return candidate

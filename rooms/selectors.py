@@ -37,10 +37,16 @@ def latest_seq(room_id: int) -> int:
 
 def log_entry(message: Message) -> protocol.LogEntry:
     if message.kind == Message.Kind.DELETION:
-        return protocol.Deleted(seq=message.seq, ts=message.created_at, target=message.target_seq or 0)
+        return protocol.Deleted(
+            seq=message.seq, ts=message.created_at, target=message.target_seq or 0
+        )
     if message.deleted_at is not None:
         return protocol.MessageFrame(
-            seq=message.seq, ts=message.created_at, author=message.author_pseudonym, body=None, deleted=True
+            seq=message.seq,
+            ts=message.created_at,
+            author=message.author_pseudonym,
+            body=None,
+            deleted=True,
         )
     body = open_body(message)
     return protocol.MessageFrame(

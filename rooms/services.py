@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -35,7 +35,9 @@ from rooms.selectors import current_agreement_version
 # --- membership ---------------------------------------------------------------------------
 
 
-def _new_membership(*, room: Room, member: Member | None, user: AbstractBaseUser | None) -> Membership:
+def _new_membership(
+    *, room: Room, member: Member | None, user: User | None
+) -> Membership:
     role = Membership.Role.MEMBER if user is None else (role_for_user(user) or "")
     if user is not None and not role:
         raise NotAllowed("this account has no role in the service")
@@ -54,7 +56,7 @@ def _new_membership(*, room: Room, member: Member | None, user: AbstractBaseUser
 
 
 def _existing_membership(
-    *, room: Room, member: Member | None, user: AbstractBaseUser | None
+    *, room: Room, member: Member | None, user: User | None
 ) -> Membership | None:
     if member is not None:
         return Membership.objects.filter(room=room, member=member).first()
@@ -66,7 +68,7 @@ def _check_can_enter(room: Room, membership: Membership | None) -> None:
         raise RoomClosed("this room is closed")
     if membership is not None and membership.banned_at is not None:
         raise NotAllowed("you cannot join this room")
-    if membership is not None and membership.member_id and membership.member.banned_at:
+    if membership is not None and membership.member is not None and membership.member.banned_at:
         raise NotAllowed("you cannot join this room")
 
 
@@ -76,7 +78,7 @@ def membership_join(
     room: Room,
     agreement_version: int,
     member: Member | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Membership:
     """Accept the room's current agreement and become (or stay) a participant. An
     invite-only room needs a membership created by redeeming an invite first."""
@@ -99,7 +101,7 @@ def membership_join(
 
 
 def membership_authorize(
-    *, room: Room, member: Member | None, user: AbstractBaseUser | None
+    *, room: Room, member: Member | None, user: User | None
 ) -> Membership:
     """The membership a socket acts as, or the reason it may not enter."""
     membership = _existing_membership(room=room, member=member, user=user)
@@ -115,7 +117,7 @@ def membership_authorize(
 
 
 def invite_create(
-    *, room: Room, created_by: AbstractBaseUser | None, days: int | None = None, max_uses: int = 1
+    *, room: Room, created_by: User | None, days: int | None = None, max_uses: int = 1
 ) -> str:
     """A new invite code (returned once; only its fingerprint is stored)."""
     code = random_token(12)
@@ -265,7 +267,11 @@ def room_set_state(*, room: Room, state: str) -> Room:
 def connection_open(*, channel_name: str, membership: Membership) -> None:
     Connection.objects.update_or_create(
         channel_name=channel_name,
-        defaults={"room_id": membership.room_id, "membership": membership, "last_seen": timezone.now()},
+        defaults={
+            "room_id": membership.room_id,
+            "membership": membership,
+            "last_seen": timezone.now(),
+        },
     )
 
 

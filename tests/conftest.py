@@ -4,7 +4,6 @@ always disconnect (a hanging communicator is a known Channels pain)."""
 from __future__ import annotations
 
 import os
-
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any

@@ -33,7 +33,9 @@ def test_member_session_is_anonymous_and_phrase_shown_once(client: Client) -> No
     phrase = response.json()["recovery_phrase"]
     assert len(phrase.split()) == 8
     member = Member.objects.get()
-    assert phrase.split()[-1] not in member.recovery_hash and member.recovery_hash.startswith("argon2")
+    assert phrase.split()[-1] not in member.recovery_hash and member.recovery_hash.startswith(
+        "argon2"
+    )
     assert client.cookies["sessionid"]["httponly"]
     assert client.cookies["sessionid"]["samesite"] == "Strict"
     again = post(client, "/api/session")
@@ -80,7 +82,13 @@ def test_join_flow_and_errors(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [("{not json", 400), ("[1]", 400), ({"agreement_version": "1"}, 400), ({}, 400), ({"agreement_version": True}, 400)],
+    [
+        ("{not json", 400),
+        ("[1]", 400),
+        ({"agreement_version": "1"}, 400),
+        ({}, 400),
+        ({"agreement_version": True}, 400),
+    ],
 )
 def test_malformed_bodies_get_clear_errors(client: Client, body: Any, status: int) -> None:
     RoomFactory(slug="circle")

@@ -17,12 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD_SECRET = "s" * 20 + "-production-secret-" + "q" * 30
 
 
-def run_cli(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+def run_cli(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
+    }
     base.update({"CHATSERVER_DATA_DIR": str(tmp_path), **env})
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "chatserver.cli", *args],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -78,7 +88,9 @@ def test_bad_numeric_setting_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
-    result = run_cli(["check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path), tmp_path)
+    result = run_cli(
+        ["check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path), tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

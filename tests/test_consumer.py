@@ -90,7 +90,9 @@ async def test_bad_frames_get_error_and_socket_stays_usable(
 async def test_oversize_frame_is_refused_and_closed(connect: Any, make_membership: Any) -> None:
     alice = await database_sync_to_async(make_membership)()
     async with connect(alice) as a:
-        await a.send_to(text_data=json.dumps({"type": "send", "client_id": "x", "body": "é" * 40_000}))
+        await a.send_to(
+            text_data=json.dumps({"type": "send", "client_id": "x", "body": "é" * 40_000})
+        )
         assert (await next_frame(a, "error"))["code"] == "frame_too_large"
         assert await closed_with(a) == 1009
 
@@ -102,7 +104,9 @@ async def test_binary_frame_is_refused(connect: Any, make_membership: Any) -> No
         assert (await next_frame(a, "error"))["code"] == "invalid_frame"
 
 
-async def test_one_members_bad_input_does_not_affect_others(connect: Any, make_membership: Any) -> None:
+async def test_one_members_bad_input_does_not_affect_others(
+    connect: Any, make_membership: Any
+) -> None:
     alice = await database_sync_to_async(make_membership)()
     bob = await database_sync_to_async(make_membership)()
     async with connect(alice) as a, connect(bob) as b:
@@ -128,7 +132,9 @@ async def test_no_session_closes_4001(connect: Any, room: Room) -> None:
 
 
 async def test_member_who_has_not_joined_closes_4003(connect: Any, make_membership: Any) -> None:
-    other_room = await database_sync_to_async(lambda: Room.objects.create(slug="other", title="Other"))()
+    other_room = await database_sync_to_async(
+        lambda: Room.objects.create(slug="other", title="Other")
+    )()
     alice = await database_sync_to_async(make_membership)()
     async with connect(alice, slug=other_room.slug, expect_welcome=False) as ws:
         await ws.connect()
@@ -138,7 +144,9 @@ async def test_member_who_has_not_joined_closes_4003(connect: Any, make_membersh
 
 async def test_changed_agreement_must_be_accepted_again(connect: Any, make_membership: Any) -> None:
     alice = await database_sync_to_async(make_membership)()
-    await database_sync_to_async(lambda: alice.room.agreements.create(version=2, text="New rules"))()
+    await database_sync_to_async(
+        lambda: alice.room.agreements.create(version=2, text="New rules")
+    )()
     async with connect(alice, expect_welcome=False) as ws:
         await ws.connect()
         assert (await ws.receive_json_from())["code"] == "agreement_required"
@@ -262,7 +270,9 @@ async def test_heartbeat_reveals_a_dropped_fanout_and_resume_recovers_it(
 async def test_history_pages_backwards(connect: Any, make_membership: Any) -> None:
     alice = await database_sync_to_async(make_membership)()
     for n in range(5):
-        await database_sync_to_async(services.message_send)(membership=alice, client_id=f"h{n}", body=f"m{n}")
+        await database_sync_to_async(services.message_send)(
+            membership=alice, client_id=f"h{n}", body=f"m{n}"
+        )
     async with connect(alice) as a:
         assert a.welcome["latest_seq"] == 5
         await a.send_json_to({"type": "history", "limit": 2})
@@ -276,7 +286,9 @@ async def test_history_pages_backwards(connect: Any, make_membership: Any) -> No
 async def test_resume_pages_forward_in_order(connect: Any, make_membership: Any) -> None:
     alice = await database_sync_to_async(make_membership)()
     for n in range(5):
-        await database_sync_to_async(services.message_send)(membership=alice, client_id=f"r{n}", body=f"m{n}")
+        await database_sync_to_async(services.message_send)(
+            membership=alice, client_id=f"r{n}", body=f"m{n}"
+        )
     async with connect(alice) as a:
         await a.send_json_to({"type": "resume", "after": 1, "limit": 2})
         page = await next_frame(a, "resumed")
@@ -286,7 +298,9 @@ async def test_resume_pages_forward_in_order(connect: Any, make_membership: Any)
         assert [m["seq"] for m in page["messages"]] == [4, 5] and not page["has_more"]
 
 
-async def test_delete_own_message_is_broadcast_and_logged(connect: Any, make_membership: Any) -> None:
+async def test_delete_own_message_is_broadcast_and_logged(
+    connect: Any, make_membership: Any
+) -> None:
     alice = await database_sync_to_async(make_membership)()
     bob = await database_sync_to_async(make_membership)()
     async with connect(alice) as a, connect(bob) as b:
@@ -347,7 +361,9 @@ async def test_internal_failure_answers_error_and_keeps_socket(
         await next_frame(a, "pong")
 
 
-async def test_many_concurrent_senders_get_gap_free_sequence(connect: Any, make_membership: Any) -> None:
+async def test_many_concurrent_senders_get_gap_free_sequence(
+    connect: Any, make_membership: Any
+) -> None:
     members = [await database_sync_to_async(make_membership)() for _ in range(4)]
     async with connect(members[0]) as a, connect(members[1]) as b, connect(members[2]) as c:
         sockets = [a, b, c]

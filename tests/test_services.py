@@ -36,7 +36,9 @@ def test_join_requires_the_current_agreement(room: Room) -> None:
         services.membership_authorize(room=room, member=member, user=None)
 
 
-def test_pseudonyms_are_unique_in_a_room_and_not_reused_across_rooms(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pseudonyms_are_unique_in_a_room_and_not_reused_across_rooms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     room = RoomFactory(capacity=500)
     names = {
         services.membership_join(room=room, member=MemberFactory(), agreement_version=1).pseudonym
@@ -46,7 +48,9 @@ def test_pseudonyms_are_unique_in_a_room_and_not_reused_across_rooms(monkeypatch
     assert all(len(name.split()) >= 2 for name in names)
 
 
-def test_pseudonym_clash_falls_back_to_a_numbered_name(monkeypatch: pytest.MonkeyPatch, room: Room) -> None:
+def test_pseudonym_clash_falls_back_to_a_numbered_name(
+    monkeypatch: pytest.MonkeyPatch, room: Room
+) -> None:
     from rooms import pseudonyms
 
     monkeypatch.setattr(pseudonyms, "ADJECTIVES", ["Calm"])
@@ -131,7 +135,9 @@ def test_ciphertext_copied_to_another_row_does_not_open(room: Room) -> None:
     assert entries[1].body is None and entries[1].unavailable is True
 
 
-def test_corrupted_ciphertext_is_reported_as_unavailable(room: Room, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupted_ciphertext_is_reported_as_unavailable(
+    room: Room, caplog: pytest.LogCaptureFixture
+) -> None:
     membership = MembershipFactory(room=room)
     services.message_send(membership=membership, client_id="c", body="do not log me")
     row = Message.objects.get()
@@ -200,7 +206,7 @@ def test_concurrent_writers_never_share_or_skip_a_number(postgres_db: None) -> N
         try:
             for n in range(10):
                 services.message_send(membership=membership, client_id=f"t{n}", body="x")
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             close_old_connections()

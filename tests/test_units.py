@@ -19,7 +19,9 @@ def parse(text: str | None) -> protocol.ClientFrame:
 
 
 def test_protocol_parses_every_client_frame() -> None:
-    assert parse('{"type":"send","client_id":"a","body":"hi"}') == protocol.Send(client_id="a", body="hi")
+    assert parse('{"type":"send","client_id":"a","body":"hi"}') == protocol.Send(
+        client_id="a", body="hi"
+    )
     assert parse('{"type":"history","before":5}') == protocol.History(before=5, limit=50)
     assert parse('{"type":"resume","after":0}') == protocol.Resume(after=0)
     assert parse('{"type":"typing"}') == protocol.Typing()

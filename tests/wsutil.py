@@ -7,7 +7,9 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 
-async def next_frame(ws: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> dict[str, Any]:
+async def next_frame(
+    ws: WebsocketCommunicator, frame_type: str, timeout: float = 5.0
+) -> dict[str, Any]:
     """The next frame of ``frame_type``, skipping frames of other types (presence, typing,
     heartbeats, broadcasts of one's own messages). Errors are never skipped silently unless
     asked for, so an unexpected refusal fails the test."""

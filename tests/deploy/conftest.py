@@ -7,17 +7,17 @@ Docker engine, no database and no Django settings.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from deploy_support import interpolate_tree, parse_env_file
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.deploy.support import REPO, interpolate_tree, parse_env_file
+
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / "deploy" / "env.example"
 SCHEMA_FILE = REPO / "tests" / "data" / "compose-spec.json"
+
 
 @pytest.fixture(scope="session")
 def compose_text() -> str:

@@ -1,13 +1,12 @@
-"""Helpers shared by the deployment tests: compose's variable substitution and .env files.
-
-A module of its own (not conftest.py) so that tests can import it by a name no other
-test directory uses.
-"""
+"""Helpers shared by the deployment tests: compose's variable substitution and .env files."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
 
 # Compose's variable syntax: $$ (a literal $), ${NAME}, ${NAME:-default}, ${NAME-default},
 # ${NAME:?error}, ${NAME?error}, ${NAME:+alternative}, ${NAME+alternative} and $NAME.

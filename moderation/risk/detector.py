@@ -1,0 +1,299 @@
+"""The detector: lexicon → one automaton, message → normalise, scan, apply context, score.
+
+Built once (``Detector.default()`` is cached for the process); ``assess`` is then pure,
+thread-safe and allocation-light, because it runs on every chat message before fan-out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from moderation.risk import context
+from moderation.risk.lexicon import Cue, Lexicon, load_lexicon, shipped_data_dir
+from moderation.risk.matching import Hit, Kind, Matcher
+from moderation.risk.normalise import NormalisedText, normalise
+from moderation.risk.patterns import expand
+from moderation.risk.types import (
+    NO_RISK,
+    SEVERITY_RANK,
+    Assessment,
+    Category,
+    Evidence,
+    Finding,
+    Severity,
+    Suppressed,
+)
+
+_ESCALATE: dict[str, Severity] = {"concern": "high", "high": "critical", "critical": "critical"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A cue occurrence (a pattern hit, or the predicate of a completed ``all_of``)."""
+
+    cue: Cue
+    hit: Hit
+    parts: tuple[Hit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    candidate: _Candidate
+    weight: float
+
+
+class Detector:
+    """Compiled lexicon. Create with :meth:`from_data_dir` or :meth:`default`."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._cues: list[Cue] = []
+        self._matcher = Matcher()
+        for pack in lexicon.languages:
+            for kind, patterns in pack.markers.items():
+                for pattern in patterns:
+                    for variant in expand(pattern, pack.sets):
+                        self._matcher.add(variant, Kind.MARKER, kind)
+            for pattern in pack.idioms:
+                for variant in expand(pattern, pack.sets):
+                    self._matcher.add(variant, Kind.IDIOM, pack.language)
+            for cue in pack.cues:
+                index = len(self._cues)
+                self._cues.append(cue)
+                for pattern in cue.patterns:
+                    for variant in expand(pattern, pack.sets):
+                        self._matcher.add(variant, Kind.CUE, index)
+                for part_index, part in enumerate(cue.all_of):
+                    for pattern in part:
+                        for variant in expand(pattern, pack.sets):
+                            self._matcher.add(variant, Kind.PART, (index, part_index))
+        self._matcher.build()
+
+    @classmethod
+    def from_data_dir(cls, path: str | Path) -> Detector:
+        """Build from a directory holding ``manifest.json`` and the language files."""
+        return cls(load_lexicon(Path(path)))
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> Detector:
+        """The detector for the lexicon shipped with the server, built once per process."""
+        return cls(load_lexicon(shipped_data_dir()))
+
+    @property
+    def version(self) -> str:
+        return self.lexicon.version
+
+    @property
+    def pattern_count(self) -> int:
+        return self._matcher.size
+
+    def cues(self) -> tuple[Cue, ...]:
+        return tuple(self._cues)
+
+    # --- assessing a message -------------------------------------------------------------
+
+    def assess(self, text: str) -> Assessment:
+        """Classify one chat message. Never raises on any string, whatever its script."""
+        normalised = normalise(text)
+        if not normalised.text:
+            return NO_RISK
+        cue_hits: list[Hit] = []
+        part_hits: list[Hit] = []
+        markers: dict[str, list[Hit]] = {}
+        idioms: list[Hit] = []
+        for hit in self._matcher.scan(normalised.text):
+            if hit.kind is Kind.CUE:
+                cue_hits.append(hit)
+            elif hit.kind is Kind.PART:
+                part_hits.append(hit)
+            elif hit.kind is Kind.MARKER:
+                markers.setdefault(str(hit.ref), []).append(hit)
+            else:
+                idioms.append(hit)
+        if not cue_hits and not part_hits:
+            return NO_RISK
+        candidates = [_Candidate(self._cues[int(h.ref)], h, (h,)) for h in cue_hits]
+        sentence_ends = [i for i, c in enumerate(normalised.text) if c == "."]
+        candidates.extend(self._complete_combinations(part_hits, sentence_ends))
+        if not candidates:
+            return NO_RISK
+        scene = context.Scene.build(
+            normalised.text, markers, [(c.hit.start, c.hit.end) for c in candidates]
+        )
+        counted, suppressed = self._apply_context(_strongest_per_span(candidates), scene, idioms)
+        findings = self._score(counted, scene, normalised)
+        return Assessment(
+            findings=findings,
+            suppressed=tuple(_suppressed(c, reason, normalised) for c, reason in suppressed),
+        )
+
+    def _complete_combinations(
+        self, part_hits: list[Hit], sentence_ends: list[int]
+    ) -> Iterable[_Candidate]:
+        """``all_of`` cues whose every part occurs within one sentence."""
+        by_cue: dict[int, dict[int, list[Hit]]] = {}
+        for hit in part_hits:
+            cue_index, part_index = hit.ref  # type: ignore[misc]
+            by_cue.setdefault(cue_index, {}).setdefault(part_index, []).append(hit)
+        for cue_index, parts in by_cue.items():
+            cue = self._cues[cue_index]
+            last = len(cue.all_of) - 1
+            if len(parts) <= last:
+                continue
+            for predicate in parts.get(last, ()):
+                sentence = _sentence_index(sentence_ends, predicate.start)
+                chosen: list[Hit] = []
+                for part_index in range(last):
+                    same = [
+                        h
+                        for h in parts.get(part_index, ())
+                        if _sentence_index(sentence_ends, h.start) == sentence
+                        and (h.end <= predicate.start or h.start >= predicate.end)
+                    ]
+                    if not same:
+                        break
+                    chosen.append(same[0])
+                else:
+                    yield _Candidate(cue, predicate, (*chosen, predicate))
+
+    def _apply_context(
+        self, candidates: list[_Candidate], scene: context.Scene, idioms: list[Hit]
+    ) -> tuple[list[_Counted], list[tuple[_Candidate, str]]]:
+        scoring = self.lexicon.scoring
+        counted: list[_Counted] = []
+        suppressed: list[tuple[_Candidate, str]] = []
+        for candidate in candidates:
+            hit = candidate.hit
+            policy = self.lexicon.policies[candidate.cue.category]
+            reasons = policy.suppressed_by
+            reason: str | None = None
+            weight = candidate.cue.weight
+            if context.overlaps_any(hit.start, hit.end, idioms):
+                reason = "idiom"
+            elif "negation" in reasons and context.negated(
+                scene, hit.start, hit.end, scoring.negation_window, scoring.negation_after_window
+            ):
+                reason = "negation"
+            elif "reported" in reasons and context.preceded_in_clause(
+                scene, "reported", hit.start, hit.end
+            ):
+                reason = "reported"
+            elif "hypothetical" in reasons and context.preceded_in_clause(
+                scene, "hypothetical", hit.start, hit.end
+            ):
+                reason = "hypothetical"
+            elif "third_party" in reasons and context.preceded_in_clause(
+                scene, "third_party", hit.start, hit.end
+            ):
+                reason = "third_party"
+            elif "media" in reasons and context.in_sentence(scene, "media", hit.start, hit.end):
+                reason = "media"
+            elif "jest" in reasons and context.in_sentence(scene, "jest", hit.start, hit.end):
+                reason = "jest"
+            elif "past" in reasons and context.in_past(scene, hit.start, hit.end):
+                weight *= scoring.past_factor
+                if weight < scoring.min_weight:
+                    reason = "past"
+            if reason is None and weight < scoring.min_weight:
+                reason = "weak"
+            if reason is None:
+                counted.append(_Counted(candidate, weight))
+            else:
+                suppressed.append((candidate, reason))
+        return counted, suppressed
+
+    def _score(
+        self, counted: list[_Counted], scene: context.Scene, normalised: NormalisedText
+    ) -> tuple[Finding, ...]:
+        by_category: dict[str, list[_Counted]] = {}
+        for item in counted:
+            by_category.setdefault(item.candidate.cue.category, []).append(item)
+        urgency = context.urgent(scene)
+        findings: list[Finding] = []
+        for category, items in by_category.items():
+            severity: Severity = max(
+                (i.candidate.cue.severity for i in items), key=SEVERITY_RANK.__getitem__
+            )
+            if severity == "concern" and len({i.candidate.cue.id for i in items}) >= 2:
+                severity = "high"
+            if (
+                severity == "high"
+                and urgency is not None
+                and self.lexicon.policies[category].escalate_with_urgency
+            ):
+                severity = _ESCALATE[severity]
+            miss = 1.0
+            for item in items:
+                miss *= 1.0 - item.weight
+            evidence = tuple(
+                _evidence(item, part, normalised) for item in items for part in item.candidate.parts
+            )
+            findings.append(Finding(category, severity, round(1.0 - miss, 3), evidence))  # type: ignore[arg-type]
+        findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -f.score, f.category))
+        return tuple(findings)
+
+
+def _sentence_index(sentence_ends: list[int], position: int) -> int:
+    count = 0
+    for end in sentence_ends:
+        if end < position:
+            count += 1
+        else:
+            break
+    return count
+
+
+def _strongest_per_span(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Of overlapping cues in one category keep the strongest ("want to kill myself" and
+    "kill myself" are one piece of evidence, not two)."""
+    ordered = sorted(
+        candidates, key=lambda c: (-c.cue.weight, -(c.hit.end - c.hit.start), c.hit.start)
+    )
+    kept: list[_Candidate] = []
+    for candidate in ordered:
+        hit = candidate.hit
+        if not any(
+            k.cue.category == candidate.cue.category
+            and k.hit.start < hit.end
+            and hit.start < k.hit.end
+            for k in kept
+        ):
+            kept.append(candidate)
+    kept.sort(key=lambda c: c.hit.start)
+    return kept
+
+
+def _evidence(item: _Counted, part: Hit, normalised: NormalisedText) -> Evidence:
+    start, end = normalised.original_span(part.start, part.end)
+    return Evidence(
+        cue=part.text,
+        category=item.candidate.cue.category,
+        start=start,
+        end=end,
+        weight=round(item.weight, 3),
+        rule=item.candidate.cue.id,
+    )
+
+
+def _suppressed(candidate: _Candidate, reason: str, normalised: NormalisedText) -> Suppressed:
+    start, end = normalised.original_span(candidate.hit.start, candidate.hit.end)
+    return Suppressed(
+        cue=candidate.hit.text,
+        category=candidate.cue.category,
+        start=start,
+        end=end,
+        rule=candidate.cue.id,
+        reason=reason,
+    )
+
+
+def assess(text: str) -> Assessment:
+    """Assess ``text`` with the detector built from the shipped lexicon."""
+    return Detector.default().assess(text)
+
+
+_ = Category  # re-exported through the package; keeps the import for type checkers

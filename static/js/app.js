@@ -1,0 +1,284 @@
+// Wiring: the flow from the room list through the agreement and the recovery phrase into a
+// room, and back. The API lives in api.js, the socket in chat.js, the DOM in views.js and
+// chatview.js.
+
+import * as api from "./api.js";
+import { RoomConnection } from "./chat.js";
+import { ChatView } from "./chatview.js";
+import { initHelp } from "./help.js";
+import { Close, CloseAction } from "./protocol.js";
+import { installQuickExit, onQuickExit } from "./quickexit.js";
+import * as views from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  member: false,
+  room: null, // the room whose agreement or chat is shown
+  connection: null,
+  // The recovery phrase between creating the session and showing it; then only in the DOM.
+  phrase: null,
+};
+
+const MAX_MESSAGE_CHARS = 4000;
+
+const CLOSE_NOTICES = {
+  [Close.FORBIDDEN]: "You can't take part in that room just now.",
+  [Close.ROOM_NOT_FOUND]: "That room is no longer available.",
+  [Close.ROOM_CLOSED]: "That room has closed. Thank you for being part of it.",
+};
+const SESSION_ENDED_NOTICE =
+  "Your session has ended. You can join again as someone new, or use your recovery phrase.";
+
+const chatView = new ChatView({
+  onRetry: (clientId) => state.connection?.retry(clientId),
+  onDiscard: (clientId) => state.connection?.discard(clientId),
+  onDelete: (seq) => state.connection?.deleteMessage(seq) ?? false,
+  onLoadEarlier: () => state.connection?.requestEarlier(),
+});
+
+// --- session ------------------------------------------------------------------------------
+
+async function refreshSession() {
+  const session = await api.getSession();
+  state.member = Boolean(session.member);
+  views.setSignedIn(state.member);
+}
+
+/** Make sure there is a member session; a new one brings a recovery phrase to show. */
+async function ensureMember() {
+  if (state.member) return;
+  const created = await api.createSession();
+  state.member = true;
+  state.phrase = created.recovery_phrase || null;
+  views.setSignedIn(true);
+}
+
+// --- views --------------------------------------------------------------------------------
+
+function leaveRoom() {
+  if (state.connection) state.connection.stop();
+  state.connection = null;
+  chatView.reset();
+  views.clearPhrase();
+}
+
+async function showRooms(notice = "") {
+  leaveRoom();
+  state.room = null;
+  views.showView("rooms");
+  views.setNotice(notice);
+  views.setRoomsStatus("Loading rooms…");
+  try {
+    views.renderRooms(await api.listRooms(), openRoom);
+  } catch (error) {
+    views.setRoomsStatus(error.message);
+  }
+}
+
+async function openRoom(slug) {
+  views.setNotice("");
+  let room;
+  try {
+    room = await api.getRoom(slug);
+  } catch (error) {
+    return showRooms(error.status === 404 ? "That room is no longer available." : error.message);
+  }
+  state.room = room;
+  if (state.member && room.joined) return enterChat(room);
+  views.renderAgreement(room);
+  views.showView("agreement", { route: "room", slug: room.slug });
+  return undefined;
+}
+
+function enterChat(room) {
+  leaveRoom();
+  state.room = room;
+  chatView.reset(room);
+  views.showView("chat", { slug: room.slug });
+  state.connection = new RoomConnection(room.slug, chatView, onConnectionEnded);
+  state.connection.start();
+}
+
+function onConnectionEnded(action, code) {
+  state.connection = null;
+  if (action === CloseAction.START) {
+    state.member = false;
+    views.setSignedIn(false);
+    showRooms(SESSION_ENDED_NOTICE);
+  } else {
+    showRooms(CLOSE_NOTICES[code] ?? "That room isn't available just now.");
+  }
+}
+
+// --- forms and buttons --------------------------------------------------------------------
+
+async function onJoin(event) {
+  event.preventDefault();
+  const room = state.room;
+  const agree = $("agree");
+  if (!agree.checked) {
+    views.setJoinError("Please tick the box to show you agree, then join.");
+    agree.focus();
+    return;
+  }
+  const button = event.submitter ?? $("join-form").querySelector("button");
+  views.setBusy(button, true);
+  views.setJoinError("");
+  try {
+    await ensureMember();
+    const joined = await api.joinRoom(room.slug, room.agreement.version);
+    const entered = { ...room, joined: true, pseudonym: joined.pseudonym };
+    state.room = entered;
+    if (state.phrase) {
+      views.showPhrase(joined.pseudonym, state.phrase);
+      state.phrase = null;
+      // A reload from here goes into the room: the phrase is never shown twice.
+      views.showView("phrase", { route: "chat", slug: room.slug });
+    } else {
+      enterChat(entered);
+    }
+  } catch (error) {
+    if (error.code === "agreement_required") {
+      await openRoom(room.slug);
+      views.setJoinError("The group agreement has just changed. Please read it again.");
+    } else if (error.code === "not_authenticated") {
+      state.member = false;
+      views.setJoinError("Your session had ended. Please try again.");
+    } else {
+      views.setJoinError(error.message);
+    }
+  } finally {
+    views.setBusy(button, false);
+  }
+}
+
+function onPhraseDone() {
+  views.clearPhrase();
+  enterChat(state.room);
+}
+
+async function onRecover(event) {
+  event.preventDefault();
+  const field = $("recover-phrase");
+  const error = $("recover-error");
+  const phrase = field.value.trim().replace(/\s+/g, " ");
+  if (!phrase) {
+    error.textContent = "Please type your recovery phrase.";
+    field.focus();
+    return;
+  }
+  error.textContent = "";
+  try {
+    await api.recoverSession(phrase);
+  } catch (failure) {
+    error.textContent =
+      failure.code === "recovery_failed" || failure.code === "bad_request"
+        ? "That phrase doesn't match an account. Check the eight words and their order."
+        : failure.message;
+    field.focus();
+    return;
+  }
+  field.value = "";
+  field.closest("details").open = false;
+  state.member = true;
+  views.setSignedIn(true);
+  await showRooms("Welcome back. The rooms you're in say “Go to the room”.");
+}
+
+async function onInvite(event) {
+  event.preventDefault();
+  const field = $("invite-code");
+  const error = $("invite-error");
+  const code = field.value.trim();
+  if (!code) {
+    error.textContent = "Please type your invite code.";
+    field.focus();
+    return;
+  }
+  error.textContent = "";
+  try {
+    await ensureMember();
+    const redeemed = await api.redeemInvite(code);
+    field.value = "";
+    await openRoom(redeemed.slug);
+  } catch (failure) {
+    error.textContent =
+      failure.code === "invite_invalid" ? "That invite code isn't valid or has expired." : failure.message;
+    field.focus();
+  }
+}
+
+async function onSignOut() {
+  try {
+    await api.endSession();
+  } catch (error) {
+    views.setNotice(error.message);
+    return;
+  }
+  state.member = false;
+  views.setSignedIn(false);
+  await showRooms("You've signed out on this device.");
+}
+
+function onSend(event) {
+  event.preventDefault();
+  const field = $("message-input");
+  const error = $("composer-error");
+  const body = field.value;
+  if (!body.trim()) {
+    error.textContent = "Please write a message first.";
+    return;
+  }
+  if (body.length > MAX_MESSAGE_CHARS) {
+    error.textContent = `Messages can be up to ${MAX_MESSAGE_CHARS} characters.`;
+    return;
+  }
+  error.textContent = "";
+  state.connection?.send(body);
+  field.value = "";
+  field.focus();
+}
+
+function onComposerKey(event) {
+  // Enter sends; Shift+Enter is a new line; an IME composition is left alone.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+}
+
+// --- start --------------------------------------------------------------------------------
+
+function bind() {
+  installQuickExit();
+  onQuickExit(() => state.connection?.stop());
+  initHelp();
+  for (const button of document.querySelectorAll('[data-action="rooms"]')) {
+    button.addEventListener("click", () => showRooms());
+  }
+  $("join-form").addEventListener("submit", onJoin);
+  $("phrase-saved").addEventListener("click", onPhraseDone);
+  $("phrase-skip").addEventListener("click", onPhraseDone);
+  $("recover-form").addEventListener("submit", onRecover);
+  $("invite-form").addEventListener("submit", onInvite);
+  $("sign-out").addEventListener("click", onSignOut);
+  $("leave").addEventListener("click", () => showRooms());
+  $("composer").addEventListener("submit", onSend);
+  $("message-input").addEventListener("keydown", onComposerKey);
+  $("message-input").addEventListener("input", () => state.connection?.typing());
+}
+
+async function start() {
+  bind();
+  const route = views.parseRoute();
+  try {
+    await refreshSession();
+  } catch (error) {
+    views.setNotice(error.message);
+  }
+  if ((route.view === "chat" || route.view === "room") && route.slug) await openRoom(route.slug);
+  else await showRooms();
+}
+
+start();

@@ -1,0 +1,133 @@
+// The page's views and the small DOM helpers they share. Text from the server is only ever
+// set with textContent (through `el`): never parsed as HTML.
+
+const $ = (id) => document.getElementById(id);
+
+/** Build an element. `text` becomes textContent; children may be nodes or plain strings. */
+export function el(tag, { className = "", text = null, attrs = {}, on = {} } = {}, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== null) node.textContent = text;
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const [type, handler] of Object.entries(on)) node.addEventListener(type, handler);
+  for (const child of children) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+// --- views and the address bar ----------------------------------------------------------
+
+const VIEWS = ["rooms", "agreement", "phrase", "chat"];
+
+/**
+ * Show one view and move focus to its heading. The address is updated with replaceState,
+ * never pushState: no view adds a history entry, so Back leaves the site instead of
+ * returning to a chat, and a quick exit leaves nothing behind to go back to.
+ */
+export function showView(name, { route = name, slug = "" } = {}) {
+  for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
+  document.body.dataset.view = name;
+  const hash = slug ? `#${route}/${encodeURIComponent(slug)}` : `#${route}`;
+  history.replaceState(null, "", hash);
+  const heading = document.querySelector(`#view-${name} h1`);
+  if (heading) heading.focus({ preventScroll: false });
+  $("main").scrollTop = 0;
+}
+
+/** Where a reload should go: #rooms, #room/<slug> (its agreement) or #chat/<slug>. */
+export function parseRoute() {
+  const [view, slug = ""] = location.hash.replace(/^#/, "").split("/", 2);
+  try {
+    return { view, slug: decodeURIComponent(slug) };
+  } catch {
+    return { view: "rooms", slug: "" };
+  }
+}
+
+/** A calm message at the top of the page, read out politely. Empty hides it. */
+export function setNotice(text) {
+  $("notice").textContent = text;
+}
+
+/**
+ * Read something out through the polite live region. Cleared first, so the same words
+ * twice are still announced.
+ */
+export function announce(text) {
+  const region = $("announcer");
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+export function setBusy(button, busy) {
+  button.disabled = busy;
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+// --- room list ----------------------------------------------------------------------------
+
+const STATE_LABELS = { paused: "Paused for now: you can read, but not post", closed: "Closed" };
+
+export function setRoomsStatus(text) {
+  $("rooms-status").textContent = text;
+  $("rooms-status").hidden = !text;
+}
+
+export function setSignedIn(signedIn) {
+  $("session-box").hidden = !signedIn;
+}
+
+export function renderRooms(rooms, onOpen) {
+  const list = $("room-list");
+  list.replaceChildren(
+    ...rooms.map((room) => {
+      const label = room.joined ? "Go to the room" : "Read the agreement";
+      return el(
+        "li",
+        { className: "room" },
+        el("h3", { text: room.title }),
+        room.description ? el("p", { text: room.description }) : null,
+        STATE_LABELS[room.state] ? el("p", { className: "room-state", text: STATE_LABELS[room.state] }) : null,
+        room.state === "closed"
+          ? null
+          : el(
+              "button",
+              { className: "button", attrs: { type: "button" }, on: { click: () => onOpen(room.slug) } },
+              label,
+              el("span", { className: "visually-hidden", text: `: ${room.title}` }),
+            ),
+      );
+    }),
+  );
+  setRoomsStatus(rooms.length ? "" : "There are no open rooms just now. Please come back later.");
+}
+
+// --- agreement ----------------------------------------------------------------------------
+
+export function renderAgreement(room) {
+  $("agreement-title").textContent = room.title;
+  $("agreement-description").textContent = room.description || "";
+  $("agreement-text").textContent = room.agreement.text || "This room has no written agreement.";
+  $("agree").checked = false;
+  setJoinError("");
+}
+
+export function setJoinError(text) {
+  $("join-error").textContent = text;
+}
+
+// --- recovery phrase ------------------------------------------------------------------------
+
+/** The phrase exists only in this element until the member moves on. */
+export function showPhrase(pseudonym, phrase) {
+  $("phrase-pseudonym").textContent = pseudonym;
+  $("phrase-words").textContent = phrase;
+}
+
+export function clearPhrase() {
+  $("phrase-words").textContent = "";
+  $("phrase-pseudonym").textContent = "";
+}
