@@ -72,16 +72,22 @@ class ChatClient:
     # --- websocket -----------------------------------------------------------------------
 
     def ws_url(self, slug: str) -> str:
+        return self.ws_url_for(f"/ws/rooms/{slug}/")
+
+    def ws_url_for(self, path: str) -> str:
         scheme = "wss" if self.base_url.startswith("https") else "ws"
         host = self.base_url.split("://", 1)[1]
-        return f"{scheme}://{host}/ws/rooms/{slug}/"
+        return f"{scheme}://{host}{path}"
 
     async def connect(self, slug: str, **kwargs: Any) -> ClientConnection:
+        return await self.connect_path(f"/ws/rooms/{slug}/", **kwargs)
+
+    async def connect_path(self, path: str, **kwargs: Any) -> ClientConnection:
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.jar)
         if self.source_address:
             kwargs.setdefault("local_addr", (self.source_address, 0))
         return await websockets.connect(
-            self.ws_url(slug),
+            self.ws_url_for(path),
             additional_headers={"Cookie": cookie, "Origin": self.base_url},
             max_size=2**22,
             # Tests and the load generator do not read every broadcast; an unbounded queue

@@ -137,6 +137,7 @@ class Driver:
             proc.env.pop("DATABASE_URL", None)
             if args.database_url:
                 proc.env["DATABASE_URL"] = args.database_url
+            proc.env.update(dict(kv.split("=", 1) for kv in args.server_env))
         proc.start()
         profiler: subprocess.Popen[bytes] | None = None
         try:
@@ -215,7 +216,12 @@ class Driver:
                 "--format",
                 "raw",
                 "--rate",
-                "200",
+                "100",
+                "--threads",
+                # Sample without pausing the server, and only the thread holding the GIL:
+                # one process runs one Python thread at a time, so that is where time goes.
+                "--nonblocking",
+                "--gil",
                 "--output",
                 str(out),
             ],
@@ -287,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="default: a new temporary directory, removed afterwards")
     parser.add_argument("--keep-data", action="store_true")
     parser.add_argument("--profile", help="record our server with py-spy (raw) to PATH.<layer>.txt")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for our server, to try a setting (repeatable)",
+    )
     parser.add_argument("--json-out", help="also write the final JSON to this file")
     return parser
 

@@ -229,3 +229,16 @@ class AeadCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+# --- integrity -------------------------------------------------------------------------------
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    """The audit chain: SHA-256 over the previous hash and this entry's canonical bytes."""
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
+
+
+def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over ``timestamp.body``, as receivers of signed webhooks expect."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()

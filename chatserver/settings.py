@@ -249,3 +249,30 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "rooms.api.csrf_failure"
+
+# --- risk escalation -------------------------------------------------------------------------
+
+# Seconds within which an escalation must be acknowledged before it is re-notified and raised
+# to the on-call list.
+ESCALATION_SLA_SECONDS = {
+    "critical": env_int("ESCALATION_SLA_CRITICAL", 120, minimum=10),
+    "high": env_int("ESCALATION_SLA_HIGH", 600, minimum=10),
+    "concern": env_int("ESCALATION_SLA_CONCERN", 3600, minimum=10),
+}
+ESCALATION_ONCALL_EMAILS = env_list("ESCALATION_ONCALL_EMAILS", [])
+ESCALATION_WEBHOOK_URL = env_str("ESCALATION_WEBHOOK_URL")
+if ESCALATION_WEBHOOK_URL and not ESCALATION_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("ESCALATION_WEBHOOK_URL must be an http(s) URL")
+ESCALATION_WEBHOOK_SECRET = env_str("ESCALATION_WEBHOOK_SECRET")
+ESCALATION_TICK_SECONDS = env_float("ESCALATION_TICK_SECONDS", 5.0, minimum=0.1)
+CRISIS_RESOURCES_LOCALE = env_str("CRISIS_RESOURCES_LOCALE", "en-gb")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alerts@localhost")

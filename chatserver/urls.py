@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from chatserver import pages
+from moderation import api as staff_api
 from rooms import api
 
 urlpatterns = [
@@ -14,5 +15,7 @@ urlpatterns = [
     path("api/rooms/<slug:slug>/join", api.room_join, name="api-room-join"),
     path("api/rooms/<slug:slug>/messages", api.room_messages, name="api-room-messages"),
     path("api/invites/redeem", api.invite_redeem, name="api-invite-redeem"),
+    path("api/staff/login", staff_api.staff_login, name="api-staff-login"),
+    path("api/staff/logout", staff_api.staff_logout, name="api-staff-logout"),
     path("admin/", admin.site.urls),
 ]

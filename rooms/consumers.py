@@ -83,7 +83,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.tasks.append(asyncio.create_task(self._expire_session(identity.session_expires)))
 
     async def _join_groups(self, identity: access.SocketIdentity) -> None:
-        groups = [events.room_group(identity.room.pk), events.session_group(identity.session_key)]
+        groups = [
+            events.room_group(identity.room.pk),
+            events.session_group(identity.session_key),
+            events.membership_group(identity.membership.pk),
+        ]
+        if identity.membership.role != identity.membership.Role.MEMBER:
+            groups.append(events.room_staff_group(identity.room.pk))
         if identity.member_id:
             groups.append(events.member_group(identity.member_id))
         if identity.user_id:

@@ -114,3 +114,18 @@ def forget_cached_keys() -> None:
     _aeads.clear()
     with _current_lock:
         _current_keys.clear()
+
+
+def seal_text(*, aead: AESGCM, text: str, aad: str) -> bytes:
+    """Seal other sensitive text (escalation excerpts, staff notes) under a member's key."""
+    return crypto.seal(aead, text.encode(), aad.encode())
+
+
+def open_text(*, data_key: DataKey | None, sealed: bytes | None, aad: str) -> str | None:
+    if data_key is None or sealed is None:
+        return None
+    try:
+        return crypto.open_sealed(_aead_for(data_key), bytes(sealed), aad.encode()).decode()
+    except (crypto.DecryptionError, crypto.KeyConfigurationError) as exc:
+        logger.warning("sealed text under key %s could not be decrypted: %s", data_key.pk, exc)
+        return None

@@ -29,6 +29,19 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
+STAFF_QUEUE_GROUP = "staff.escalations"
+
+
+def membership_group(membership_id: int) -> str:
+    """One participant's sockets in one room: for private frames (signposting)."""
+    return f"membership.{membership_id}"
+
+
+def room_staff_group(room_id: int) -> str:
+    """The facilitators and moderators present in a room."""
+    return f"room.{room_id}.staff"
+
+
 def member_group(member_id: object) -> str:
     return f"member.{member_id}"
 

@@ -233,8 +233,89 @@ class Error(_ServerFrame, tag="error"):
     retry_after: float | None = None
 
 
+class Resource(msgspec.Struct):
+    name: str
+    contact: str
+    note: str = ""
+
+
+class Signpost(_ServerFrame, tag="signpost"):
+    """Private to the member whose message showed risk; never shown to anyone else."""
+
+    message: str
+    resources: list[Resource]
+
+
+class RiskNotice(_ServerFrame, tag="risk_notice"):
+    """A private heads-up to the room's facilitators and moderators."""
+
+    seq: int | None
+    author: str
+    category: str
+    severity: str
+
+
+class SupportOffer(_ServerFrame, tag="support_offer"):
+    """Private to a member: staff opened a one-to-one support room for them."""
+
+    room: str
+    title: str
+
+
+class EscalationItem(msgspec.Struct):
+    id: int
+    room: str
+    room_title: str
+    seq: int | None
+    pseudonym: str
+    category: str
+    severity: str
+    queue: str
+    source: str
+    status: str
+    created_at: datetime
+    sla_due_at: datetime
+    renotified: int
+    acknowledged_at: datetime | None = None
+    outcome: str = ""
+
+
+class Escalations(_ServerFrame, tag="escalations"):
+    items: list[EscalationItem]
+
+
+class EscalationFrame(_ServerFrame, tag="escalation"):
+    item: EscalationItem
+
+
+class NoteItem(msgspec.Struct):
+    author: str
+    ts: datetime
+    text: str | None
+
+
+class EscalationDetail(_ServerFrame, tag="escalation_detail"):
+    id: int
+    excerpt: str | None
+    notes: list[NoteItem]
+
+
+class Done(_ServerFrame, tag="done"):
+    """Acknowledges a staff action; ``ref`` echoes the request's ``ref``."""
+
+    ref: str
+    room: str | None = None
+
+
 ServerFrame = (
-    Welcome
+    Signpost
+    | RiskNotice
+    | SupportOffer
+    | Escalations
+    | EscalationFrame
+    | EscalationDetail
+    | Done
+    | Welcome
     | Ack
     | MessageFrame
     | Deleted
@@ -257,6 +338,72 @@ def encode(frame: ServerFrame) -> str:
 
 def error_frame(exc: ProtocolError, *, retry_after: float | None = None) -> str:
     return encode(Error(code=exc.code, message=exc.message, ref=exc.ref, retry_after=retry_after))
+
+
+# --- staff frames (the /ws/staff/ socket) ---------------------------------------------------
+
+Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+EscalationId = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class EscalationAck(_ClientFrame, tag="esc_ack", frozen=True):
+    id: EscalationId
+    ref: Ref
+
+
+class EscalationProgress(_ClientFrame, tag="esc_progress", frozen=True):
+    id: EscalationId
+    ref: Ref
+
+
+class EscalationNoteAdd(_ClientFrame, tag="esc_note", frozen=True):
+    id: EscalationId
+    ref: Ref
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+
+
+class EscalationResolve(_ClientFrame, tag="esc_resolve", frozen=True):
+    id: EscalationId
+    ref: Ref
+    outcome: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    false_alarm: bool = False
+
+
+class EscalationView(_ClientFrame, tag="esc_view", frozen=True):
+    id: EscalationId
+    ref: Ref
+
+
+class EscalationSupport(_ClientFrame, tag="esc_support", frozen=True):
+    id: EscalationId
+    ref: Ref
+
+
+StaffFrame = (
+    EscalationAck
+    | EscalationProgress
+    | EscalationNoteAdd
+    | EscalationResolve
+    | EscalationView
+    | EscalationSupport
+    | Ping
+)
+_staff_decoder = msgspec.json.Decoder(StaffFrame)
+
+
+def parse_staff_frame(text: str | None, *, max_bytes: int) -> StaffFrame:
+    if text is None:
+        raise ProtocolError(ErrorCode.INVALID_FRAME, "binary frames are not supported")
+    if len(text.encode()) > max_bytes:
+        raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {max_bytes} bytes")
+    try:
+        return _staff_decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        detail = str(exc)
+        code = ErrorCode.UNKNOWN_TYPE if "`$.type`" in detail else ErrorCode.INVALID_FRAME
+        raise ProtocolError(code, detail) from None
+    except msgspec.DecodeError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
 
 
 ServerFrameType = Literal[

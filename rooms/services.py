@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatserver.crypto import fingerprint, random_token
+from moderation import risk
+from moderation.escalations import escalation_from_assessment
 from rooms import events, protocol
 from rooms.encryption import current_data_key, seal_body
 from rooms.errors import (
@@ -35,9 +37,7 @@ from rooms.selectors import current_agreement_version
 # --- membership ---------------------------------------------------------------------------
 
 
-def _new_membership(
-    *, room: Room, member: Member | None, user: User | None
-) -> Membership:
+def _new_membership(*, room: Room, member: Member | None, user: User | None) -> Membership:
     role = Membership.Role.MEMBER if user is None else (role_for_user(user) or "")
     if user is not None and not role:
         raise NotAllowed("this account has no role in the service")
@@ -100,9 +100,7 @@ def membership_join(
     return membership
 
 
-def membership_authorize(
-    *, room: Room, member: Member | None, user: User | None
-) -> Membership:
+def membership_authorize(*, room: Room, member: Member | None, user: User | None) -> Membership:
     """The membership a socket acts as, or the reason it may not enter."""
     membership = _existing_membership(room=room, member=member, user=user)
     _check_can_enter(room, membership)
@@ -177,10 +175,22 @@ def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> No
         raise NotAllowed("you cannot post in this room")
 
 
-@transaction.atomic
 def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
     """Store a message (encrypted) and queue its fan-out after commit. Sending the same
-    ``client_id`` again returns the stored message instead of a duplicate."""
+    ``client_id`` again returns the stored message instead of a duplicate.
+
+    The risk detector runs first, outside the room lock (it is pure and fast); a finding
+    becomes an escalation in the same transaction as the message."""
+    assessment = risk.assess(body)
+    return _store_message(
+        membership=membership, client_id=client_id, body=body, assessment=assessment
+    )
+
+
+@transaction.atomic
+def _store_message(
+    *, membership: Membership, client_id: str, body: str, assessment: risk.Assessment
+) -> Sent:
     room = Room.objects.select_for_update().get(pk=membership.room_id)
     existing = (
         Message.objects.filter(room=room, author=membership, client_id=client_id)
@@ -193,7 +203,7 @@ def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
     _check_can_write(room, membership, now)
     seq = _next_seq(room)
     key_id, aead = current_data_key(room=room, membership=membership)
-    Message.objects.create(
+    message = Message.objects.create(
         room=room,
         seq=seq,
         author=membership,
@@ -210,6 +220,10 @@ def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
         events.room_group(room.pk),
         events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
     )
+    if assessment.flagged:
+        escalation_from_assessment(
+            room=room, membership=membership, message=message, body=body, assessment=assessment
+        )
     return Sent(seq=seq, ts=now, duplicate=False)
 
 

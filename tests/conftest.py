@@ -124,3 +124,32 @@ def make_membership(room: Room) -> Callable[..., Membership]:
         return MembershipFactory(**kwargs)
 
     return factory
+
+
+@pytest.fixture
+def staff_user(db: None) -> Any:
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username="nurse", password="correct horse battery staple")
+    user.groups.add(Group.objects.get_or_create(name="staff")[0])
+    return user
+
+
+def login_session(user: Any) -> str:
+    """A real logged-in session for a staff user (as the login view would create)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return str(client.cookies["sessionid"].value)
+
+
+@pytest.fixture
+def connect_staff(application: Any) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def factory(user: Any) -> AsyncIterator[WebsocketCommunicator]:
+        key = await database_sync_to_async(login_session)(user) if user else None
+        async with _connected(application, "/ws/staff/", key) as ws:
+            yield ws
+
+    return factory

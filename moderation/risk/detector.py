@@ -66,7 +66,7 @@ class Detector:
                 for pattern in cue.patterns:
                     for variant in expand(pattern, pack.sets):
                         self._matcher.add(variant, Kind.CUE, index)
-                for part_index, part in enumerate(cue.all_of):
+                for part_index, part in enumerate(cue.parts):
                     for pattern in part:
                         for variant in expand(pattern, pack.sets):
                             self._matcher.add(variant, Kind.PART, (index, part_index))
@@ -118,7 +118,9 @@ class Detector:
             return NO_RISK
         candidates = [_Candidate(self._cues[int(h.ref)], h, (h,)) for h in cue_hits]
         sentence_ends = [i for i, c in enumerate(normalised.text) if c == "."]
-        candidates.extend(self._complete_combinations(part_hits, sentence_ends))
+        candidates.extend(
+            self._complete_combinations(part_hits, normalised.text, sentence_ends)
+        )
         if not candidates:
             return NO_RISK
         scene = context.Scene.build(
@@ -132,33 +134,33 @@ class Detector:
         )
 
     def _complete_combinations(
-        self, part_hits: list[Hit], sentence_ends: list[int]
+        self, part_hits: list[Hit], text: str, sentence_ends: list[int]
     ) -> Iterable[_Candidate]:
-        """``all_of`` cues whose every part occurs within one sentence."""
+        """``all_of`` cues whose parts occur in one sentence; ``sequence`` cues whose parts
+        follow each other closely, in order."""
         by_cue: dict[int, dict[int, list[Hit]]] = {}
         for hit in part_hits:
             cue_index, part_index = hit.ref  # type: ignore[misc]
             by_cue.setdefault(cue_index, {}).setdefault(part_index, []).append(hit)
-        for cue_index, parts in by_cue.items():
+        for cue_index, found in by_cue.items():
             cue = self._cues[cue_index]
-            last = len(cue.all_of) - 1
-            if len(parts) <= last:
+            last = len(cue.parts) - 1
+            if len(found) <= last:
                 continue
-            for predicate in parts.get(last, ()):
-                sentence = _sentence_index(sentence_ends, predicate.start)
-                chosen: list[Hit] = []
-                for part_index in range(last):
-                    same = [
-                        h
-                        for h in parts.get(part_index, ())
-                        if _sentence_index(sentence_ends, h.start) == sentence
-                        and (h.end <= predicate.start or h.start >= predicate.end)
-                    ]
-                    if not same:
-                        break
-                    chosen.append(same[0])
+            for predicate in found.get(last, ()):
+                if cue.ordered:
+                    chain = _chain_backwards(found, predicate, last, cue.max_gap, text)
                 else:
-                    yield _Candidate(cue, predicate, (*chosen, predicate))
+                    chain = _same_sentence(found, predicate, last, sentence_ends)
+                if chain is None:
+                    continue
+                if cue.ordered:
+                    # Context rules look at the whole phrase: "I don't think he's outside".
+                    start, end = chain[0].start, chain[-1].end
+                    span = Hit(Kind.CUE, cue_index, start, end, text[start:end])
+                    yield _Candidate(cue, span, chain)
+                else:
+                    yield _Candidate(cue, predicate, chain)
 
     def _apply_context(
         self, candidates: list[_Candidate], scene: context.Scene, idioms: list[Hit]
@@ -235,6 +237,45 @@ class Detector:
             findings.append(Finding(category, severity, round(1.0 - miss, 3), evidence))  # type: ignore[arg-type]
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -f.score, f.category))
         return tuple(findings)
+
+
+def _chain_backwards(
+    found: dict[int, list[Hit]], predicate: Hit, last: int, max_gap: int, text: str
+) -> tuple[Hit, ...] | None:
+    chain = [predicate]
+    for part_index in range(last - 1, -1, -1):
+        following = chain[0]
+        best: Hit | None = None
+        for hit in found.get(part_index, ()):
+            if hit.end > following.start:
+                continue
+            gap = text[hit.end : following.start]
+            if "." in gap or context.count_tokens(gap) > max_gap:
+                continue
+            if best is None or hit.end > best.end or (hit.end == best.end and hit.start < best.start):
+                best = hit
+        if best is None:
+            return None
+        chain.insert(0, best)
+    return tuple(chain)
+
+
+def _same_sentence(
+    found: dict[int, list[Hit]], predicate: Hit, last: int, sentence_ends: list[int]
+) -> tuple[Hit, ...] | None:
+    sentence = _sentence_index(sentence_ends, predicate.start)
+    chosen: list[Hit] = []
+    for part_index in range(last):
+        same = [
+            h
+            for h in found.get(part_index, ())
+            if _sentence_index(sentence_ends, h.start) == sentence
+            and (h.end <= predicate.start or h.start >= predicate.end)
+        ]
+        if not same:
+            return None
+        chosen.append(same[0])
+    return (*chosen, predicate)
 
 
 def _sentence_index(sentence_ends: list[int], position: int) -> int:

@@ -42,7 +42,18 @@ SUPPRESSION_REASONS: Final = frozenset(
     {"negation", "past", "reported", "hypothetical", "media", "third_party", "jest"}
 )
 _CUE_KEYS: Final = frozenset(
-    {"id", "category", "severity", "weight", "patterns", "all_of", "note", "examples"}
+    {
+        "id",
+        "category",
+        "severity",
+        "weight",
+        "patterns",
+        "all_of",
+        "sequence",
+        "max_gap",
+        "note",
+        "examples",
+    }
 )
 _LANGUAGE_KEYS: Final = frozenset(
     {"format", "language", "version", "description", "sets", "markers", "idioms", "cues"}
@@ -55,10 +66,14 @@ class LexiconError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Cue:
-    """A risk cue: a list of phrasings (``patterns``) or a co-occurrence (``all_of``).
+    """A risk cue: a list of phrasings (``patterns``), a co-occurrence (``all_of``) or an
+    ordered ``sequence``.
 
-    With ``all_of`` every part must match within one sentence; context rules are applied to
-    the LAST part, which by convention is the predicate ("touches her", "is outside").
+    With ``all_of`` every part must match within one sentence, in any order. With
+    ``sequence`` the parts must follow each other in order, at most ``max_gap`` words apart,
+    within one sentence ("{AGENT}" then "is outside my door"): this keeps the automaton small
+    where a full template would multiply into hundreds of thousands of variants. Context rules
+    are applied to the LAST part, which by convention is the predicate.
     """
 
     id: str
@@ -67,7 +82,9 @@ class Cue:
     severity: Severity
     weight: float
     patterns: tuple[str, ...]
-    all_of: tuple[tuple[str, ...], ...]
+    parts: tuple[tuple[str, ...], ...]
+    ordered: bool
+    max_gap: int
     examples: tuple[str, ...]
 
 
@@ -160,23 +177,41 @@ def _parse_cue(raw: Any, language: str, sets: Mapping[str, Sequence[str]], where
     if not 0.0 < weight <= 1.0:
         raise _fail(f"{where}.weight", f"must be in (0, 1], got {weight}")
     patterns: tuple[str, ...] = ()
-    all_of: tuple[tuple[str, ...], ...] = ()
-    if ("patterns" in raw) == ("all_of" in raw):
-        raise _fail(where, "needs exactly one of 'patterns' or 'all_of'")
-    if "patterns" in raw:
+    parts: tuple[tuple[str, ...], ...] = ()
+    shapes = [key for key in ("patterns", "all_of", "sequence") if key in raw]
+    if len(shapes) != 1:
+        raise _fail(where, "needs exactly one of 'patterns', 'all_of' or 'sequence'")
+    shape = shapes[0]
+    if shape == "patterns":
         patterns = _strings(raw["patterns"], f"{where}.patterns")
         _check_patterns(patterns, sets, f"{where}.patterns")
     else:
-        parts = raw["all_of"]
-        if not isinstance(parts, list) or len(parts) < 2:
-            raise _fail(f"{where}.all_of", "expected a list of at least two pattern lists")
-        all_of = tuple(_strings(part, f"{where}.all_of[{i}]") for i, part in enumerate(parts))
-        for i, part in enumerate(all_of):
-            _check_patterns(part, sets, f"{where}.all_of[{i}]")
+        raw_parts = raw[shape]
+        if not isinstance(raw_parts, list) or len(raw_parts) < 2:
+            raise _fail(f"{where}.{shape}", "expected a list of at least two pattern lists")
+        parts = tuple(_strings(part, f"{where}.{shape}[{i}]") for i, part in enumerate(raw_parts))
+        for i, part in enumerate(parts):
+            _check_patterns(part, sets, f"{where}.{shape}[{i}]")
+    max_gap = raw.get("max_gap", 2)
+    if shape != "sequence" and "max_gap" in raw:
+        raise _fail(f"{where}.max_gap", "only applies to a 'sequence'")
+    if not isinstance(max_gap, int) or isinstance(max_gap, bool) or not 0 <= max_gap <= 10:
+        raise _fail(f"{where}.max_gap", "expected a whole number of words from 0 to 10")
     examples = _strings(raw.get("examples", []), f"{where}.examples", allow_empty=True)
     if "note" in raw and not isinstance(raw["note"], str):
         raise _fail(f"{where}.note", "expected a string")
-    return Cue(cue_id, language, category, severity, weight, patterns, all_of, examples)  # type: ignore[arg-type]
+    return Cue(
+        id=cue_id,
+        language=language,
+        category=category,
+        severity=severity,
+        weight=weight,
+        patterns=patterns,
+        parts=parts,
+        ordered=shape == "sequence",
+        max_gap=max_gap,
+        examples=examples,
+    )
 
 
 def parse_language(data: Any, where: str) -> LanguagePack:

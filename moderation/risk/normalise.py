@@ -235,6 +235,18 @@ def normalise(text: str) -> NormalisedText:
     return NormalisedText("".join(out), tuple(positions), len(text))
 
 
+_PLAIN_ASCII: Final = re.compile(r"[a-z ]+")
+_REPEATED_LETTER: Final = re.compile(r"([a-z])\1+")
+_SPACES: Final = re.compile(r" {2,}")
+
+
 def normalise_pattern(pattern: str) -> str:
-    """The canonical form of a lexicon pattern (identical rules to messages)."""
+    """The canonical form of a lexicon pattern (identical rules to messages).
+
+    Plain lower-case ASCII, the bulk of expanded variants, takes a shortcut that produces
+    exactly what :func:`normalise` would (a test checks the two agree), so building the
+    detector stays fast.
+    """
+    if _PLAIN_ASCII.fullmatch(pattern) and not _SPACED_LETTERS.search(pattern):
+        return _SPACES.sub(" ", _REPEATED_LETTER.sub(r"\1", pattern)).strip(" ")
     return normalise(pattern).text.strip(" .,")

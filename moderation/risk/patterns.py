@@ -14,6 +14,7 @@ single Aho-Corasick pass over the message, whatever the number of variants.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from typing import Final
 from moderation.risk.normalise import normalise_pattern
 
 MAX_VARIANTS_PER_PATTERN: Final = 100_000
-_INNER_GROUP: Final = re.compile(r"\(([^()]*)\)")
 _SET_REFERENCE: Final = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -56,28 +56,58 @@ def _substitute_sets(pattern: str, sets: Mapping[str, Sequence[str]]) -> str:
 
 
 def _expand_groups(pattern: str) -> list[str]:
-    done: list[str] = []
-    pending = [pattern]
-    while pending:
-        current = pending.pop()
-        match = _INNER_GROUP.search(current)
-        if match is None:
-            if "(" in current or ")" in current or "|" in current:
-                raise PatternError(f"unbalanced group or stray '|' in pattern {pattern!r}")
-            done.append(current)
-        else:
-            head, tail = current[: match.start()], current[match.end() :]
-            pending.extend(head + option + tail for option in match.group(1).split("|"))
-        if len(done) + len(pending) > MAX_VARIANTS_PER_PATTERN:
-            raise PatternError(
-                f"pattern {pattern[:60]!r} expands to more than "
-                f"{MAX_VARIANTS_PER_PATTERN} variants: split it"
-            )
-    return done
+    """All strings a pattern with (nested) ``(a|b)`` groups stands for."""
+
+    def fail() -> PatternError:
+        return PatternError(f"unbalanced group or stray '|' in pattern {pattern!r}")
+
+    def alternatives(position: int, top: bool) -> tuple[list[str], int]:
+        options: list[str] = []
+        current = [""]
+        while position < len(pattern):
+            char = pattern[position]
+            if char == "(":
+                inner, position = alternatives(position + 1, top=False)
+                current = [head + tail for head in current for tail in inner]
+                if len(current) > MAX_VARIANTS_PER_PATTERN:
+                    raise PatternError(
+                        f"pattern {pattern[:60]!r} expands to more than "
+                        f"{MAX_VARIANTS_PER_PATTERN} variants: split it"
+                    )
+                continue
+            if char == ")":
+                if top:
+                    raise fail()
+                options.extend(current)
+                return options, position + 1
+            if char == "|":
+                if top:
+                    raise fail()
+                options.extend(current)
+                current = [""]
+            else:
+                current = [head + char for head in current]
+            position += 1
+        if not top:
+            raise fail()
+        options.extend(current)
+        return options, position
+
+    return alternatives(0, top=True)[0]
 
 
 def expand(pattern: str, sets: Mapping[str, Sequence[str]]) -> list[Variant]:
     """All normalised variants of ``pattern`` (duplicates removed, order stable)."""
+    frozen = tuple(sorted((name, tuple(items)) for name, items in sets.items()))
+    return list(_expand_cached(pattern, frozen))
+
+
+@functools.lru_cache(maxsize=4096)
+def _expand_cached(
+    pattern: str, sets_key: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Variant, ...]:
+    """Expansion is cached: validation and the automaton build expand the same patterns."""
+    sets = dict(sets_key)
     if not pattern.strip():
         raise PatternError("empty pattern")
     seen: dict[tuple[str, bool, bool], None] = {}
@@ -91,4 +121,4 @@ def expand(pattern: str, sets: Mapping[str, Sequence[str]]) -> list[Variant]:
         seen.setdefault((text, open_left, open_right), None)
     if not seen:
         raise PatternError(f"pattern {pattern!r} normalises to nothing")
-    return [Variant(text, left, right) for text, left, right in seen]
+    return tuple(Variant(text, left, right) for text, left, right in seen)

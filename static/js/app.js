@@ -183,7 +183,7 @@ async function onRecover(event) {
   field.closest("details").open = false;
   state.member = true;
   views.setSignedIn(true);
-  await showRooms("Welcome back. The rooms you're in say “Go to the room”.");
+  await showRooms("Welcome back. The rooms you're in say “Enter the room”.");
 }
 
 async function onInvite(event) {

@@ -26,6 +26,10 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const FLOODING_PAUSE_MS = 60_000; // after 4029 the server wants us to slow right down
 const RESUME_STALE_MS = 15_000; // a resume that got no answer may be asked again
+// A send with no answer this long is shown as failed, with a retry that is always safe
+// (same client_id). The connection staying open but the server failing without an error
+// `ref` would otherwise leave it "Sending…" for ever.
+const ACK_TIMEOUT_MS = 15_000;
 
 /**
  * Delay before reconnect attempt `attempt` (0, 1, 2, ...): exponential, capped, with "equal
@@ -74,6 +78,7 @@ export class RoomConnection {
     this.resumeSentAt = 0;
     this.historyKind = null; // "initial" or "earlier" while a history request is out
     this.lastTypingAt = 0;
+    this.ackTimers = new Map(); // client_id -> timer, while a send waits for its ack
     // When the network comes back, try at once rather than waiting out the back-off.
     this.handleOnline = () => {
       if (!this.ws && !this.stopped && this.reconnectTimer !== null) {
@@ -98,6 +103,7 @@ export class RoomConnection {
     this.ready = false;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.watchdogTimer);
+    this.clearAckTimers();
     window.removeEventListener("online", this.handleOnline);
     window.removeEventListener("offline", this.handleOffline);
     const ws = this.ws;
@@ -133,6 +139,7 @@ export class RoomConnection {
     this.ready = false;
     this.resumeSentAt = 0;
     clearTimeout(this.watchdogTimer);
+    this.clearAckTimers(); // unsent messages wait for the next welcome instead
     if (this.historyKind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
     this.historyKind = null;
     if (this.stopped) return;
@@ -238,13 +245,14 @@ export class RoomConnection {
     }
     // Anything not acknowledged before the connection dropped goes again with the same
     // client_id: the server answers a duplicate with the original ack.
-    for (const item of this.outbox.unsent()) this.transmit(sendFrame(item.clientId, item.body));
+    for (const item of this.outbox.unsent()) this.transmitSend(item);
     this.armWatchdog();
   }
 
   onAck(frame) {
     const item = this.outbox.get(frame.client_id);
     if (!item) return;
+    this.clearAckTimer(item.clientId);
     if (this.log.entries.has(frame.seq)) {
       this.outbox.remove(item.clientId);
       this.ui.outboxRemoved(item.clientId);
@@ -286,6 +294,7 @@ export class RoomConnection {
   onError(frame) {
     const item = frame.ref ? this.outbox.get(frame.ref) : null;
     if (item) {
+      this.clearAckTimer(item.clientId);
       this.ui.outboxChanged(this.outbox.failed(item.clientId, describeError(frame)));
       return;
     }
@@ -333,12 +342,40 @@ export class RoomConnection {
     if (this.transmit(resumeFrame(this.log.last))) this.resumeSentAt = now;
   }
 
+  // --- sending ---------------------------------------------------------------------------
+
+  transmitSend(item) {
+    if (!this.transmit(sendFrame(item.clientId, item.body))) return; // sent on reconnect
+    this.clearAckTimer(item.clientId);
+    this.ackTimers.set(
+      item.clientId,
+      setTimeout(() => {
+        this.ackTimers.delete(item.clientId);
+        const failed = this.outbox.failed(
+          item.clientId,
+          "This is taking longer than usual. You can try again: it won't be posted twice.",
+        );
+        if (failed && failed.state === "failed") this.ui.outboxChanged(failed);
+      }, ACK_TIMEOUT_MS),
+    );
+  }
+
+  clearAckTimer(clientId) {
+    clearTimeout(this.ackTimers.get(clientId));
+    this.ackTimers.delete(clientId);
+  }
+
+  clearAckTimers() {
+    for (const timer of this.ackTimers.values()) clearTimeout(timer);
+    this.ackTimers.clear();
+  }
+
   // --- actions from the page ---------------------------------------------------------------
 
   send(body) {
     const item = this.outbox.add(body);
     this.ui.outboxChanged(item);
-    this.transmit(sendFrame(item.clientId, item.body)); // if offline, sent on reconnect
+    this.transmitSend(item);
     return item;
   }
 
@@ -346,10 +383,11 @@ export class RoomConnection {
     const item = this.outbox.retry(clientId);
     if (!item) return;
     this.ui.outboxChanged(item);
-    this.transmit(sendFrame(item.clientId, item.body));
+    this.transmitSend(item);
   }
 
   discard(clientId) {
+    this.clearAckTimer(clientId);
     this.outbox.remove(clientId);
     this.ui.outboxRemoved(clientId);
   }

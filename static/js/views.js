@@ -84,7 +84,7 @@ export function renderRooms(rooms, onOpen) {
   const list = $("room-list");
   list.replaceChildren(
     ...rooms.map((room) => {
-      const label = room.joined ? "Go to the room" : "Read the agreement";
+      const label = room.joined ? "Enter the room" : "Read the agreement";
       return el(
         "li",
         { className: "room" },
@@ -97,7 +97,8 @@ export function renderRooms(rooms, onOpen) {
               "button",
               { className: "button", attrs: { type: "button" }, on: { click: () => onOpen(room.slug) } },
               label,
-              el("span", { className: "visually-hidden", text: `: ${room.title}` }),
+              // Every room has this button: the hidden title tells them apart when listed.
+              el("span", { className: "visually-hidden", text: `(${room.title})` }),
             ),
       );
     }),

@@ -56,6 +56,9 @@ class Command(BaseCommand):
         if settings.DEBUG:
             self.stdout.write("DEBUG is on: this is a development server, not for real use.")
         logging.getLogger("daphne").setLevel(logging.WARNING)
+        from moderation.background import start_background_work
+
+        start_background_work()
         Server(
             application=application,
             endpoints=endpoints,

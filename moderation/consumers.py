@@ -1,0 +1,128 @@
+"""The staff websocket (``/ws/staff/``): the live escalation queue.
+
+On connect it sends every escalation still open, so a reconnect misses nothing; after that it
+streams new and changed escalations. Staff actions (acknowledge, note, resolve, view, open a
+support room) are frames that each call one service; every one is audited there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from moderation import escalations
+from rooms import events, protocol
+from rooms.errors import RoomError
+from rooms.roles import role_for_user
+
+logger = logging.getLogger(__name__)
+db = database_sync_to_async
+
+
+class StaffConsumer(AsyncWebsocketConsumer):
+    user: Any = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # As in RoomConsumer: database work already closes stale connections itself.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            logger.error("no handler for event type %s", message["type"])
+            return
+        await handler(message)
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        role = await db(role_for_user)(user)
+        if role not in escalations.STAFF_ROLES:
+            code = (
+                protocol.Close.UNAUTHENTICATED
+                if not getattr(user, "is_authenticated", False)
+                else protocol.Close.FORBIDDEN
+            )
+            await self.send(protocol.encode(protocol.Error(code="forbidden", message="staff only")))
+            await self.close(code=code)
+            return
+        self.user = user
+        await self.channel_layer.group_add(events.STAFF_QUEUE_GROUP, self.channel_name)
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        session_key = self.scope["session"].session_key
+        if session_key:
+            await self.channel_layer.group_add(events.session_group(session_key), self.channel_name)
+        items = await db(escalations.escalations_open)()
+        await self.send(protocol.encode(protocol.Escalations(items=items)))
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is not None:
+            await self.channel_layer.group_discard(events.STAFF_QUEUE_GROUP, self.channel_name)
+            await self.channel_layer.group_discard(
+                events.user_group(self.user.pk), self.channel_name
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user is None:
+            return
+        try:
+            frame = protocol.parse_staff_frame(text_data, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
+        except protocol.ProtocolError as exc:
+            await self.send(protocol.error_frame(exc))
+            return
+        if isinstance(frame, protocol.Ping):
+            await self.send(protocol.encode(protocol.Pong()))
+            return
+        try:
+            await self._handle(frame)
+        except RoomError as exc:
+            await self.send(
+                protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=frame.ref))
+            )
+        except Exception:
+            logger.exception("staff action %s failed", type(frame).__name__)
+            await self.send(
+                protocol.encode(
+                    protocol.Error(
+                        code=protocol.ErrorCode.INTERNAL,
+                        message="something went wrong",
+                        ref=frame.ref,
+                    )
+                )
+            )
+
+    async def _handle(self, frame: protocol.StaffFrame) -> None:
+        assert not isinstance(frame, protocol.Ping)
+        user, ref = self.user, frame.ref
+        room: str | None = None
+        if isinstance(frame, protocol.EscalationAck):
+            await db(escalations.escalation_acknowledge)(user=user, escalation_id=frame.id)
+        elif isinstance(frame, protocol.EscalationProgress):
+            await db(escalations.escalation_progress)(user=user, escalation_id=frame.id)
+        elif isinstance(frame, protocol.EscalationResolve):
+            await db(escalations.escalation_resolve)(
+                user=user,
+                escalation_id=frame.id,
+                outcome=frame.outcome,
+                false_alarm=frame.false_alarm,
+            )
+        elif isinstance(frame, protocol.EscalationNoteAdd):
+            await db(escalations.escalation_note_add)(
+                user=user, escalation_id=frame.id, text=frame.text
+            )
+        elif isinstance(frame, protocol.EscalationView):
+            detail = await db(escalations.escalation_view)(user=user, escalation_id=frame.id)
+            await self.send(protocol.encode(detail))
+        elif isinstance(frame, protocol.EscalationSupport):
+            created = await db(escalations.escalation_open_support_room)(
+                user=user, escalation_id=frame.id
+            )
+            room = created.slug
+        await self.send(protocol.encode(protocol.Done(ref=ref, room=room)))
+
+    async def room_frame(self, event: dict[str, Any]) -> None:
+        await self.send(event["text"])
+
+    async def socket_close(self, event: dict[str, Any]) -> None:
+        await self.close(code=int(event["code"]))

@@ -1,0 +1,128 @@
+"""Escalations of risk, the notification outbox, and the append-only audit log.
+
+No message text is stored here in the clear: an escalation's excerpt and staff notes are
+sealed like messages (rooms/encryption.py), and the audit log holds who, what, when and which
+object, never content.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from rooms.models import DataKey, Membership, Message, Room
+
+
+class Escalation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        IN_PROGRESS = "in_progress", "In progress"
+        RESOLVED = "resolved", "Resolved"
+        FALSE_ALARM = "false_alarm", "False alarm"
+
+    class Queue(models.TextChoices):
+        STAFF = "staff", "Professional staff (alert)"
+        REVIEW = "review", "Moderator review"
+
+    class Source(models.TextChoices):
+        DETECTOR = "detector", "Risk detector"
+        MANUAL = "manual", "Flagged by a person"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="escalations")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    message_seq = models.BigIntegerField(null=True, blank=True)
+    membership = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL)
+    # The pseudonym, never more identity than that.
+    pseudonym = models.CharField(max_length=64)
+    category = models.CharField(max_length=32)
+    severity = models.CharField(max_length=12)
+    queue = models.CharField(max_length=8, choices=Queue)
+    source = models.CharField(max_length=10, choices=Source, default=Source.DETECTOR)
+    evidence = models.JSONField(default=list)  # cue names and spans, no text
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL)
+    excerpt_ciphertext = models.BinaryField(null=True)
+    status = models.CharField(max_length=12, choices=Status, default=Status.OPEN)
+    outcome = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField()
+    renotified = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "sla_due_at"], name="escalation_open_due")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"escalation {self.pk} ({self.category}, {self.severity})"
+
+
+class EscalationNote(models.Model):
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL)
+    ciphertext = models.BinaryField(null=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"note on escalation {self.escalation_id}"
+
+
+class OutboxItem(models.Model):
+    """A notification to deliver beyond the websocket (e-mail, webhook). Written in the same
+    transaction as what it announces; delivered with retries and back-off."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    kind = models.CharField(max_length=8, choices=Kind)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    payload = models.JSONField()  # never message text
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["delivered_at", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key}"
+
+
+class AuditHead(models.Model):
+    """The single row that serialises appends to the audit chain."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit head {self.seq}"
+
+
+class AuditEntry(models.Model):
+    """Append-only and hash-chained: each entry's hash covers its fields and the previous
+    entry's hash, so an edited or deleted row breaks the chain from there on."""
+
+    seq = models.BigIntegerField(unique=True)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=80)  # "user:12", "member:<pseudonym>@room", "system"
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"audit {self.seq}: {self.action}"
