@@ -317,3 +317,43 @@ def sockets_close_for_member(member_id: object, code: int = protocol.Close.SESSI
 
 def sockets_close_for_user(user_id: int, code: int = protocol.Close.SESSION_ENDED) -> None:
     events.send_now(events.user_group(user_id), events.close_event(code))
+
+
+# --- bans and role changes ---------------------------------------------------------------
+
+
+@transaction.atomic
+def member_ban(*, member: Member, actor: str) -> None:
+    """Ban a member from the whole service: every open socket of theirs closes, on every
+    process, once the ban is committed."""
+    from moderation.audit import audit_append
+
+    member.banned_at = timezone.now()
+    member.save(update_fields=["banned_at"])
+    audit_append(actor=actor, action="member.ban", object_type="member", object_id=member.pk)
+    events.publish_on_commit(
+        events.member_group(member.pk), events.close_event(protocol.Close.FORBIDDEN)
+    )
+
+
+@transaction.atomic
+def membership_ban(*, membership: Membership, actor: str) -> None:
+    """Ban a participant from one room; their sockets in that room close."""
+    from moderation.audit import audit_append
+
+    membership.banned_at = timezone.now()
+    membership.save(update_fields=["banned_at"])
+    audit_append(
+        actor=actor, action="membership.ban", object_type="membership", object_id=membership.pk
+    )
+    events.publish_on_commit(
+        events.membership_group(membership.pk), events.close_event(protocol.Close.FORBIDDEN)
+    )
+
+
+def user_roles_changed(user_id: int) -> None:
+    """A staff user's roles changed: close their sockets so they reconnect with the new
+    role (or are refused)."""
+    events.publish_on_commit(
+        events.user_group(user_id), events.close_event(protocol.Close.SESSION_ENDED)
+    )

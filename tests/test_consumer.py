@@ -376,3 +376,37 @@ async def test_many_concurrent_senders_get_gap_free_sequence(
                 seqs.append((await next_frame(ws, "ack"))["seq"])
     assert sorted(seqs) == list(range(1, 16))
     await asyncio.sleep(0)
+
+
+async def test_service_ban_closes_the_members_sockets(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await database_sync_to_async(services.member_ban)(member=alice.member, actor="user:1")
+        assert await closed_with(a, timeout=2) == 4003
+    async with connect(alice, expect_welcome=False) as again:
+        await again.connect()
+        assert (await again.receive_json_from())["code"] == "forbidden"
+
+
+async def test_room_ban_closes_only_that_room(connect: Any, make_membership: Any) -> None:
+    alice = await database_sync_to_async(make_membership)()
+    async with connect(alice) as a:
+        await database_sync_to_async(services.membership_ban)(membership=alice, actor="user:1")
+        assert await closed_with(a, timeout=2) == 4003
+
+
+async def test_role_change_closes_staff_sockets(connect: Any, make_membership: Any) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from tests.conftest import login_session
+
+    def facilitator() -> tuple[Any, str]:
+        user = User.objects.create_user(username="fac2", password="x" * 16)
+        user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
+        membership = make_membership(member=None, user=user, role="facilitator")
+        return membership, login_session(user)
+
+    membership, key = await database_sync_to_async(facilitator)()
+    async with connect(membership, session_key=key) as ws:
+        await database_sync_to_async(lambda: membership.user.groups.clear())()
+        assert await closed_with(ws, timeout=2) == 4011
