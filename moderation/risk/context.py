@@ -9,141 +9,201 @@ automaton pass as the cue, so no rule rescans the message.
 Scopes:
 
 * a *sentence* ends at ``.`` (any script's full stop, ``?``, ``!``, a newline);
-* a *clause* also ends at ``,`` and at ``clause_break`` markers ("but", "and now");
+* a *clause* also ends at ``,`` and at ``clause_break`` markers ("but", "and");
+* the *past scope* of a cue runs over commas but stops at sentence ends and ``clause_break``
+  markers: "When I was 12, I tried to kill myself" is one disclosure, while in "I was raped
+  years ago and I want to die" the wish is present;
 * negation reaches at most a few tokens forward and stops at a first-person ``subject``
   ("I'm not ok I want to die" is not a negated wish).
+
+Markers apply to cues of their own language and English markers to every cue (chat mixes
+English into Roman Urdu or Arabizi), so Polish "i" ("and") never splits an English clause.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from moderation.risk.matching import Hit
 from moderation.risk.normalise import CLAUSE_MARK, SENTENCE_MARK
 
+SHARED_LANGUAGE: Final = "en"
 # A token is a word of a spaced script or a single character of an unspaced one.
 _UNSPACED: Final = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0eff"
 _TOKEN: Final = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}]+")
+
+Span = tuple[int, int]
 
 
 def count_tokens(segment: str) -> int:
     return len(_TOKEN.findall(segment))
 
 
+@dataclass(frozen=True, slots=True)
+class Marker:
+    hit: Hit
+    language: str
+
+    @property
+    def start(self) -> int:
+        return self.hit.start
+
+    @property
+    def end(self) -> int:
+        return self.hit.end
+
+
+def _boundaries(text: str, marks: Iterable[str], extra: Iterable[Marker]) -> list[int]:
+    wanted = set(marks)
+    breaks = [i for i, c in enumerate(text) if c in wanted]
+    for marker in extra:
+        breaks.append(marker.start)
+        breaks.append(marker.end - 1)
+    breaks.sort()
+    return breaks
+
+
+def _enclosing(breaks: list[int], start: int, end: int, length: int) -> Span:
+    before = bisect.bisect_left(breaks, start)
+    left = breaks[before - 1] + 1 if before > 0 else 0
+    after = bisect.bisect_left(breaks, end)
+    right = breaks[after] if after < len(breaks) else length
+    return left, right
+
+
 @dataclass(slots=True)
 class Scene:
-    """The normalised message with its sentence/clause boundaries and marker hits by type."""
+    """The normalised message, its marker hits by type, and the spans cues occupy."""
 
     text: str
-    markers: dict[str, list[Hit]] = field(default_factory=dict)
-    sentence_breaks: list[int] = field(default_factory=list)
-    clause_breaks: list[int] = field(default_factory=list)
-    blocked: list[tuple[int, int]] = field(default_factory=list)
+    markers: dict[str, list[Marker]]
+    blocked: list[Span]
+    _sentence_breaks: list[int] = field(default_factory=list)
+    _clause_breaks: dict[str, list[int]] = field(default_factory=dict)
+    _past_breaks: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, text: str, markers: dict[str, list[Hit]], cue_spans: list[tuple[int, int]]) -> Scene:
-        sentence_breaks = [i for i, c in enumerate(text) if c == SENTENCE_MARK]
-        clause_breaks = [i for i, c in enumerate(text) if c in (SENTENCE_MARK, CLAUSE_MARK)]
-        for hit in markers.get("clause_break", ()):
-            clause_breaks.append(hit.start)
-            clause_breaks.append(hit.end - 1)
-        clause_breaks.sort()
+    def build(cls, text: str, markers: dict[str, list[Marker]], cue_spans: list[Span]) -> Scene:
         # Negation words inside an exception ("can't stop") or inside a cue ("don't want to
         # live") negate nothing else.
-        blocked = [(h.start, h.end) for h in markers.get("negation_exception", ())]
+        blocked = [(m.start, m.end) for m in markers.get("negation_exception", ())]
         blocked.extend(cue_spans)
-        return cls(text, markers, sentence_breaks, clause_breaks, blocked)
+        scene = cls(text, markers, blocked)
+        scene._sentence_breaks = _boundaries(text, SENTENCE_MARK, ())
+        return scene
 
-    @staticmethod
-    def _span(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
-        before = bisect.bisect_left(breaks, start)
-        left = breaks[before - 1] + 1 if before > 0 else 0
-        after = bisect.bisect_left(breaks, end)
-        right = breaks[after] if after < len(breaks) else length
-        return left, right
+    def hits(self, kind: str, language: str) -> list[Marker]:
+        return [
+            m
+            for m in self.markers.get(kind, ())
+            if m.language == language or m.language == SHARED_LANGUAGE
+        ]
 
-    def sentence(self, start: int, end: int) -> tuple[int, int]:
-        return self._span(self.sentence_breaks, start, end, len(self.text))
+    def sentence(self, start: int, end: int) -> Span:
+        return _enclosing(self._sentence_breaks, start, end, len(self.text))
 
-    def clause(self, start: int, end: int) -> tuple[int, int]:
-        return self._span(self.clause_breaks, start, end, len(self.text))
+    def clause(self, start: int, end: int, language: str) -> Span:
+        breaks = self._clause_breaks.get(language)
+        if breaks is None:
+            conjunctions = self.hits("clause_break", language)
+            breaks = _boundaries(self.text, (SENTENCE_MARK, CLAUSE_MARK), conjunctions)
+            self._clause_breaks[language] = breaks
+        return _enclosing(breaks, start, end, len(self.text))
 
-    def hits(self, kind: str) -> list[Hit]:
-        return self.markers.get(kind, [])
+    def past_scope(self, start: int, end: int, language: str) -> Span:
+        breaks = self._past_breaks.get(language)
+        if breaks is None:
+            conjunctions = self.hits("clause_break", language)
+            breaks = _boundaries(self.text, SENTENCE_MARK, conjunctions)
+            self._past_breaks[language] = breaks
+        return _enclosing(breaks, start, end, len(self.text))
 
-    def _is_blocked(self, hit: Hit) -> bool:
-        return any(hit.start < end and start < hit.end for start, end in self.blocked)
+    def is_blocked(self, marker: Marker) -> bool:
+        return any(marker.start < end and start < marker.end for start, end in self.blocked)
 
 
-def _within(hit: Hit, span: tuple[int, int]) -> bool:
-    return span[0] <= hit.start and hit.end <= span[1]
+def _within(marker: Marker, span: Span) -> bool:
+    return span[0] <= marker.start and marker.end <= span[1]
 
 
-def negated(scene: Scene, start: int, end: int, window: int, after_window: int) -> Hit | None:
+def _overlaps(marker: Marker, spans: Iterable[Span]) -> bool:
+    return any(marker.start < end and start < marker.end for start, end in spans)
+
+
+def negated(
+    scene: Scene, start: int, end: int, language: str, window: int, after_window: int
+) -> Marker | None:
     """A negation governing the cue at ``[start, end)``: "not going to kill myself"."""
-    clause = scene.clause(start, end)
-    subjects = scene.hits("subject")
-    for marker in scene.hits("negation"):
-        if marker.end > start or not _within(marker, clause) or scene._is_blocked(marker):
+    clause = scene.clause(start, end, language)
+    subjects = scene.hits("subject", language)
+    for marker in scene.hits("negation", language):
+        if marker.end > start or not _within(marker, clause) or scene.is_blocked(marker):
             continue
         if count_tokens(scene.text[marker.end : start]) > window:
             continue
         if any(marker.end <= s.start and s.end <= start for s in subjects):
             continue
         return marker
-    for marker in scene.hits("negation_after"):
-        if marker.start < end or not _within(marker, clause) or scene._is_blocked(marker):
+    for marker in scene.hits("negation_after", language):
+        if marker.start < end or not _within(marker, clause) or scene.is_blocked(marker):
             continue
         if count_tokens(scene.text[end : marker.start]) <= after_window:
             return marker
     return None
 
 
-def in_past(scene: Scene, start: int, end: int) -> Hit | None:
-    """A past-time marker in the sentence with nothing placing the cue's clause in the present.
+def in_past(scene: Scene, start: int, end: int, language: str, parts: list[Span]) -> Marker | None:
+    """A past-time marker in the cue's past scope, with nothing placing the cue's clause in
+    the present ("now", "again", "I want", "last night").
 
-    "When I was 12 I tried to kill myself" is a disclosure; "I was raped years ago and now I
-    want to die" is not, because "now" (or "I want") sits in the cue's own clause.
+    Markers inside the cue's own words ("wish I WAS dead") do not count.
     """
-    sentence = scene.sentence(start, end)
-    past = [m for m in scene.hits("past") if _within(m, sentence) and not (m.start >= start and m.end <= end)]
+    scope = scene.past_scope(start, end, language)
+    past = [
+        m
+        for m in scene.hits("past", language)
+        if scope[0] <= m.start < scope[1] and not _overlaps(m, parts)
+    ]
     if not past:
         return None
-    clause = scene.clause(start, end)
-    if any(_within(m, clause) for m in scene.hits("present")):
+    clause = scene.clause(start, end, language)
+    if any(_within(m, clause) for m in scene.hits("present", language)):
         return None
     return past[0]
 
 
-def preceded_in_clause(scene: Scene, kind: str, start: int, end: int) -> Hit | None:
+def preceded_in_clause(
+    scene: Scene, kind: str, start: int, end: int, language: str
+) -> Marker | None:
     """A marker of ``kind`` earlier in the same clause ("she told me to ...", "if you ...")."""
-    clause = scene.clause(start, end)
-    for marker in scene.hits(kind):
+    clause = scene.clause(start, end, language)
+    for marker in scene.hits(kind, language):
         if marker.end <= start and _within(marker, clause):
             return marker
     return None
 
 
-def in_sentence(scene: Scene, kind: str, start: int, end: int) -> Hit | None:
+def in_sentence(scene: Scene, kind: str, start: int, end: int, language: str) -> Marker | None:
     """A marker of ``kind`` anywhere in the same sentence ("... in the film", "... lol")."""
     sentence = scene.sentence(start, end)
-    for marker in scene.hits(kind):
+    for marker in scene.hits(kind, language):
         if _within(marker, sentence) and (marker.end <= start or marker.start >= end):
             return marker
     return None
 
 
-def urgent(scene: Scene) -> Hit | None:
+def urgent(scene: Scene) -> Marker | None:
     """An imminence marker anywhere in the message ("tonight", "right now", "goodbye")."""
-    found = scene.hits("urgency")
+    found = scene.markers.get("urgency")
     return found[0] if found else None
 
 
-def overlaps_any(start: int, end: int, spans: list[Hit]) -> Hit | None:
-    for other in spans:
+def overlaps_any(start: int, end: int, hits: list[Hit]) -> Hit | None:
+    for other in hits:
         if other.start < end and start < other.end:
             return other
     return None

@@ -20,7 +20,6 @@ from moderation.risk.types import (
     NO_RISK,
     SEVERITY_RANK,
     Assessment,
-    Category,
     Evidence,
     Finding,
     Severity,
@@ -56,7 +55,7 @@ class Detector:
             for kind, patterns in pack.markers.items():
                 for pattern in patterns:
                     for variant in expand(pattern, pack.sets):
-                        self._matcher.add(variant, Kind.MARKER, kind)
+                        self._matcher.add(variant, Kind.MARKER, f"{kind}:{pack.language}")
             for pattern in pack.idioms:
                 for variant in expand(pattern, pack.sets):
                     self._matcher.add(variant, Kind.IDIOM, pack.language)
@@ -103,7 +102,7 @@ class Detector:
             return NO_RISK
         cue_hits: list[Hit] = []
         part_hits: list[Hit] = []
-        markers: dict[str, list[Hit]] = {}
+        markers: dict[str, list[context.Marker]] = {}
         idioms: list[Hit] = []
         for hit in self._matcher.scan(normalised.text):
             if hit.kind is Kind.CUE:
@@ -111,16 +110,17 @@ class Detector:
             elif hit.kind is Kind.PART:
                 part_hits.append(hit)
             elif hit.kind is Kind.MARKER:
-                markers.setdefault(str(hit.ref), []).append(hit)
+                kind, _, language = str(hit.ref).partition(":")
+                markers.setdefault(kind, []).append(context.Marker(hit, language))
             else:
                 idioms.append(hit)
         if not cue_hits and not part_hits:
             return NO_RISK
-        candidates = [_Candidate(self._cues[int(h.ref)], h, (h,)) for h in cue_hits]
+        candidates = [
+            _Candidate(self._cues[h.ref], h, (h,)) for h in cue_hits if isinstance(h.ref, int)
+        ]
         sentence_ends = [i for i, c in enumerate(normalised.text) if c == "."]
-        candidates.extend(
-            self._complete_combinations(part_hits, normalised.text, sentence_ends)
-        )
+        candidates.extend(self._complete_combinations(part_hits, normalised.text, sentence_ends))
         if not candidates:
             return NO_RISK
         scene = context.Scene.build(
@@ -172,34 +172,24 @@ class Detector:
             hit = candidate.hit
             policy = self.lexicon.policies[candidate.cue.category]
             reasons = policy.suppressed_by
+            language = candidate.cue.language
+            start, end = hit.start, hit.end
             reason: str | None = None
             weight = candidate.cue.weight
-            if context.overlaps_any(hit.start, hit.end, idioms):
+            if context.overlaps_any(start, end, idioms):
                 reason = "idiom"
             elif "negation" in reasons and context.negated(
-                scene, hit.start, hit.end, scoring.negation_window, scoring.negation_after_window
+                scene, start, end, language, scoring.negation_window, scoring.negation_after_window
             ):
                 reason = "negation"
-            elif "reported" in reasons and context.preceded_in_clause(
-                scene, "reported", hit.start, hit.end
-            ):
-                reason = "reported"
-            elif "hypothetical" in reasons and context.preceded_in_clause(
-                scene, "hypothetical", hit.start, hit.end
-            ):
-                reason = "hypothetical"
-            elif "third_party" in reasons and context.preceded_in_clause(
-                scene, "third_party", hit.start, hit.end
-            ):
-                reason = "third_party"
-            elif "media" in reasons and context.in_sentence(scene, "media", hit.start, hit.end):
-                reason = "media"
-            elif "jest" in reasons and context.in_sentence(scene, "jest", hit.start, hit.end):
-                reason = "jest"
-            elif "past" in reasons and context.in_past(scene, hit.start, hit.end):
-                weight *= scoring.past_factor
-                if weight < scoring.min_weight:
-                    reason = "past"
+            else:
+                reason = _clause_reason(scene, reasons, start, end, language)
+            if reason is None and "past" in reasons:
+                parts = [(p.start, p.end) for p in candidate.parts]
+                if context.in_past(scene, start, end, language, parts):
+                    weight *= scoring.past_factor
+                    if weight < scoring.min_weight:
+                        reason = "past"
             if reason is None and weight < scoring.min_weight:
                 reason = "weak"
             if reason is None:
@@ -239,6 +229,20 @@ class Detector:
         return tuple(findings)
 
 
+def _clause_reason(
+    scene: context.Scene, reasons: frozenset[str], start: int, end: int, language: str
+) -> str | None:
+    """Reported speech, hypotheticals, third parties (earlier in the clause); media talk and
+    jokes (anywhere in the sentence)."""
+    for kind in ("reported", "hypothetical", "third_party"):
+        if kind in reasons and context.preceded_in_clause(scene, kind, start, end, language):
+            return kind
+    for kind in ("media", "jest"):
+        if kind in reasons and context.in_sentence(scene, kind, start, end, language):
+            return kind
+    return None
+
+
 def _chain_backwards(
     found: dict[int, list[Hit]], predicate: Hit, last: int, max_gap: int, text: str
 ) -> tuple[Hit, ...] | None:
@@ -252,7 +256,11 @@ def _chain_backwards(
             gap = text[hit.end : following.start]
             if "." in gap or context.count_tokens(gap) > max_gap:
                 continue
-            if best is None or hit.end > best.end or (hit.end == best.end and hit.start < best.start):
+            if (
+                best is None
+                or hit.end > best.end
+                or (hit.end == best.end and hit.start < best.start)
+            ):
                 best = hit
         if best is None:
             return None
@@ -335,6 +343,3 @@ def _suppressed(candidate: _Candidate, reason: str, normalised: NormalisedText) 
 def assess(text: str) -> Assessment:
     """Assess ``text`` with the detector built from the shipped lexicon."""
     return Detector.default().assess(text)
-
-
-_ = Category  # re-exported through the package; keeps the import for type checkers

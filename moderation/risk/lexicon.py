@@ -126,7 +126,9 @@ def _fail(where: str, message: str) -> LexiconError:
     return LexiconError(f"{where}: {message}")
 
 
-def _require(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+def _require(
+    mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str
+) -> Any:
     if key not in mapping:
         raise _fail(where, f"missing required field {key!r}")
     value = mapping[key]
@@ -235,7 +237,9 @@ def parse_language(data: Any, where: str) -> LanguagePack:
     markers: dict[str, tuple[str, ...]] = {}
     for kind, items in raw_markers.items():
         if kind not in MARKER_TYPES:
-            raise _fail(f"{where}.markers.{kind}", f"unknown marker type; one of {list(MARKER_TYPES)}")
+            raise _fail(
+                f"{where}.markers.{kind}", f"unknown marker type; one of {list(MARKER_TYPES)}"
+            )
         markers[kind] = _strings(items, f"{where}.markers.{kind}", allow_empty=True)
         _check_patterns(markers[kind], sets, f"{where}.markers.{kind}")
     idioms = _strings(data.get("idioms", []), f"{where}.idioms", allow_empty=True)
@@ -288,7 +292,9 @@ def _read_json(source: Traversable | Path, where: str) -> Any:
     except FileNotFoundError:
         raise _fail(where, "file not found") from None
     except json.JSONDecodeError as exc:
-        raise _fail(where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise _fail(
+            where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def load_lexicon(directory: Traversable | Path) -> Lexicon:
@@ -313,7 +319,9 @@ def load_lexicon(directory: Traversable | Path) -> Lexicon:
             raise _fail(f"{filename}.language", f"is {pack.language!r}, manifest says {code!r}")
         for cue in pack.cues:
             if cue.id in seen_ids:
-                raise _fail(f"{filename}.cues({cue.id})", f"duplicate id (also in {seen_ids[cue.id]})")
+                raise _fail(
+                    f"{filename}.cues({cue.id})", f"duplicate id (also in {seen_ids[cue.id]})"
+                )
             seen_ids[cue.id] = filename
         packs.append(pack)
     return Lexicon(version, tuple(packs), policies, scoring)

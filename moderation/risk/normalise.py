@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - this module lists look-alike characters on purpose, to fold them.
 """Text normalisation: one canonical form for messages AND for lexicon patterns.
 
 People in distress type fast, on phones, in many scripts, and some disguise words on purpose
@@ -12,7 +13,7 @@ The canonical form:
   Urdu diacritics), zero-width and bidirectional control characters dropped;
 * a few letters that do not decompose folded (``ł``→``l``, ``ø``→``o``), Arabic/Urdu letter
   variants unified (alef forms, yeh/kaf/heh forms, tatweel removed), native digits to ASCII;
-* apostrophes removed (``I'm``→``im``, ``don’t``→``dont``);
+* apostrophes removed (``I'm``→``im``, ``don't``→``dont``, curly quotes alike);
 * sentence punctuation becomes ``.`` and clause punctuation ``,`` (in every script), other
   punctuation a space; emoji and other symbols are kept;
 * leetspeak inside words undone (``k1ll``→``kill``, ``$uicide``→``suicide``) and spaced-out
@@ -90,17 +91,19 @@ _fold_cache: dict[str, str] = {}
 
 @dataclass(frozen=True, slots=True)
 class NormalisedText:
-    """The canonical text and, for each of its characters, the index of its source character."""
+    """The canonical text and, for each of its characters, the span of source characters it
+    stands for (a collapsed "llll" maps back to all four letters)."""
 
     text: str
     offsets: tuple[int, ...]
+    ends: tuple[int, ...]
     original_length: int
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a normalised ``[start, end)`` span to the smallest original span covering it."""
+        """Map a normalised ``[start, end)`` span to the original span it came from."""
         if not self.offsets or start >= end:
             return (0, 0)
-        return (self.offsets[start], self.offsets[end - 1] + 1)
+        return (self.offsets[start], self.ends[end - 1])
 
 
 def _fold_char(char: str) -> str:
@@ -126,7 +129,8 @@ def _fold_char(char: str) -> str:
     folded = unicodedata.normalize("NFC", stripped).casefold().translate(_EXTRA_FOLDS)
     if category == "Nd" and not folded.isascii():
         return str(unicodedata.digit(char, 0))
-    # A compatibility decomposition may yield punctuation ("…" is caught above, "⁄" is not).
+    # A compatibility decomposition may yield punctuation ("…" is caught above, a fraction
+    # slash is not).
     return "".join(_fold_simple(part) for part in folded)
 
 
@@ -199,6 +203,7 @@ def normalise(text: str) -> NormalisedText:
 
     out: list[str] = []
     positions: list[int] = []
+    ends: list[int] = []
     prev = " "
     cache = _fold_cache
     for index, char in enumerate(source):
@@ -215,6 +220,7 @@ def normalise(text: str) -> NormalisedText:
                 if prev == " " and out:
                     out.pop()
                     positions.pop()
+                    ends.pop()
                     prev = out[-1] if out else " "
                 if not out:
                     continue
@@ -222,17 +228,21 @@ def normalise(text: str) -> NormalisedText:
                     if piece == SENTENCE_MARK and prev == CLAUSE_MARK:
                         out[-1] = SENTENCE_MARK
                         positions[-1] = origin
+                        ends[-1] = origin + 1
                         prev = SENTENCE_MARK
                     continue
             elif piece == prev and piece.isalpha():
+                ends[-1] = origin + 1
                 continue
             out.append(piece)
             positions.append(origin)
+            ends.append(origin + 1)
             prev = piece
     while out and out[-1] == " ":
         out.pop()
         positions.pop()
-    return NormalisedText("".join(out), tuple(positions), len(text))
+        ends.pop()
+    return NormalisedText("".join(out), tuple(positions), tuple(ends), len(text))
 
 
 _PLAIN_ASCII: Final = re.compile(r"[a-z ]+")

@@ -1,0 +1,125 @@
+"""The scoring behind ``risk_eval``: parsing errors name the line, metrics are computed right,
+and the held-out test set meets (or honestly fails) the project's targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moderation.risk import Assessment, Detector, Evidence, Finding
+from moderation.risk.evaluate import EvalDataError, parse_jsonl, run, summary
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "risk"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "line 2: invalid JSON"),
+        ('["a list"]', "line 2: expected a JSON object"),
+        ('{"risk": true, "category": "suicide"}', "line 2: 'text' must be a string"),
+        (
+            '{"text": "x", "risk": "yes", "category": "none"}',
+            "line 2: 'risk' must be true or false",
+        ),
+        ('{"text": "x", "risk": true, "category": "sucide"}', "line 2: 'category' must be one of"),
+        ('{"text": "x", "risk": false, "category": "suicide"}', "line 2: 'risk' is false but"),
+        ('{"text": "x", "risk": true, "category": "suicide", "severity": "bad"}', "'severity'"),
+    ],
+)
+def test_malformed_lines_name_the_line(line: str, message: str) -> None:
+    good = '{"text": "hello", "risk": false, "category": "none"}'
+    with pytest.raises(EvalDataError, match=message):
+        parse_jsonl([good, line])
+
+
+def test_empty_file_is_an_error() -> None:
+    with pytest.raises(EvalDataError, match="no labelled lines"):
+        parse_jsonl(["", "  "])
+
+
+def _fake(flag_texts: dict[str, str]):  # type: ignore[no-untyped-def]
+    def assess(text: str) -> Assessment:
+        category = flag_texts.get(text)
+        if category is None:
+            return Assessment(findings=())
+        evidence = (Evidence("x", category, 0, 1, 1.0),)
+        return Assessment(findings=(Finding(category, "high", 1.0, evidence),))  # type: ignore[arg-type]
+
+    return assess
+
+
+def test_metrics_on_a_known_confusion() -> None:
+    lines = [
+        '{"text": "a", "risk": true, "category": "suicide", "severity": "critical"}',
+        '{"text": "b", "risk": true, "category": "self_harm"}',
+        '{"text": "c", "risk": true, "category": "suicide"}',
+        '{"text": "d", "risk": false, "category": "none"}',
+        '{"text": "e", "risk": false, "category": "none", "extra": 1}',
+    ]
+    # a: right category; b: flagged under the wrong category; c: missed; d: false alarm.
+    report = run(parse_jsonl(lines), _fake({"a": "suicide", "b": "suicide", "d": "self_harm"}))
+    assert (report.overall.tp, report.overall.fn, report.overall.fp, report.overall.tn) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    result = summary(report)
+    assert result["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["false_positive_rate"] == pytest.approx(0.5)
+    assert result["per_category_recall"]["suicide"] == pytest.approx(0.5)
+    assert result["per_category_recall"]["self_harm"] == 0.0
+    assert result["per_category"]["self_harm"]["flagged_recall"] == 1.0
+    assert result["critical_recall"] == 1.0
+    assert result["median_us"] >= 0 and result["p99_us"] >= result["median_us"]
+
+
+def _test_set_report(detector: Detector):  # type: ignore[no-untyped-def]
+    lines = (DATA / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    return summary(run(parse_jsonl(lines), detector.assess))
+
+
+def test_eval_sets_are_balanced_and_multilingual() -> None:
+    examples = [
+        e
+        for name in ("dev.jsonl", "test.jsonl")
+        for e in parse_jsonl((DATA / name).read_text(encoding="utf-8").splitlines())
+    ]
+    assert len(examples) >= 400
+    risky = [e for e in examples if e.risk]
+    assert 0.28 <= len(risky) / len(examples) <= 0.42
+    assert {e.category for e in risky} == {
+        "suicide",
+        "self_harm",
+        "immediate_danger",
+        "child_at_risk",
+        "harm_to_others",
+        "medical_emergency",
+    }
+    assert all(e.severity for e in risky)
+    non_latin_or_foreign = [e for e in examples if not e.text.isascii()]
+    assert len(non_latin_or_foreign) >= 30  # plus Roman Urdu and Arabizi lines
+
+
+def test_test_set_regression_floor(detector: Detector) -> None:
+    """The figures measured on the held-out set when it was written; must not get worse."""
+    result = _test_set_report(detector)
+    assert result["precision"] >= 0.85
+    assert result["recall"] >= 0.92
+    assert result["critical_recall"] >= 0.9
+    assert result["false_positive_rate"] <= 0.05
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="held-out recall 0.94 and critical recall 0.917 are below the 0.95 / 1.0 targets; "
+    "see docs/risk-detection.md, 'Failures not fixed'",
+)
+def test_test_set_meets_targets(detector: Detector) -> None:
+    result = _test_set_report(detector)
+    assert result["precision"] >= 0.85
+    assert result["recall"] >= 0.95
+    assert result["critical_recall"] == 1.0
