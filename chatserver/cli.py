@@ -20,11 +20,12 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     from chatserver.crypto import KeyConfigurationError
+    from moderation.risk import LexiconError
 
     args[0] = "chatserver"
     try:
         execute_from_command_line(args)
-    except (ImproperlyConfigured, KeyConfigurationError) as exc:
+    except (ImproperlyConfigured, KeyConfigurationError, LexiconError) as exc:
         # One line that says what to set, not a traceback.
         sys.stderr.write(f"chatserver: configuration error: {exc}\n")
         raise SystemExit(2) from None

@@ -187,11 +187,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.close(code=exc.close_code)
         except Exception:
             logger.exception("unexpected error handling a %s frame", type(frame).__name__)
+            ref = frame.client_id if isinstance(frame, protocol.Send) else None
             await self.send(
                 protocol.encode(
                     protocol.Error(
                         code=protocol.ErrorCode.INTERNAL,
                         message="something went wrong; please retry",
+                        ref=ref,
                     )
                 )
             )

@@ -356,7 +356,8 @@ async def test_internal_failure_answers_error_and_keeps_socket(
     async with connect(alice) as a:
         monkeypatch.setattr(services, "message_send", broken)
         await a.send_json_to({"type": "send", "client_id": "x1", "body": "hi"})
-        assert (await next_frame(a, "error"))["code"] == "internal_error"
+        error = await next_frame(a, "error")
+        assert error["code"] == "internal_error" and error["ref"] == "x1"
         await a.send_json_to({"type": "ping"})
         await next_frame(a, "pong")
 

@@ -35,6 +35,7 @@ const chatView = new ChatView({
   onDiscard: (clientId) => state.connection?.discard(clientId),
   onDelete: (seq) => state.connection?.deleteMessage(seq) ?? false,
   onLoadEarlier: () => state.connection?.requestEarlier(),
+  onOpenRoom: (slug) => openRoom(slug),
 });
 
 // --- session ------------------------------------------------------------------------------
@@ -84,6 +85,7 @@ async function openRoom(slug) {
   } catch (error) {
     return showRooms(error.status === 404 ? "That room is no longer available." : error.message);
   }
+  leaveRoom(); // an offer of another room can come from inside a chat
   state.room = room;
   if (state.member && room.joined) return enterChat(room);
   views.renderAgreement(room);

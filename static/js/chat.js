@@ -30,6 +30,7 @@ const RESUME_STALE_MS = 15_000; // a resume that got no answer may be asked agai
 // (same client_id). The connection staying open but the server failing without an error
 // `ref` would otherwise leave it "Sending…" for ever.
 const ACK_TIMEOUT_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 15_000; // a handshake lost in a dead network may never close
 
 /**
  * Delay before reconnect attempt `attempt` (0, 1, 2, ...): exponential, capped, with "equal
@@ -125,6 +126,7 @@ export class RoomConnection {
       return;
     }
     this.ws = ws;
+    this.armWatchdog(CONNECT_TIMEOUT_MS);
     this.ui.connection(this.everConnected ? "reconnecting" : "connecting");
     ws.addEventListener("message", (event) => {
       if (this.ws === ws) this.handleFrame(parseServerFrame(event.data));
@@ -169,8 +171,9 @@ export class RoomConnection {
   }
 
   // A phone can lose a socket without either side seeing a close. Heartbeats arrive every
-  // `heartbeat_seconds`; if nothing at all arrives for two of them, start again.
-  armWatchdog() {
+  // `heartbeat_seconds`; if nothing at all arrives for two of them (or the handshake does
+  // not finish), drop the socket and start again.
+  armWatchdog(timeoutMs = this.heartbeatMs * 2 + 5_000) {
     clearTimeout(this.watchdogTimer);
     this.watchdogTimer = setTimeout(() => {
       const ws = this.ws;
@@ -178,7 +181,7 @@ export class RoomConnection {
       this.ws = null;
       ws.close();
       this.handleClose(0);
-    }, this.heartbeatMs * 2 + 5_000);
+    }, timeoutMs);
   }
 
   transmit(text) {
@@ -223,6 +226,8 @@ export class RoomConnection {
         return this.onError(frame);
       case ServerType.SIGNPOST:
         return this.ui.signpost(frame);
+      case ServerType.SUPPORT_OFFER:
+        return this.ui.supportOffer(frame);
       default:
         return undefined; // pong, or a frame type from a newer server
     }

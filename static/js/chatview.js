@@ -37,7 +37,7 @@ function formatTime(ts) {
 }
 
 export class ChatView {
-  constructor({ onRetry, onDiscard, onDelete, onLoadEarlier }) {
+  constructor({ onRetry, onDiscard, onDelete, onLoadEarlier, onOpenRoom }) {
     this.actions = { onRetry, onDiscard, onDelete };
     this.log = $("log");
     this.list = $("messages");
@@ -49,6 +49,17 @@ export class ChatView {
     this.isLoaded = false;
     this.hadConnection = false;
     $("load-earlier").addEventListener("click", onLoadEarlier);
+    this.offeredRoom = "";
+    $("offer-go").addEventListener("click", () => onOpenRoom(this.offeredRoom));
+    $("offer-dismiss").addEventListener("click", () => {
+      $("offer").hidden = true;
+      $("message-input").focus();
+    });
+    // Presence is a side column on wide screens and a fold-away list on phones.
+    this.wide = window.matchMedia("(min-width: 48rem)");
+    this.wide.addEventListener("change", () => {
+      $("presence").open = this.wide.matches;
+    });
   }
 
   /** Empty everything, so no message text stays in the page after leaving a room. */
@@ -68,12 +79,13 @@ export class ChatView {
     $("presence-count").textContent = "0";
     $("typing").textContent = "";
     $("conn-status").textContent = "";
+    $("offer").hidden = true;
+    this.offeredRoom = "";
     $("load-earlier").hidden = true;
     $("log-empty").hidden = true;
     $("composer-error").textContent = "";
     $("message-input").value = "";
-    // Presence is a side column on wide screens and a fold-away list on phones.
-    $("presence").open = window.matchMedia("(min-width: 48rem)").matches;
+    $("presence").open = this.wide.matches;
   }
 
   // --- called by RoomConnection -------------------------------------------------------------
@@ -203,6 +215,15 @@ export class ChatView {
 
   signpost(frame) {
     openHelp({ message: frame.message, resources: frame.resources.length ? frame.resources : null });
+  }
+
+  /** Staff opened a private room for this member: offer it, never move them without asking. */
+  supportOffer(frame) {
+    this.offeredRoom = frame.room;
+    const text = `Someone from our support team has opened a private space for you: “${frame.title}”. Only you and them can see it.`;
+    $("offer-text").textContent = text;
+    $("offer").hidden = false;
+    announce(text);
   }
 
   notice(text) {

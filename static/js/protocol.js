@@ -48,8 +48,10 @@ export const ServerType = Object.freeze({
   ROOM_STATE: "room_state",
   PONG: "pong",
   ERROR: "error",
-  // Not sent by protocol version 1 servers yet: a safety prompt with help resources.
+  // Private to this member: gentle words and crisis resources, after a worrying message.
   SIGNPOST: "signpost",
+  // Private to this member: staff opened a one-to-one support room for them.
+  SUPPORT_OFFER: "support_offer",
 });
 
 export const HISTORY_PAGE = 50;
@@ -178,6 +180,7 @@ const VALIDATORS = {
     isOptional(f.ref, isString) &&
     isOptional(f.retry_after, (v) => typeof v === "number"),
   [ServerType.SIGNPOST]: (f) => isOptional(f.message, isString),
+  [ServerType.SUPPORT_OFFER]: (f) => isString(f.room) && f.room !== "" && isString(f.title),
 };
 
 // A signpost's resources are shown as text; entries without a name and contact are dropped

@@ -9,7 +9,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, WebSocketRoute, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Route,
+    WebSocketRoute,
+    expect,
+)
 
 # The neutral site of the quick exit (the page's <meta name="quick-exit-url">) and the site
 # a member arrived from. Both are answered locally: the tests need no network.
@@ -29,6 +37,7 @@ class SocketTap:
         self.refuse = False  # close new connections at once, as an unreachable server would
         self.hold = False  # keep server frames back until release()
         self.fail_sends = 0  # answer this many sends with an error frame instead of the server
+        self.frames: list[dict[str, Any]] = []  # every frame the page sent
         self.sends: list[dict[str, Any]] = []
         self._held: list[tuple[WebSocketRoute, str | bytes]] = []
         self._pages: list[WebSocketRoute] = []
@@ -43,8 +52,11 @@ class SocketTap:
         page_side.on_message(lambda message: self._to_server(page_side, server_side, message))
         server_side.on_message(lambda message: self._to_page(page_side, message))
 
-    def _to_server(self, page_side: WebSocketRoute, server_side: WebSocketRoute, message: str | bytes) -> None:
+    def _to_server(
+        self, page_side: WebSocketRoute, server_side: WebSocketRoute, message: str | bytes
+    ) -> None:
         frame = json.loads(message)
+        self.frames.append(frame)
         if frame.get("type") == "send":
             self.sends.append(frame)
             if self.fail_sends:
@@ -87,7 +99,9 @@ class Member:
     blocked: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, browser: Browser, base_url: str, *, tap: bool = False, **options: Any) -> Member:
+    def create(
+        cls, browser: Browser, base_url: str, *, tap: bool = False, **options: Any
+    ) -> Member:
         options.setdefault("viewport", {"width": 1280, "height": 800})
         context = browser.new_context(base_url=base_url, **options)
         context.set_default_timeout(10_000)
@@ -119,7 +133,9 @@ class Member:
         expect(self.page.locator("#room-list .room").first).to_be_visible()
 
     def open_room(self, title: str = ROOM_TITLE) -> None:
-        self.page.get_by_role("button", name=re.compile(rf"^(Read the agreement|Enter the room) \({title}\)$")).click()
+        self.page.get_by_role(
+            "button", name=re.compile(rf"^(Read the agreement|Enter the room) \({title}\)$")
+        ).click()
 
     def accept_agreement(self) -> None:
         expect(self.page.locator("#view-agreement")).to_be_visible()
@@ -165,6 +181,7 @@ class Member:
         """Everything in this origin's web storage, as one string."""
         return str(
             self.page.evaluate(
-                "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+                "() => JSON.stringify("
+                "[Object.entries(localStorage), Object.entries(sessionStorage)])"
             )
         )

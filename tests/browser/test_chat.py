@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
@@ -46,13 +47,17 @@ def test_two_members_chat_in_real_time(members: Callable[..., Member]) -> None:
     # The tab never tells what the site is, nor any message text.
     for member in (ana, ben):
         assert member.page.title() == "Notes"
-        expect(member.page.locator('link[rel="icon"]')).to_have_attribute("href", "/static/favicon.svg")
+        expect(member.page.locator('link[rel="icon"]')).to_have_attribute(
+            "href", "/static/favicon.svg"
+        )
 
     # Deleting your own message removes it for everyone.
     ana.message("Hello, is anyone around tonight?").get_by_role("button", name="Delete").click()
     ana.page.get_by_role("button", name="Yes, delete it").click()
     for member in (ana, ben):
-        expect(member.page.locator("#messages")).not_to_contain_text("Hello, is anyone around tonight?")
+        expect(member.page.locator("#messages")).not_to_contain_text(
+            "Hello, is anyone around tonight?"
+        )
         expect(member.page.locator("#messages")).to_contain_text("This message was deleted.")
 
     # Leaving goes back to the list; the other member sees them go.
@@ -178,7 +183,9 @@ def test_signpost_frame_opens_the_help_panel(members: Callable[..., Member]) -> 
     )
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("You mentioned feeling unsafe.")
-    expect(dialog.get_by_role("link", name="0800 123 456")).to_have_attribute("href", "tel:0800123456")
+    expect(dialog.get_by_role("link", name="0800 123 456")).to_have_attribute(
+        "href", "tel:0800123456"
+    )
     expect(dialog.locator("#help-list li")).to_have_count(1)
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
@@ -193,6 +200,26 @@ def test_signpost_frame_opens_the_help_panel(members: Callable[..., Member]) -> 
     member.page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(member.page.locator("#view-chat")).to_be_visible()
+
+
+def test_support_offer_is_offered_not_forced(members: Callable[..., Member]) -> None:
+    member = members(tap=True)
+    assert member.tap is not None
+    member.open()
+    member.join()
+    offer = member.page.locator("#offer")
+
+    member.tap.inject({"type": "support_offer", "room": "welcome", "title": "Private support"})
+    expect(offer).to_contain_text("“Private support”")
+    offer.get_by_role("button", name="Not now").click()
+    expect(offer).to_be_hidden()
+    expect(member.page.locator("#view-chat")).to_be_visible()
+
+    # Accepting opens the offered room (here the same one, so it is entered afresh).
+    member.tap.inject({"type": "support_offer", "room": "welcome", "title": "Private support"})
+    offer.get_by_role("button", name="Go there now").click()
+    expect(offer).to_be_hidden()
+    member.wait_in_room()
 
 
 async def _post(base_url: str, bodies: list[str]) -> None:
@@ -210,17 +237,20 @@ def test_load_earlier_pages_back_through_history(
 ) -> None:
     # A server of its own, with a rate limit loose enough to seed 60 messages at once.
     server = fresh_server(env={"CHAT_RATE_PER_SECOND": "500", "CHAT_RATE_BURST": "500"})
-    asyncio.run(_post(server.base_url, [f"Earlier message {n}" for n in range(1, 61)]))
+    bodies = [f"Earlier message {n}" for n in range(1, 61)]
+    # Playwright's sync API owns this thread's event loop: the seeding client gets its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(_post(server.base_url, bodies))).result(timeout=60)
 
     member = members(base_url=server.base_url)
     member.open()
     member.join()
-    bodies = member.bodies()
-    expect(bodies).to_have_count(50)
-    expect(bodies.first).to_have_text("Earlier message 11")
-    expect(bodies.last).to_have_text("Earlier message 60")
+    shown = member.bodies()
+    expect(shown).to_have_count(50)
+    expect(shown.first).to_have_text("Earlier message 11")
+    expect(shown.last).to_have_text("Earlier message 60")
 
     member.page.get_by_role("button", name="Load earlier messages").click()
-    expect(bodies).to_have_count(60)
-    expect(bodies).to_have_text([f"Earlier message {n}" for n in range(1, 61)])
+    expect(shown).to_have_count(60)
+    expect(shown).to_have_text(bodies)
     expect(member.page.get_by_role("button", name=re.compile("Load earlier"))).to_be_hidden()

@@ -31,6 +31,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         keyring()  # refuse to start without a usable key-encryption key
+        # Load the risk lexicons now: a broken data file stops the start, rather than
+        # failing every message later.
+        from moderation.risk import assess
+
+        assess("startup check")
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         if options["demo"]:
