@@ -144,7 +144,9 @@ except (ValueError, dj_database_url.UnknownSchemeError) as _exc:
     ) from _exc
 DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # All database work of a process runs in one thread (database_sync_to_async), so a
+    # persistent connection is safe and saves a connect per call; tests use fresh ones.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else None
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
@@ -175,7 +177,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "chatserver.layers.ThrottledInMemoryChannelLayer",
             "CONFIG": {"capacity": CHANNEL_LAYER_CAPACITY},
         }
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from typing import Any
 
@@ -132,8 +133,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         missed a fan-out notices and resumes; and close the socket if its session ended."""
         assert self.identity is not None
         interval = settings.CHAT_HEARTBEAT_SECONDS
+        # A random phase, so sockets that connected together do not beat together.
+        await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 - not security
         while True:
-            await asyncio.sleep(interval)
             try:
                 tick = await db(access.socket_tick)(
                     channel_name=self.channel_name,
@@ -149,6 +151,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.send(
                 protocol.encode(protocol.Heartbeat(latest_seq=tick.latest_seq, ts=timezone.now()))
             )
+            await asyncio.sleep(interval)
 
     async def _expire_session(self, expires: Any) -> None:
         delay = (expires - timezone.now()).total_seconds()
@@ -240,6 +243,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         sent = await db(services.message_send)(
             membership=self.identity.membership, client_id=frame.client_id, body=frame.body
         )
+        if sent.fanout is not None:
+            # Committed by now: "stored before anyone is told" holds. A failed fan-out is
+            # recovered by the receivers' resume, never by losing the message.
+            group, event = sent.fanout
+            try:
+                await self.channel_layer.group_send(group, event)
+            except Exception:
+                logger.exception("fan-out failed; clients will resume from the record")
         await self.send(
             protocol.encode(
                 protocol.Ack(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -156,6 +157,9 @@ class Sent:
     seq: int
     ts: dt.datetime
     duplicate: bool
+    # The broadcast, to be sent by the caller once this returns (the transaction has then
+    # committed). None for a duplicate: it was broadcast the first time.
+    fanout: tuple[str, dict[str, Any]] | None = None
 
 
 def _next_seq(room: Room) -> int:
@@ -176,8 +180,9 @@ def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> No
 
 
 def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
-    """Store a message (encrypted) and queue its fan-out after commit. Sending the same
-    ``client_id`` again returns the stored message instead of a duplicate.
+    """Store a message (encrypted) and return it with its fan-out event, which the caller
+    sends after this returns (and so after commit). Sending the same ``client_id`` again
+    returns the stored message instead of a duplicate.
 
     The risk detector runs first, outside the room lock (it is pure and fast); a finding
     becomes an escalation in the same transaction as the message."""
@@ -216,15 +221,17 @@ def _store_message(
     frame = protocol.encode(
         protocol.MessageFrame(seq=seq, ts=now, author=membership.pseudonym, body=body)
     )
-    events.publish_on_commit(
-        events.room_group(room.pk),
-        events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
-    )
     if assessment.flagged:
         escalation_from_assessment(
             room=room, membership=membership, message=message, body=body, assessment=assessment
         )
-    return Sent(seq=seq, ts=now, duplicate=False)
+    # Fan-out is left to the caller, on its event loop, after this transaction commits: the
+    # database thread is not held while the loop sends (see docs/performance.md).
+    fanout = (
+        events.room_group(room.pk),
+        events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
+    )
+    return Sent(seq=seq, ts=now, duplicate=False, fanout=fanout)
 
 
 @transaction.atomic
