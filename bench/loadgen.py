@@ -59,7 +59,7 @@ SETUP_CONCURRENCY = 8
 def _shell(env: dict[str, str], code: str, extra_env: dict[str, str]) -> str:
     """Run ``chatserver shell -c`` with the server's environment (same database, same keys):
     rooms are not something the public API can create."""
-    done = subprocess.run(  # noqa: S603 - our own command
+    done = subprocess.run(
         [sys.executable, "-m", "chatserver.cli", "shell", "-c", code],
         cwd=ROOT,
         env={**env, **extra_env},
@@ -164,7 +164,9 @@ def members_via_orm(
     """The same members, memberships and sessions written straight to the database in one
     process (one shared argon2 hash): seconds instead of minutes for 500 clients. The socket
     path under test is identical."""
-    out = _shell(env, _ORM_MEMBERS, {"BENCH_ROOMS": json.dumps(list(slugs)), "BENCH_CLIENTS": str(clients)})
+    out = _shell(
+        env, _ORM_MEMBERS, {"BENCH_ROOMS": json.dumps(list(slugs)), "BENCH_CLIENTS": str(clients)}
+    )
     line = next(x for x in out.splitlines() if x.startswith("BENCH-SESSIONS "))
     keys: dict[str, list[str]] = json.loads(line.split(" ", 1)[1])
     return {slug: [BenchClient(base_url, session_key=k) for k in keys[slug]] for slug in slugs}
@@ -189,6 +191,7 @@ class Step:
     closes: Counter[str] = field(default_factory=Counter)
     latencies_ns: list[int] = field(default_factory=list)
     send_lag_ns: list[int] = field(default_factory=list)
+    ack_ns: list[int] = field(default_factory=list)
     by_room: list[set[str]] = field(default_factory=list)
     record: list[set[str] | None] = field(default_factory=list)
 
@@ -220,6 +223,8 @@ class StepResult:
     p99_ms: float | None
     max_ms: float | None
     send_lag_p99_ms: float | None
+    ack_p50_ms: float | None
+    ack_p99_ms: float | None
     loadgen_cpu: float
     errors: dict[str, int]
     closes: dict[str, int]
@@ -265,6 +270,7 @@ class LoadSocket:
         self.resume_done = asyncio.Event()
         self.resume_done.set()
         self.closed = False
+        self.pending_acks: dict[str, int] = {}
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -299,8 +305,12 @@ class LoadSocket:
             self._deliver(frame.get("body"), now, late=False)
         elif kind == "ack":
             step = self.gen.step
-            if step is not None and frame.get("client_id", "").startswith(step.tag + "-"):
+            client_id = frame.get("client_id", "")
+            if step is not None and client_id.startswith(step.tag + "-"):
                 step.acked += 1
+                sent_ns = self.pending_acks.pop(client_id, None)
+                if sent_ns is not None:
+                    step.ack_ns.append(now - sent_ns)
         elif kind == "resumed":
             self._on_resumed(frame, now)
         elif kind == "heartbeat":
@@ -459,7 +469,9 @@ class LoadGenerator:
         started = time.perf_counter()
         pairs = [(r, i) for i in range(self.clients) for r in range(len(self.slugs))]
         for start in range(0, len(pairs), batch):
-            opened = await asyncio.gather(*(self._open(r, i) for r, i in pairs[start : start + batch]))
+            opened = await asyncio.gather(
+                *(self._open(r, i) for r, i in pairs[start : start + batch])
+            )
             for sock in opened:
                 self.sockets[sock.room].append(sock)
         await asyncio.sleep(1.0)  # let the presence broadcasts of the last batch settle
@@ -470,7 +482,8 @@ class LoadGenerator:
         socks = [s for room in self.sockets for s in room]
         for start in range(0, len(socks), CONNECT_BATCH):
             await asyncio.gather(
-                *(s.ws.close() for s in socks[start : start + CONNECT_BATCH]), return_exceptions=True
+                *(s.ws.close() for s in socks[start : start + CONNECT_BATCH]),
+                return_exceptions=True,
             )
         for sock in socks:
             sock.reader.cancel()
@@ -504,6 +517,8 @@ class LoadGenerator:
                 step.send_lag_ns.append(max(int((loop.time() - at) * 1e9), 0))
                 step.by_room[sock.room].add(msg_id)
                 step.sent += 1
+                if sock.chat:
+                    sock.pending_acks[msg_id] = now
             body = f"{msg_id} {now} {filler}"
             try:
                 await sock.ws.send(json.dumps({"type": "send", "client_id": msg_id, "body": body}))
@@ -516,6 +531,36 @@ class LoadGenerator:
             at += self._gap(step.rate)
 
     # --- one step -----------------------------------------------------------------------------
+
+    async def prime(self, timeout: float = 60.0) -> float:
+        """One message per room, waited for, before anything is measured: a server's first
+        message may pay one-off costs (lazy imports, caches, data keys) that a steady-state
+        figure should not include. Returns the seconds until every room had it."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        step = Step(
+            tag=f"{self.run_id}p0m",
+            rate=1.0,
+            members=[len(room) for room in self.sockets],
+            by_room=[set() for _ in self.sockets],
+        )
+        self.step = step
+        for r, room in enumerate(self.sockets):
+            if not room:
+                continue
+            msg_id = f"{step.tag}-{r}-0-0"
+            step.by_room[r].add(msg_id)
+            step.sent += 1
+            body = f"{msg_id} {time.perf_counter_ns()} prime"
+            await room[0].ws.send(json.dumps({"type": "send", "client_id": msg_id, "body": body}))
+        while loop.time() < started + timeout:
+            if step.delivered >= step.expected and (
+                self.dialect == "bare" or step.acked >= step.sent
+            ):
+                break
+            await asyncio.sleep(0.02)
+        self.step = None
+        return loop.time() - started
 
     async def run_step(
         self, *, rate: float, duration: float, warmup: float = 3.0, drain: float = 5.0
@@ -589,6 +634,7 @@ class LoadGenerator:
                 record_missing += len(ids) if record is None else len(ids - record)
         lat = sorted(ns / 1e6 for ns in step.latencies_ns)
         lag = sorted(ns / 1e6 for ns in step.send_lag_ns)
+        acks = sorted(ns / 1e6 for ns in step.ack_ns)
         expected = step.expected
         return StepResult(
             dialect=self.dialect,
@@ -610,6 +656,8 @@ class LoadGenerator:
             p99_ms=percentile(lat, expected, 0.99),
             max_ms=round(lat[-1], 2) if lat and len(lat) >= expected else None,
             send_lag_p99_ms=percentile(lag, len(lag), 0.99),
+            ack_p50_ms=percentile(acks, step.sent, 0.50) if self.dialect == "chat" else None,
+            ack_p99_ms=percentile(acks, step.sent, 0.99) if self.dialect == "chat" else None,
             loadgen_cpu=round(cpu, 2),
             errors=dict(step.errors),
             closes=dict(step.closes),
@@ -636,7 +684,10 @@ def summary(result: StepResult, *, label: str = "") -> str:
         f"  loadgen cpu {r.loadgen_cpu:.0%} of a core, send lag p99 {fmt_ms(r.send_lag_p99_ms)} ms",
     ]
     if r.dialect == "chat":
-        lines.append(f"  record check: {r.record_missing} sent messages missing from the record")
+        lines.append(
+            f"  ack latency ms p50 {fmt_ms(r.ack_p50_ms)}  p99 {fmt_ms(r.ack_p99_ms)}; record "
+            f"check: {r.record_missing} sent messages missing from the record"
+        )
     if r.errors or r.closes or r.send_failures:
         lines.append(f"  errors {r.errors}  closes {r.closes}  send failures {r.send_failures}")
     return "\n".join(lines)
@@ -678,7 +729,9 @@ async def run_once(args: argparse.Namespace) -> StepResult:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000"
+    )
     parser.add_argument("--dialect", choices=DIALECTS, default="chat")
     parser.add_argument("--rooms", type=int, default=50)
     parser.add_argument("--clients", type=int, default=10, help="clients per room")
@@ -688,10 +741,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain", type=float, default=5.0)
     parser.add_argument("--body-chars", type=int, default=100)
     parser.add_argument("--arrival", choices=("even", "poisson"), default="even")
-    parser.add_argument("--prefix", default="bench", help="room slugs are PREFIX-000, PREFIX-001...")
+    parser.add_argument(
+        "--prefix", default="bench", help="room slugs are PREFIX-000, PREFIX-001..."
+    )
     parser.add_argument("--slug", help="use this one room instead (e.g. welcome, with --demo)")
-    parser.add_argument("--create-rooms", action="store_true", help="create the rooms first (needs the server's env)")
-    parser.add_argument("--setup", choices=("api", "orm"), default="api", help="how members are made")
+    parser.add_argument(
+        "--create-rooms",
+        action="store_true",
+        help="create the rooms first (needs the server's env)",
+    )
+    parser.add_argument(
+        "--setup", choices=("api", "orm"), default="api", help="how members are made"
+    )
     return parser
 
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -33,7 +34,6 @@ from bench.bare.server import BareServer
 from bench.loadgen import (
     BenchClient,
     LoadGenerator,
-    StepResult,
     create_rooms,
     fmt_ms,
     members_via_api,
@@ -105,7 +105,10 @@ class Driver:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.slugs = room_slugs("bench", args.rooms)
-        self.rates = [float(x) for x in args.rates.split(",") if x.strip()]
+        self.rates = {
+            server: [float(x) for x in (override or args.rates).split(",") if x.strip()]
+            for server, override in (("bare", args.rates_bare), ("ours", args.rates_ours))
+        }
         self.data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="chat-bench-"))
         self.members: dict[str, list[BenchClient]] | None = None
         self.run_keys = run_secrets()
@@ -123,7 +126,10 @@ class Driver:
         args = self.args
         if layer == "redis":
             flush_redis(args.redis_url)
-        self.log(f"\n=== {server} / {layer} layer ===")
+        load = os.getloadavg()[0]
+        self.log(f"\n=== {server} / {layer} layer (load average {load:.2f}) ===")
+        if load > 1.0:
+            self.log("warning: the machine is busy with other work; figures will be low and noisy")
         if server == "bare":
             proc: BareServer | ServerProcess = BareServer(
                 log_dir=self.data_dir,
@@ -131,8 +137,9 @@ class Driver:
             )
         else:
             proc = ServerProcess(
-                data_dir=self.data_dir, env=chat_env(layer, args.redis_url, self.run_keys),
-                name=f"ours-{layer}"
+                data_dir=self.data_dir,
+                env=chat_env(layer, args.redis_url, self.run_keys),
+                name=f"ours-{layer}",
             )
             proc.env.pop("DATABASE_URL", None)
             if args.database_url:
@@ -155,17 +162,25 @@ class Driver:
             )
             took = await gen.connect()
             self.log(f"connected {args.rooms * args.clients} sockets in {took:.1f}s")
+            primed = await gen.prime()
+            self.log(f"first message in every room delivered after {primed:.2f}s")
             if server == "ours" and args.profile:
                 profiler = self.start_profiler(proc, layer)
             try:
-                for rate in self.rates:
+                for rate in self.rates[server]:
                     result = await gen.run_step(
                         rate=rate, duration=args.duration, warmup=args.warmup, drain=args.drain
                     )
                     ok = result.ok(args.p99_ms)
                     self.log(summary(result, label=f"{server}/{layer}") + f"\n  sustained: {ok}")
                     self.results.append(
-                        {"server": server, "layer": layer, "ok": ok, **result.as_dict()}
+                        {
+                            "server": server,
+                            "layer": layer,
+                            "ok": ok,
+                            "load_before": round(load, 2),
+                            **result.as_dict(),
+                        }
                     )
                     if not ok and not args.keep_stepping:
                         break
@@ -200,14 +215,20 @@ class Driver:
         else:
             self.members = await members_via_api(proc.base_url, self.slugs, self.args.clients)
         took = time.perf_counter() - started
-        self.log(f"made {self.args.rooms * self.args.clients} members ({self.args.setup}) in {took:.1f}s")
+        self.log(
+            f"made {self.args.rooms * self.args.clients} members ({self.args.setup}) in {took:.1f}s"
+        )
         return self.members
 
     def start_profiler(self, proc: ServerProcess, layer: str) -> subprocess.Popen[bytes]:
         assert proc.process is not None
         out = Path(self.args.profile).with_suffix(f".{layer}.txt")
         self.log(f"profiling pid {proc.process.pid} into {out}")
-        return subprocess.Popen(  # noqa: S603 - our own command
+        # Sample without pausing the server. By default only the thread holding the GIL is
+        # sampled (one process runs one Python thread at a time: that is where CPU goes);
+        # --profile-waits samples every thread, idle ones included, to see what they wait on.
+        mode = ["--idle"] if self.args.profile_waits else ["--gil"]
+        return subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("py-spy")),
                 "record",
@@ -218,10 +239,8 @@ class Driver:
                 "--rate",
                 "100",
                 "--threads",
-                # Sample without pausing the server, and only the thread holding the GIL:
-                # one process runs one Python thread at a time, so that is where time goes.
                 "--nonblocking",
-                "--gil",
+                *mode,
                 "--output",
                 str(out),
             ],
@@ -236,20 +255,30 @@ class Driver:
         return max(ok, key=lambda r: r["delivered_per_s"]) if ok else None
 
     def report(self) -> dict[str, Any]:
-        self.log("\nlayer   server  rate  sent   expected  delivered/s  p50ms  p95ms  p99ms   late  lost  ok")
+        head = ("layer", "server", "rate", "sent", "expected", "deliv/s", "p50ms", "p95ms")
+        head += ("p99ms", "ack99ms", "late", "lost", "ok")
+        widths = (7, 6, 5, 6, 8, 8, 8, 8, 8, 8, 5, 5, 3)
+        self.log("\n" + " ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
         for r in self.results:
-            self.log(
-                f"{r['layer']:<7} {r['server']:<6} {r['rate']:<5g} {r['sent']:<6} {r['expected']:<9} "
-                f"{r['delivered_per_s']:<12.1f} {fmt_ms(r['p50_ms']):<6} {fmt_ms(r['p95_ms']):<6} "
-                f"{fmt_ms(r['p99_ms']):<7} {r['late']:<5} {r['lost']:<5} {'yes' if r['ok'] else 'no'}"
+            cells = (r["layer"], r["server"], f"{r['rate']:g}", r["sent"], r["expected"])
+            cells += (f"{r['delivered_per_s']:.0f}", fmt_ms(r["p50_ms"]), fmt_ms(r["p95_ms"]))
+            cells += (
+                fmt_ms(r["p99_ms"]),
+                fmt_ms(r["ack_p99_ms"]) if r["server"] == "ours" else "-",
             )
+            cells += (r["late"], r["lost"], "yes" if r["ok"] else "no")
+            self.log(" ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
         ratios: dict[str, float | None] = {}
         sustained: dict[str, Any] = {}
         self.log(f"\nsustained (p99 <= {self.args.p99_ms:g} ms, nothing lost):")
         for layer in self.args.layers.split(","):
             best = {s: self.sustained(s, layer) for s in ("bare", "ours")}
             sustained[layer] = {
-                s: (None if b is None else {"rate": b["rate"], "delivered_per_s": b["delivered_per_s"]})
+                s: (
+                    None
+                    if b is None
+                    else {"rate": b["rate"], "delivered_per_s": b["delivered_per_s"]}
+                )
                 for s, b in best.items()
             }
             bare, ours = best["bare"], best["ours"]
@@ -281,18 +310,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain", type=float, default=5.0)
     parser.add_argument("--settle", type=float, default=2.0, help="pause between steps")
     parser.add_argument("--rates", default=DEFAULT_RATES, help="per-client msg/s, stepped up")
+    parser.add_argument("--rates-bare", help="the bare baseline's own steps (default: --rates)")
+    parser.add_argument("--rates-ours", help="our server's own steps (default: --rates)")
     parser.add_argument("--layers", default="memory,redis")
     parser.add_argument("--servers", default="bare,ours")
     parser.add_argument("--p99-ms", type=float, default=250.0)
-    parser.add_argument("--keep-stepping", action="store_true", help="do not stop at the first failing step")
+    parser.add_argument(
+        "--keep-stepping", action="store_true", help="do not stop at the first failing step"
+    )
     parser.add_argument("--body-chars", type=int, default=100)
     parser.add_argument("--arrival", choices=("even", "poisson"), default="even")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a database of its own: it is flushed")
-    parser.add_argument("--database-url", help="PostgreSQL for ours (default: SQLite in the data dir)")
-    parser.add_argument("--setup", choices=("api", "orm"), default="api", help="how our members are made")
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS, help="a database of its own: it is flushed"
+    )
+    parser.add_argument(
+        "--database-url", help="PostgreSQL for ours (default: SQLite in the data dir)"
+    )
+    parser.add_argument(
+        "--setup", choices=("api", "orm"), default="api", help="how our members are made"
+    )
     parser.add_argument("--data-dir", help="default: a new temporary directory, removed afterwards")
     parser.add_argument("--keep-data", action="store_true")
     parser.add_argument("--profile", help="record our server with py-spy (raw) to PATH.<layer>.txt")
+    parser.add_argument(
+        "--profile-waits", action="store_true", help="profile every thread, idle ones too"
+    )
     parser.add_argument(
         "--server-env",
         action="append",

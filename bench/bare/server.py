@@ -37,7 +37,7 @@ class BareServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         args += ["-v", "0", "bench.bare.asgi:application"]
-        self.process = subprocess.Popen(  # noqa: S603 - our own command
+        self.process = subprocess.Popen(
             args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
         wait_for_port(self.port, timeout=timeout, process=self.process)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-SECRET_KEY = "bare-baseline-benchmark-only-" + "x" * 40  # noqa: S105 - signs nothing
+SECRET_KEY = "bare-baseline-benchmark-only-" + "x" * 40
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 INSTALLED_APPS = ["channels"]
