@@ -18,21 +18,14 @@ from moderation import escalations
 from rooms import events, protocol
 from rooms.errors import RoomError
 from rooms.roles import role_for_user
+from rooms.transport import DirectDispatchMixin
 
 logger = logging.getLogger(__name__)
 db = database_sync_to_async
 
 
-class StaffConsumer(AsyncWebsocketConsumer):
+class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     user: Any = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # As in RoomConsumer: database work already closes stale connections itself.
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None:
-            logger.error("no handler for event type %s", message["type"])
-            return
-        await handler(message)
 
     async def connect(self) -> None:
         await self.accept()

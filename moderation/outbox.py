@@ -52,25 +52,15 @@ def _payload(e: Escalation, event: str) -> dict[str, Any]:
 def enqueue_escalation(e: Escalation, *, event: str, now: dt.datetime) -> None:
     payload = _payload(e, event)
     base = f"esc-{e.pk}-{event}-{e.renotified}"
+    kinds = []
     if settings.ESCALATION_ONCALL_EMAILS:
-        OutboxItem.objects.get_or_create(
-            idempotency_key=f"{base}-email",
-            defaults={
-                "kind": OutboxItem.Kind.EMAIL,
-                "payload": payload,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
-        )
+        kinds.append(OutboxItem.Kind.EMAIL)
     if settings.ESCALATION_WEBHOOK_URL:
+        kinds.append(OutboxItem.Kind.WEBHOOK)
+    for kind in kinds:
         OutboxItem.objects.get_or_create(
-            idempotency_key=f"{base}-webhook",
-            defaults={
-                "kind": OutboxItem.Kind.WEBHOOK,
-                "payload": payload,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
+            idempotency_key=f"{base}-{kind}",
+            defaults={"kind": kind, "payload": payload, "next_attempt_at": now, "created_at": now},
         )
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from rooms import access, events, protocol, selectors, services
 from rooms.errors import RoomError
 from rooms.ratelimit import TokenBucket
+from rooms.transport import DirectDispatchMixin
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +34,8 @@ READ_BURST = 40
 db = database_sync_to_async
 
 
-class RoomConsumer(AsyncWebsocketConsumer):
+class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     identity: access.SocketIdentity | None = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels 4.3 hops to a thread to close stale database connections before every
-        # frame and every delivery. All our database work already runs through
-        # database_sync_to_async, which does that itself, so the hop is pure overhead on
-        # the hot path (about a quarter of the CPU in a profile).
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None:
-            logger.error("no handler for event type %s", message["type"])
-            return
-        await handler(message)
 
     # --- lifecycle --------------------------------------------------------------------------
 
