@@ -122,6 +122,9 @@ class Scene:
             self._past_breaks[language] = breaks
         return _enclosing(breaks, start, end, len(self.text))
 
+    def exceptions(self) -> list[Marker]:
+        return self.markers.get("negation_exception", [])
+
     def is_blocked(self, marker: Marker) -> bool:
         return any(marker.start < end and start < marker.end for start, end in self.blocked)
 
@@ -141,6 +144,12 @@ def negated(
     clause = scene.clause(start, end, language)
     subjects = scene.hits("subject", language)
     for marker in scene.hits("negation", language):
+        if marker.start < start < marker.end and _within(marker, clause):
+            # A negation that begins before the cue and runs into it ("no thoughts of" +
+            # "thoughts of ending it") governs it, unless an exception covers it.
+            if not any(_overlaps(marker, [(e.start, e.end)]) for e in scene.exceptions()):
+                return marker
+            continue
         if marker.end > start or not _within(marker, clause) or scene.is_blocked(marker):
             continue
         if count_tokens(scene.text[marker.end : start]) > window:

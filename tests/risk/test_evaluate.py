@@ -113,11 +113,17 @@ def test_test_set_regression_floor(detector: Detector) -> None:
     assert result["false_positive_rate"] <= 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="held-out recall 0.94 and critical recall 0.917 are below the 0.95 / 1.0 targets; "
-    "see docs/risk-detection.md, 'Failures not fixed'",
-)
+def test_second_holdout_is_balanced_and_multilingual() -> None:
+    """holdout2.jsonl was written before the lexicon changes it is reported against."""
+    examples = parse_jsonl((DATA / "holdout2.jsonl").read_text(encoding="utf-8").splitlines())
+    assert len(examples) >= 150
+    risky = [e for e in examples if e.risk]
+    assert 0.28 <= len(risky) / len(examples) <= 0.42
+    assert len({e.category for e in risky}) == 6
+    assert all(e.severity for e in risky)
+    assert len([e for e in examples if not e.text.isascii()]) >= 15
+
+
 def test_test_set_meets_targets(detector: Detector) -> None:
     result = _test_set_report(detector)
     assert result["precision"] >= 0.85
