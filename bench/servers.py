@@ -14,6 +14,19 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A server gets its database, channel layer and keys from its caller, never from the
+# environment of the test run (where DATABASE_URL may point at the test runner's database).
+SERVER_OWN_SETTINGS = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "CHATSERVER_KEYS",
+    "CHATSERVER_KEY_FILE",
+    "CHANNEL_ENCRYPTION_KEY",
+    "DEBUG",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,8 +65,9 @@ class ServerProcess:
         self.port = port or free_port()
         self.data_dir = data_dir
         self.log_path = data_dir / f"{name}-{self.port}.log"
+        inherited = {k: v for k, v in os.environ.items() if k not in SERVER_OWN_SETTINGS}
         self.env = {
-            **os.environ,
+            **inherited,
             "DEBUG": "true",
             "CHATSERVER_DATA_DIR": str(data_dir),
             "PYTHONUNBUFFERED": "1",

@@ -12,12 +12,23 @@ from django.views.decorators.http import require_GET
 
 
 @functools.cache
-def _index_html() -> str:
-    return (settings.STATIC_DIR / "index.html").read_text(encoding="utf-8")
+def _html(name: str) -> str:
+    return (settings.STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def _page(name: str) -> HttpResponse:
+    html = _html(name) if not settings.DEBUG else _html.__wrapped__(name)
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
 @require_GET
 @ensure_csrf_cookie
 def index(request: HttpRequest) -> HttpResponse:
-    html = _index_html() if not settings.DEBUG else _index_html.__wrapped__()
-    return HttpResponse(html, content_type="text/html; charset=utf-8")
+    return _page("index.html")
+
+
+@require_GET
+@ensure_csrf_cookie
+def staff(request: HttpRequest) -> HttpResponse:
+    """The staff dashboard (static/staff.html): sign-in and the live escalation queue."""
+    return _page("staff.html")

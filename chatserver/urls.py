@@ -7,6 +7,7 @@ from rooms import api
 
 urlpatterns = [
     path("", pages.index, name="index"),
+    path("staff/", pages.staff, name="staff"),
     path("healthz", api.healthz, name="healthz"),
     path("api/session", api.session, name="api-session"),
     path("api/session/recover", api.session_recover, name="api-session-recover"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -18,10 +17,9 @@ from moderation import escalations
 from rooms import events, protocol
 from rooms.errors import RoomError
 from rooms.roles import role_for_user
-from rooms.transport import DirectDispatchMixin
+from rooms.transport import DirectDispatchMixin, db
 
 logger = logging.getLogger(__name__)
-db = database_sync_to_async
 
 
 class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):

@@ -66,17 +66,3 @@ def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIden
         room=room,
         membership=membership,
     )
-
-
-@dataclass(frozen=True)
-class Tick:
-    latest_seq: int
-    session_alive: bool
-
-
-def socket_tick(*, channel_name: str, room_id: int, session_key: str) -> Tick:
-    """The heartbeat's one trip to the database: keep presence fresh, read the room's
-    latest sequence number, and confirm the session still stands."""
-    services.connection_touch(channel_name=channel_name)
-    alive = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).exists()
-    return Tick(latest_seq=selectors.latest_seq(room_id), session_alive=alive)

@@ -10,19 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from rooms import access, events, protocol, selectors, services
+from rooms import access, events, heartbeat, protocol, selectors, services
 from rooms.errors import RoomError
 from rooms.ratelimit import TokenBucket
-from rooms.transport import DirectDispatchMixin
+from rooms.transport import DirectDispatchMixin, db
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +28,6 @@ TYPING_INTERVAL = 2.0
 # Reads (history, resume) are cheaper than sends but not free: a generous separate bucket.
 READ_RATE = 10.0
 READ_BURST = 40
-
-db = database_sync_to_async
 
 
 class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
@@ -70,7 +66,15 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         )
         await self.send(protocol.encode(await self._welcome(identity)))
         await db(services.presence_broadcast)(room_id=identity.room.pk)
-        self.tasks.append(asyncio.create_task(self._heartbeat()))
+        heartbeat.hub.register(
+            self.channel_name,
+            heartbeat.Beat(
+                room_id=identity.room.pk,
+                session_key=identity.session_key,
+                send=self.send,
+                close=self._close_with,
+            ),
+        )
         self.tasks.append(asyncio.create_task(self._expire_session(identity.session_expires)))
 
     async def _join_groups(self, identity: access.SocketIdentity) -> None:
@@ -108,6 +112,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
+        heartbeat.hub.unregister(self.channel_name)
         for task in getattr(self, "tasks", []):
             task.cancel()
         for group in getattr(self, "groups_joined", []):
@@ -117,31 +122,6 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await db(services.connection_close)(channel_name=self.channel_name)
             with contextlib.suppress(Exception):
                 await db(services.presence_broadcast)(room_id=room_id)
-
-    async def _heartbeat(self) -> None:
-        """Tell the client the room's latest sequence number, so a client that silently
-        missed a fan-out notices and resumes; and close the socket if its session ended."""
-        assert self.identity is not None
-        interval = settings.CHAT_HEARTBEAT_SECONDS
-        # A random phase, so sockets that connected together do not beat together.
-        await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 - not security
-        while True:
-            try:
-                tick = await db(access.socket_tick)(
-                    channel_name=self.channel_name,
-                    room_id=self.identity.room.pk,
-                    session_key=self.identity.session_key,
-                )
-            except Exception:
-                logger.exception("heartbeat failed; will retry")
-                continue
-            if not tick.session_alive:
-                await self._close_with(protocol.Close.UNAUTHENTICATED, "your session has ended")
-                return
-            await self.send(
-                protocol.encode(protocol.Heartbeat(latest_seq=tick.latest_seq, ts=timezone.now()))
-            )
-            await asyncio.sleep(interval)
 
     async def _expire_session(self, expires: Any) -> None:
         delay = (expires - timezone.now()).total_seconds()

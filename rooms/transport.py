@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from channels.db import database_sync_to_async
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -23,3 +28,10 @@ class DirectDispatchMixin:
             logger.error("no handler for event type %s", message["type"])
             return
         await handler(message)
+
+
+def db(fn: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:
+    """Run database work in the process's database thread (Channels' thread-sensitive
+    executor), which closes stale connections around each call. One thread keeps SQLite's
+    single writer simple; a pool for PostgreSQL is a measured next step (docs/performance.md)."""
+    return database_sync_to_async(fn)  # type: ignore[no-any-return]
