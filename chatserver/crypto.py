@@ -197,6 +197,12 @@ def unwrap_data_key(ring: KeyRing, kek_id: str, wrapped: bytes, aad: bytes) -> b
     return open_sealed(ring.key(kek_id), wrapped, b"dek|" + aad)
 
 
+def rewrap_data_key(ring: KeyRing, kek_id: str, wrapped: bytes, aad: bytes) -> tuple[str, bytes]:
+    """Unwrap under the KEK that wrapped it, wrap again under the active KEK. The data key
+    itself does not change, so nothing sealed under it needs sealing again."""
+    return wrap_data_key(ring, unwrap_data_key(ring, kek_id, wrapped, aad), aad)
+
+
 class AeadCache:
     """A bounded, thread-safe cache of unwrapped data keys, so the message path does not
     unwrap a key for every message. Entries are dropped when a key is destroyed."""

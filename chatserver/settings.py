@@ -225,6 +225,9 @@ CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 8, minimum=1)
 # After this many refused frames in a row the connection is closed as abusive.
 CHAT_RATE_STRIKES = env_int("CHAT_RATE_STRIKES", 20, minimum=1)
 CHAT_INVITE_DAYS = env_int("CHAT_INVITE_DAYS", 7, minimum=1)
+# A room's data-key epoch lasts at most this long (or the room's retention, if shorter), so
+# retention can destroy whole epochs' keys (docs/security.md).
+CHAT_KEY_EPOCH_DAYS = env_int("CHAT_KEY_EPOCH_DAYS", 7, minimum=1)
 
 # --- logging: never message text, IP addresses or session tokens -----------------------------
 
@@ -278,3 +281,19 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alerts@localhost")
+
+# --- staff accounts, second factor and governance -----------------------------------------------
+
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+# Every password check goes through the per-username lockout (moderation/accounts.py).
+AUTHENTICATION_BACKENDS = ["moderation.accounts.LockoutModelBackend"]
+STAFF_LOGIN_MAX_FAILURES = env_int("STAFF_LOGIN_MAX_FAILURES", 5, minimum=1)
+STAFF_LOGIN_FAILURE_WINDOW_SECONDS = env_int("STAFF_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+STAFF_LOGIN_LOCKOUT_SECONDS = env_int("STAFF_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# How long a provisioning URI, once shown, waits for its first code.
+STAFF_OTP_ENROL_SECONDS = env_int("STAFF_OTP_ENROL_SECONDS", 600, minimum=60)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Peer support chat")
+# The course a facilitator must hold, unexpired, to facilitate a room.
+FACILITATOR_TRAINING_COURSE = env_str("FACILITATOR_TRAINING_COURSE", "peer-facilitation")
+# The admin never shows an authenticator's secret again once the device exists.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", api.healthz, name="healthz"),
     path("api/session", api.session, name="api-session"),
     path("api/session/recover", api.session_recover, name="api-session-recover"),
+    path("api/me", api.me, name="api-me"),
     path("api/rooms", api.room_list, name="api-rooms"),
     path("api/rooms/<slug:slug>", api.room_detail, name="api-room"),
     path("api/rooms/<slug:slug>/join", api.room_join, name="api-room-join"),
@@ -18,5 +19,13 @@ urlpatterns = [
     path("api/invites/redeem", api.invite_redeem, name="api-invite-redeem"),
     path("api/staff/login", staff_api.staff_login, name="api-staff-login"),
     path("api/staff/logout", staff_api.staff_logout, name="api-staff-logout"),
+    path("api/staff/otp/confirm", staff_api.staff_otp_confirm, name="api-staff-otp-confirm"),
+    path(
+        "api/staff/logout-everywhere",
+        staff_api.staff_logout_everywhere,
+        name="api-staff-logout-everywhere",
+    ),
+    path("api/figures", staff_api.figures, name="api-figures"),
+    path("figures/", staff_api.figures_page, name="figures"),
     path("admin/", admin.site.urls),
 ]

@@ -1,46 +1,116 @@
-"""Staff sign-in for the dashboard and the staff websocket (password, argon2-hashed).
-Moderator, staff and admin accounts need a second factor before this is production-ready;
-that, login throttling and lockout are part of the moderation work (docs/roles.md)."""
+"""Staff HTTP endpoints: sign-in with a second factor, sign-out (here or everywhere), and the
+anonymous service figures. Each view validates, calls moderation.accounts or
+moderation.figures, and answers in the API's JSON error style (docs/roles.md)."""
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_POST
+import functools
 
-from moderation.audit import actor_for_user, audit_append
-from rooms.api import _body, _field, api_view, error_response
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from moderation import accounts
+from moderation.figures import service_figures
+from moderation.permissions import require
+from rooms.api import BadRequest, _body, _field, api_view
+from rooms.errors import NotAuthenticated
 from rooms.roles import role_for_user
-from rooms.services import sockets_close_for_session
+
+MAX_FIGURE_DAYS = 3660
+OTP_SETUP_MESSAGE = (
+    "this account needs an authenticator app: add the key to your app (it is shown only "
+    "this once), then send the app's first code to /api/staff/otp/confirm"
+)
+
+
+def _optional_str(data: dict[str, object], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a str")
+    return value
 
 
 @require_POST
 @api_view
 def staff_login(request: HttpRequest) -> JsonResponse:
+    """Password, then (for moderators, staff and admins) the authenticator code. Answers
+    ``otp_required`` when the code is missing and ``otp_setup_required`` (with the
+    provisioning URI, shown once) when the account has no authenticator yet."""
     data = _body(request)
-    user = authenticate(
-        request, username=_field(data, "username", str), password=_field(data, "password", str)
+    result = accounts.sign_in(
+        request,
+        username=_field(data, "username", str),
+        password=_field(data, "password", str),
+        otp=_optional_str(data, "otp"),
     )
-    role = role_for_user(user)
-    if user is None or role is None:
-        return error_response("login_failed", "wrong username or password", 400)
-    login(request, user)
-    audit_append(
-        actor=actor_for_user(user), action="staff.login", object_type="user", object_id=user.pk
+    if not result.signed_in:
+        return JsonResponse(
+            {
+                "error": {"code": "otp_setup_required", "message": OTP_SETUP_MESSAGE},
+                "otp_setup": {
+                    "provisioning_uri": result.provisioning_uri,
+                    "confirm_within_seconds": settings.STAFF_OTP_ENROL_SECONDS,
+                },
+            },
+            status=401,
+        )
+    return JsonResponse(
+        {"username": result.user.get_username(), "role": result.role, "verified": True}
     )
-    return JsonResponse({"username": user.get_username(), "role": role})
+
+
+@require_POST
+@api_view
+def staff_otp_confirm(request: HttpRequest) -> JsonResponse:
+    code = _field(_body(request), "code", str)
+    result = accounts.confirm_enrolment(request, code=code)
+    return JsonResponse(
+        {"username": result.user.get_username(), "role": result.role, "verified": True}
+    )
 
 
 @require_POST
 @api_view
 def staff_logout(request: HttpRequest) -> JsonResponse:
-    user = request.user if request.user.is_authenticated else None
-    session_key = request.session.session_key
-    logout(request)
-    if session_key:
-        sockets_close_for_session(session_key)
-    if user is not None:
-        audit_append(
-            actor=actor_for_user(user), action="staff.logout", object_type="user", object_id=user.pk
-        )
+    accounts.sign_out(request)
     return JsonResponse({"username": None})
+
+
+@require_POST
+@api_view
+def staff_logout_everywhere(request: HttpRequest) -> JsonResponse:
+    ended = accounts.sign_out_everywhere(request)
+    return JsonResponse({"username": None, "sessions_ended": ended})
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+@require_GET
+@api_view
+def figures(request: HttpRequest) -> JsonResponse:
+    """Anonymous aggregates for professional staff and admins (``?days=30``)."""
+    if not request.user.is_authenticated or not accounts.session_is_verified(
+        request.user, request.session
+    ):
+        raise NotAuthenticated("sign in as staff, with your authenticator code, first")
+    require(role_for_user(request.user), "view_figures")
+    raw = request.GET.get("days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_FIGURE_DAYS:
+        raise BadRequest(f"days must be a whole number from 1 to {MAX_FIGURE_DAYS}")
+    return JsonResponse(service_figures(days=int(raw)))
+
+
+@functools.cache
+def _figures_html() -> str:
+    return (settings.STATIC_DIR / "figures.html").read_text(encoding="utf-8")
+
+
+@require_GET
+def figures_page(request: HttpRequest) -> HttpResponse:
+    """The figures page: static HTML whose script asks /api/figures (which checks the role)."""
+    html = _figures_html() if not settings.DEBUG else _figures_html.__wrapped__()
+    return HttpResponse(html, content_type="text/html; charset=utf-8")

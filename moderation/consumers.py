@@ -13,7 +13,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from moderation import escalations
+from moderation import accounts, escalations
 from rooms import events, protocol
 from rooms.errors import RoomError
 from rooms.roles import role_for_user
@@ -37,6 +37,14 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             )
             await self.send(protocol.encode(protocol.Error(code="forbidden", message="staff only")))
             await self.close(code=code)
+            return
+        if not await db(accounts.session_is_verified)(user, self.scope["session"]):
+            # Moderators, staff and admins must have signed in with their second factor.
+            message = "sign in again with your authenticator code"
+            await self.send(
+                protocol.encode(protocol.Error(code="second_factor_required", message=message))
+            )
+            await self.close(code=protocol.Close.UNAUTHENTICATED)
             return
         self.user = user
         await self.channel_layer.group_add(events.STAFF_QUEUE_GROUP, self.channel_name)

@@ -24,7 +24,7 @@ from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
 from moderation.risk import Assessment
 from rooms import events, protocol
-from rooms.encryption import current_data_key, open_text, seal_text
+from rooms.encryption import aead_for, current_data_key, open_text, seal_text
 from rooms.errors import NotAllowed, RoomError
 from rooms.models import Agreement, Membership, Message, Room
 from rooms.roles import role_for_user
@@ -36,6 +36,11 @@ EXCERPT_CHARS = 500
 class EscalationNotFound(RoomError):
     code = "not_found"
     http_status = 404
+
+
+class NotesUnavailable(RoomError):
+    code = "data_erased"
+    http_status = 409
 
 
 @functools.cache
@@ -250,16 +255,17 @@ def escalation_resolve(
 def escalation_note_add(*, user: User, escalation_id: int, text: str) -> EscalationNote:
     _require_staff(user)
     e = _locked(escalation_id)
+    if e.data_key is None or e.data_key.destroyed_at is not None:
+        # The member's keys were destroyed (erasure or retention): nothing can be sealed
+        # under them, and a note must not be stored in the clear instead.
+        raise NotesUnavailable("this member's data has been erased; notes can no longer be added")
     note = EscalationNote.objects.create(
         escalation=e, author=user, data_key=e.data_key, created_at=timezone.now()
     )
-    if e.data_key is not None:
-        from rooms.encryption import _aead_for
-
-        note.ciphertext = seal_text(
-            aead=_aead_for(e.data_key), text=text, aad=_note_aad(e.pk, note.pk, e.data_key.pk)
-        )
-        note.save(update_fields=["ciphertext"])
+    note.ciphertext = seal_text(
+        aead=aead_for(e.data_key), text=text, aad=_note_aad(e.pk, note.pk, e.data_key.pk)
+    )
+    note.save(update_fields=["ciphertext"])
     _audit(user, "escalation.note", e, note=note.pk)
     return note
 

@@ -126,3 +126,107 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"audit {self.seq}: {self.action}"
+
+
+# --- staff accounts ---------------------------------------------------------------------------
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted per username, for lockout. The username is kept only as a
+    fingerprint (a mistyped password often lands in the username field), and no address or
+    browser detail is ever recorded: a lockout follows the account, not the device."""
+
+    username_fingerprint = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sign-in throttle {self.username_fingerprint[:8]}"
+
+
+class StaffSession(models.Model):
+    """The sessions a staff user signed in, so "sign out everywhere" can end each of them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_sessions"
+    )
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"staff session of user {self.user_id}"
+
+
+# --- governance -----------------------------------------------------------------------------
+
+
+class TrainingRecord(models.Model):
+    """A completed course. A facilitator may facilitate only while a record of the required
+    course is current (moderation/governance.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_records"
+    )
+    course = models.CharField(max_length=80)
+    completed_on = models.DateField()
+    expires_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["user", "-expires_on"]
+        indexes = [models.Index(fields=["course", "expires_on"], name="training_course_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.course} (until {self.expires_on})"
+
+
+class SupervisionSession(models.Model):
+    """That a supervision or debrief meeting took place. What was said is not recorded here:
+    it belongs to the supervisor's own professional notes, not to the chat service."""
+
+    class Kind(models.TextChoices):
+        SUPERVISION = "supervision", "Supervision"
+        DEBRIEF = "debrief", "Debrief"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="supervision_sessions"
+    )
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    held_on = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind, default=Kind.SUPERVISION)
+
+    class Meta:
+        ordering = ["-held_on"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.held_on}"
+
+
+class Debrief(models.Model):
+    """A facilitator's reflection after a session. The text may describe what members shared,
+    so it is sealed under its own data key (wrapped by the key-encryption key), with the row
+    id bound into the associated data."""
+
+    facilitator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="debriefs"
+    )
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    session_on = models.DateField()
+    kek_id = models.CharField(max_length=32, blank=True)
+    wrapped_key = models.BinaryField(null=True)
+    ciphertext = models.BinaryField(null=True)
+    needs_support = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-session_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"debrief {self.pk} ({self.session_on})"

@@ -245,3 +245,17 @@ def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     """CSRF refusals as JSON, so clients get a machine-readable code, not an HTML page."""
     return error_response("csrf_failed", "missing or wrong X-CSRFToken header", 403)
+
+
+@require_http_methods(["DELETE"])
+@api_view
+def me(request: HttpRequest) -> HttpResponse:
+    """ "Delete all my data": the member's data keys are destroyed, so their messages cannot
+    be read from the database or any backup taken after key backups expire; their sockets
+    close and the session ends. The client asks the person to confirm first."""
+    from rooms.keys import member_erase
+
+    member = _require_member(request)
+    member_erase(member=member, actor="member:self")
+    request.session.flush()
+    return HttpResponse(status=204)

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Member(models.Model):
@@ -49,6 +50,11 @@ class Room(models.Model):
     # gap-free and unique per room even with several server processes writing.
     last_seq = models.BigIntegerField(default=0)
     key_epoch = models.PositiveIntegerField(default=1)
+    # When the current key epoch began. Epochs are closed after CHAT_KEY_EPOCH_DAYS (or the
+    # retention period, if shorter), so an old epoch's keys can be destroyed once its
+    # messages have expired (rooms/keys.py).
+    key_epoch_started_at = models.DateTimeField(default=timezone.now)
+    # Days a message is kept; 0 keeps messages until they are deleted by hand.
     retention_days = models.PositiveIntegerField(default=90)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -135,20 +135,38 @@ def staff_user(db: None) -> Any:
     return user
 
 
-def login_session(user: Any) -> str:
-    """A real logged-in session for a staff user (as the login view would create)."""
+def login_session(user: Any, *, second_factor: bool = True) -> str:
+    """A real logged-in session for a staff user, as sign-in creates it: with a confirmed
+    authenticator device verified in the session (unless ``second_factor`` is False)."""
+    import django_otp
+    from django.contrib.sessions.backends.db import SessionStore
     from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     client = Client()
     client.force_login(user)
-    return str(client.cookies["sessionid"].value)
+    key = str(client.cookies["sessionid"].value)
+    if second_factor:
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, name="test", defaults={"confirmed": True}
+        )
+        store = SessionStore(session_key=key)
+        store[django_otp.DEVICE_ID_SESSION_KEY] = device.persistent_id
+        store.save()
+    return key
 
 
 @pytest.fixture
 def connect_staff(application: Any) -> Callable[..., Any]:
     @asynccontextmanager
-    async def factory(user: Any) -> AsyncIterator[WebsocketCommunicator]:
-        key = await database_sync_to_async(login_session)(user) if user else None
+    async def factory(
+        user: Any, *, second_factor: bool = True
+    ) -> AsyncIterator[WebsocketCommunicator]:
+        key = (
+            await database_sync_to_async(login_session)(user, second_factor=second_factor)
+            if user
+            else None
+        )
         async with _connected(application, "/ws/staff/", key) as ws:
             yield ws
 

@@ -158,3 +158,20 @@ def test_csrf_failure_and_wrong_method_are_clear(client: Client) -> None:
     token = client.cookies["csrftoken"].value
     assert client.put("/api/rooms", HTTP_X_CSRFTOKEN=token).status_code == 405
     assert Room.objects.count() == 0
+
+
+def test_delete_my_data_erases_keys_and_ends_the_session(client: Client) -> None:
+    from rooms.models import DataKey, Message
+
+    room = RoomFactory(slug="circle")
+    post(client, "/api/session")
+    post(client, "/api/rooms/circle/join", {"agreement_version": 1})
+    membership = Membership.objects.get(room=room)
+    services.message_send(membership=membership, client_id="c1", body="my words")
+    token = client.cookies["csrftoken"].value
+    assert client.delete("/api/me").status_code == 403  # CSRF
+    assert client.delete("/api/me", HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert DataKey.objects.get().wrapped is None
+    assert Message.objects.get().ciphertext is None
+    assert Member.objects.get().erased_at is not None
+    assert client.get("/api/session").json()["member"] is False

@@ -267,3 +267,22 @@ async def test_staff_socket_bad_frames(connect_staff: Any, staff_user: Any) -> N
         await staff.send_json_to({"type": "esc_ack", "id": 999, "ref": "r9"})
         error = await next_frame(staff, "error")
         assert error["code"] == "not_found" and error["ref"] == "r9"
+
+
+@pytestmark_ws
+async def test_staff_socket_needs_the_second_factor(connect_staff: Any, staff_user: Any) -> None:
+    async with connect_staff(staff_user, second_factor=False) as ws:
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "second_factor_required"
+        assert await closed_with(ws) == 4001
+
+
+@pytest.mark.django_db
+def test_notes_refused_after_the_member_is_erased(make_membership: Any, staff_user: Any) -> None:
+    from rooms.keys import member_erase
+
+    membership = make_membership()
+    e = raise_for(membership)
+    member_erase(member=membership.member)
+    with pytest.raises(escalations.NotesUnavailable):
+        escalations.escalation_note_add(user=staff_user, escalation_id=e.pk, text="called")

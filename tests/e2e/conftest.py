@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.client import ApiError, ChatClient
 from bench.servers import ServerProcess
 from tests.conftest import require_service
 
@@ -25,8 +26,7 @@ def _reachable(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def _fresh_database() -> Iterator[str]:
     require_service("PostgreSQL on 127.0.0.1:5432", _reachable(5432))
     import psycopg
 
@@ -36,6 +36,18 @@ def postgres_url() -> Iterator[str]:
     yield f"postgres://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One database for the session's tests that do not care what else is in it."""
+    yield from _fresh_database()
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty database of the test's own, for tests that assert on everything in it."""
+    yield from _fresh_database()
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +80,24 @@ def cluster(
     finally:
         first.stop()
         second.stop()
+
+
+def staff_sign_in(client: ChatClient, username: str, password: str) -> None:
+    """Sign a staff account in as a person would the first time: password, enrol the
+    authenticator from the provisioning URI, confirm with its first code."""
+    import base64
+    from urllib.parse import parse_qs, urlparse
+
+    from django_otp.oath import totp
+
+    client.request("GET", "/api/session")
+    try:
+        client.request("POST", "/api/staff/login", {"username": username, "password": password})
+        return  # a role without a second factor
+    except ApiError as exc:
+        if exc.body.get("error", {}).get("code") != "otp_setup_required":
+            raise
+        uri = exc.body["otp_setup"]["provisioning_uri"]
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    client.request("POST", "/api/staff/otp/confirm", {"code": f"{totp(key):06d}"})

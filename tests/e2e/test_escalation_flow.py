@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from bench.client import ChatClient, recv_until, send_json
 from bench.servers import ROOT, ServerProcess, free_port
 from chatserver.crypto import sign_webhook
+from tests.e2e.conftest import staff_sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -83,7 +84,7 @@ async def eventually(check: Any, timeout: float = 30.0) -> None:
 
 @pytest.fixture
 def alerting_server(
-    tmp_path: Path, postgres_url: str, redis_env: dict[str, str]
+    tmp_path: Path, fresh_postgres_url: str, redis_env: dict[str, str]
 ) -> Iterator[tuple[ServerProcess, Mailbox, Receiver]]:
     mailbox = Mailbox()
     smtp_port = free_port()
@@ -91,7 +92,7 @@ def alerting_server(
     smtp.start()
     receiver = Receiver(free_port())
     env = {
-        "DATABASE_URL": postgres_url,
+        "DATABASE_URL": fresh_postgres_url,
         **redis_env,
         "SECRET_KEY": "alerting-e2e-" + "s" * 50,
         "CHATSERVER_KEYS": "e2e1:" + "B" * 43 + "=",
@@ -133,13 +134,7 @@ def alerting_server(
 async def test_risk_reaches_staff_member_mail_webhook_and_sla(alerting_server: Any) -> None:
     server, mailbox, receiver = alerting_server
     staff = ChatClient(server.base_url)
-    await asyncio.to_thread(staff.request, "GET", "/api/session")
-    await asyncio.to_thread(
-        staff.request,
-        "POST",
-        "/api/staff/login",
-        {"username": "nurse", "password": "a long staff password 42"},
-    )
+    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42")
     member = ChatClient(server.base_url)
     await member.astart_and_join("welcome")
 

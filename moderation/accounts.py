@@ -1,0 +1,410 @@
+"""Staff sign-in: password (argon2), lockout per username, and a TOTP second factor.
+
+Why each piece:
+
+* **Lockout follows the account, never the device.** Failures are counted per username (kept
+  only as a fingerprint) in a window; past the limit the account is locked for a cool-off.
+  No address or browser detail is recorded: this service keeps none, for anyone.
+* **A second factor for everyone who can read what survivors wrote.** Moderators, staff and
+  admins must present a TOTP code at every sign-in; a peer facilitator may sign in with a
+  password alone (a facilitator who enrols a device is asked for its code too).
+* **Enrolment never half-signs-in.** A password-checked account without a confirmed device
+  gets a fresh provisioning URI (shown once) and a pending mark in its session; only a
+  confirmed code turns that into a signed-in, verified session.
+* **Every sign-in, failure, lockout, enrolment and sign-out is audited**, never with the
+  password, the code or the secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+import django_otp
+from django.conf import settings
+from django.contrib.auth import get_user_model, login, logout
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp.models import Device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from chatserver.crypto import fingerprint
+from moderation.audit import actor_for_user, audit_append
+from moderation.models import LoginThrottle, StaffSession
+from rooms.errors import NotAuthenticated, RoomError
+from rooms.models import Membership
+from rooms.roles import role_for_user
+from rooms.services import sockets_close_for_session, sockets_close_for_user
+
+Role = Membership.Role
+# Roles that must present a second factor: they can read sealed content and act on people.
+OTP_REQUIRED_ROLES: frozenset[str] = frozenset({Role.MODERATOR, Role.STAFF, Role.ADMIN})
+ENROL_SESSION_KEY = "staff_otp_enrolment"
+LOGIN_BACKEND = "moderation.accounts.LockoutModelBackend"
+
+
+class LoginFailed(RoomError):
+    code = "login_failed"
+    http_status = 400
+
+
+class LockedOut(RoomError):
+    code = "locked_out"
+    http_status = 429
+
+
+class OtpRequired(RoomError):
+    code = "otp_required"
+    http_status = 401
+
+
+class OtpInvalid(RoomError):
+    code = "otp_invalid"
+    http_status = 400
+
+
+# --- lockout --------------------------------------------------------------------------------
+
+
+def _username_fingerprint(username: str) -> str:
+    return fingerprint("staff-login|" + username.strip().casefold())
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, int((seconds + 59) // 60))
+
+
+def lockout_remaining(username: str, *, now: dt.datetime | None = None) -> float:
+    """Seconds until ``username`` may try again (0 when it is not locked)."""
+    now = now or timezone.now()
+    locked_until = (
+        LoginThrottle.objects.filter(username_fingerprint=_username_fingerprint(username))
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if locked_until is None or locked_until <= now:
+        return 0.0
+    return (locked_until - now).total_seconds()
+
+
+def _audit_target(username: str) -> tuple[str, str]:
+    """The audit log's actor and object for an attempt on ``username``: the account when it
+    exists; otherwise nothing that could repeat what was typed."""
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    return (actor_for_user(user), str(user.pk)) if user is not None else ("anonymous", "unknown")
+
+
+def record_failure(username: str, *, factor: str) -> bool:
+    """Count one failed attempt; lock the username past the limit. Returns True when this
+    failure locked it."""
+    now = timezone.now()
+    window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
+    cool_off = dt.timedelta(seconds=settings.STAFF_LOGIN_LOCKOUT_SECONDS)
+    key = _username_fingerprint(username)
+    with transaction.atomic():
+        row = LoginThrottle.objects.select_for_update().filter(username_fingerprint=key).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = LoginThrottle.objects.create(
+                        username_fingerprint=key, window_started_at=now
+                    )
+            except IntegrityError:  # a concurrent failure created it first
+                row = LoginThrottle.objects.select_for_update().get(username_fingerprint=key)
+        if row.window_started_at + window <= now:
+            row.failures, row.window_started_at = 0, now
+        row.failures += 1
+        locked = row.failures >= settings.STAFF_LOGIN_MAX_FAILURES
+        if locked:
+            row.locked_until = now + cool_off
+            row.failures, row.window_started_at = 0, now
+        row.save()
+        # Rows that can no longer lock anyone are dropped as we go; the table stays small.
+        LoginThrottle.objects.filter(
+            window_started_at__lt=now - window - cool_off, locked_until__isnull=True
+        ).delete()
+        actor, object_id = _audit_target(username)
+        audit_append(
+            actor=actor,
+            action="staff.login_failed",
+            object_type="user",
+            object_id=object_id,
+            detail={"factor": factor},
+        )
+        if locked:
+            audit_append(
+                actor="system",
+                action="staff.lockout",
+                object_type="user",
+                object_id=object_id,
+                detail={"seconds": settings.STAFF_LOGIN_LOCKOUT_SECONDS},
+            )
+    return locked
+
+
+def clear_failures(username: str) -> None:
+    LoginThrottle.objects.filter(username_fingerprint=_username_fingerprint(username)).delete()
+
+
+def _refuse_if_locked(username: str) -> None:
+    remaining = lockout_remaining(username)
+    if remaining:
+        raise LockedOut(
+            "too many failed sign-ins for this account: try again in "
+            f"{_minutes(remaining)} minutes, or ask an admin to check the account"
+        )
+
+
+class LockoutModelBackend(ModelBackend):
+    """Django's password check, behind the lockout. Every password sign-in (the JSON API and
+    the admin's form) comes through here, so both count failures and honour a lockout."""
+
+    def authenticate(  # type: ignore[override]
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        username = username or kwargs.get(get_user_model().USERNAME_FIELD)
+        if not username or password is None:
+            return None
+        if lockout_remaining(username):
+            raise PermissionDenied("locked out")  # ends the check: no backend may let it in
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            record_failure(username, factor="password")
+        return user
+
+
+# --- the second factor ------------------------------------------------------------------------
+
+
+def otp_required(role: str | None) -> bool:
+    return role in OTP_REQUIRED_ROLES
+
+
+def confirmed_device(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def _verify(device_id: int, code: str) -> bool:
+    """Check a code under the device row's lock, so one code cannot be used twice at once
+    (the device also refuses a code of a time step already used, and throttles guesses)."""
+    code = code.strip().replace(" ", "")
+    if not code.isdigit():
+        return False
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(pk=device_id).first()
+        return device is not None and bool(device.verify_token(code))
+
+
+def session_is_verified(user: Any, session: SessionBase | Any) -> bool:
+    """Whether this signed-in session may act in ``user``'s role: any role for which a second
+    factor is required needs the session to carry a confirmed device of this user. Call it
+    where a staff session is accepted (the staff socket, staff pages)."""
+    role = role_for_user(user)
+    if role is None:
+        return False
+    persistent_id = session.get(django_otp.DEVICE_ID_SESSION_KEY) if session is not None else None
+    if not persistent_id:
+        return not otp_required(role)
+    device = Device.from_persistent_id(persistent_id)
+    return (
+        device is not None and device.user_id == user.pk and bool(getattr(device, "confirmed", 0))
+    )
+
+
+# --- signing in and out -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a password step that did not fail: signed in, or enrolment needed."""
+
+    user: User
+    role: str
+    signed_in: bool
+    provisioning_uri: str | None = None
+
+
+def _start_enrolment(request: HttpRequest, user: User) -> str:
+    """A new secret for the user to add to their authenticator app; any earlier unconfirmed
+    one is discarded, so each secret is shown exactly once."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    until = timezone.now() + dt.timedelta(seconds=settings.STAFF_OTP_ENROL_SECONDS)
+    request.session[ENROL_SESSION_KEY] = {
+        "user": user.pk,
+        "device": device.pk,
+        "until": until.isoformat(),
+    }
+    audit_append(
+        actor=actor_for_user(user),
+        action="staff.otp_enrolment_started",
+        object_type="user",
+        object_id=user.pk,
+    )
+    return str(device.config_url)
+
+
+def _complete(request: HttpRequest, user: User, role: str, device: TOTPDevice | None) -> SignIn:
+    login(request, user, backend=LOGIN_BACKEND)
+    if device is not None:
+        django_otp.login(request, device)
+    request.session.save()
+    StaffSession.objects.create(
+        user=user, session_key=str(request.session.session_key), created_at=timezone.now()
+    )
+    clear_failures(user.get_username())
+    audit_append(
+        actor=actor_for_user(user),
+        action="staff.login",
+        object_type="user",
+        object_id=user.pk,
+        detail={"role": role, "second_factor": device is not None},
+    )
+    return SignIn(user=user, role=role, signed_in=True)
+
+
+def sign_in(request: HttpRequest, *, username: str, password: str, otp: str | None) -> SignIn:
+    """The password step (and the code, when the account has a device). Raises LockedOut,
+    LoginFailed, OtpRequired or OtpInvalid; returns a SignIn that is either complete or
+    carries the provisioning URI of a new enrolment."""
+    _refuse_if_locked(username)
+    try:
+        found = LockoutModelBackend().authenticate(request, username=username, password=password)
+    except PermissionDenied:  # locked by a concurrent attempt since the check above
+        _refuse_if_locked(username)
+        raise LoginFailed("wrong username or password") from None
+    if found is None:
+        _refuse_if_locked(username)  # this failure may have been the one that locked it
+        raise LoginFailed("wrong username or password")
+    user: User = found  # type: ignore[assignment]
+    role = role_for_user(user)
+    if role is None:
+        audit_append(
+            actor=actor_for_user(user),
+            action="staff.login_refused",
+            object_type="user",
+            object_id=user.pk,
+            detail={"reason": "no role"},
+        )
+        raise LoginFailed("this account has no role in the service; ask an admin")
+    device = confirmed_device(user)
+    if device is None:
+        if not otp_required(role):
+            return _complete(request, user, role, None)
+        pending = _pending_device(request, user)
+        if pending is not None and otp:
+            return _confirm(request, pending, otp)
+        uri = _start_enrolment(request, user)
+        return SignIn(user=user, role=role, signed_in=False, provisioning_uri=uri)
+    if not otp:
+        raise OtpRequired("enter the 6-digit code from your authenticator app")
+    if not _verify(device.pk, otp):
+        record_failure(username, factor="otp")
+        _refuse_if_locked(username)
+        raise OtpInvalid("that code is not right; codes change every 30 seconds")
+    return _complete(request, user, role, device)
+
+
+def _pending_device(request: HttpRequest, user: User | None = None) -> TOTPDevice | None:
+    """The unconfirmed device of this session's enrolment, while it is still open."""
+    pending = request.session.get(ENROL_SESSION_KEY)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        until = dt.datetime.fromisoformat(str(pending.get("until")))
+    except ValueError:
+        until = None
+    if until is None or until <= timezone.now() or (user and pending.get("user") != user.pk):
+        request.session.pop(ENROL_SESSION_KEY, None)
+        return None
+    return (
+        TOTPDevice.objects.select_related("user")
+        .filter(pk=pending.get("device"), user_id=pending.get("user"), confirmed=False)
+        .filter(user__is_active=True)
+        .first()
+    )
+
+
+def _confirm(request: HttpRequest, device: TOTPDevice, code: str) -> SignIn:
+    user: User = device.user
+    role = role_for_user(user)
+    if role is None:
+        request.session.pop(ENROL_SESSION_KEY, None)
+        raise NotAuthenticated("this account has no role in the service; ask an admin")
+    _refuse_if_locked(user.get_username())
+    if not _verify(device.pk, code):
+        record_failure(user.get_username(), factor="otp")
+        _refuse_if_locked(user.get_username())
+        raise OtpInvalid("that code is not right; check the app's clock and try the next code")
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.confirmed = True
+    request.session.pop(ENROL_SESSION_KEY, None)
+    audit_append(
+        actor=actor_for_user(user),
+        action="staff.otp_enrolled",
+        object_type="user",
+        object_id=user.pk,
+    )
+    return _complete(request, user, role, device)
+
+
+def confirm_enrolment(request: HttpRequest, *, code: str) -> SignIn:
+    """Confirm the device of this session's pending enrolment with its first code, and sign
+    in. (Sending username, password and the code to sign_in does the same.)"""
+    device = _pending_device(request)
+    if device is None:
+        raise NotAuthenticated("sign in with your password first to set up your authenticator")
+    return _confirm(request, device, code)
+
+
+def sign_out(request: HttpRequest) -> None:
+    """End this session and close its sockets."""
+    user = request.user if request.user.is_authenticated else None
+    session_key = request.session.session_key
+    logout(request)
+    if session_key:
+        StaffSession.objects.filter(session_key=session_key).delete()
+        sockets_close_for_session(session_key)
+    if user is not None:
+        audit_append(
+            actor=actor_for_user(user), action="staff.logout", object_type="user", object_id=user.pk
+        )
+
+
+def sign_out_everywhere(request: HttpRequest) -> int:
+    """End every session the user signed in (on any device) and close all their sockets.
+    Returns how many sessions were ended."""
+    user = request.user
+    if isinstance(user, AnonymousUser) or not user.is_authenticated:
+        raise NotAuthenticated("sign in first")
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = set(StaffSession.objects.filter(user=user).values_list("session_key", flat=True))
+    current = request.session.session_key
+    for key in keys - {current}:
+        store(session_key=key).delete()
+        sockets_close_for_session(key)
+    ended = len(keys | ({current} if current else set()))
+    logout(request)
+    if current:
+        sockets_close_for_session(current)
+    StaffSession.objects.filter(user=user).delete()
+    sockets_close_for_user(user.pk)
+    audit_append(
+        actor=actor_for_user(user),
+        action="staff.logout_everywhere",
+        object_type="user",
+        object_id=user.pk,
+        detail={"sessions": ended},
+    )
+    return ended

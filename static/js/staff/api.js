@@ -1,0 +1,110 @@
+// Staff sign-in and sign-out (docs/api.md, moderation/api.py). Same origin only; POSTs carry
+// Django's CSRF token from the `csrftoken` cookie. Errors are thrown as the member page's
+// ApiError, with the server's error code (`login_failed`, `otp_required`, ...).
+
+import { ApiError } from "../api.js";
+
+export { ApiError };
+
+const NETWORK_MESSAGE = "The server could not be reached. Check the connection and try again.";
+const GENERIC_MESSAGE = "Something went wrong. Please try again.";
+
+function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+// Difference between the server's clock and this device's, from the Date header, so SLA
+// countdowns are right on a laptop whose clock is off. Small differences are ignored: the
+// header has one-second resolution.
+let clockOffsetMs = 0;
+
+export const serverNow = () => Date.now() + clockOffsetMs;
+
+function noteServerClock(response) {
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (Number.isNaN(date)) return;
+  const offset = date - Date.now();
+  clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+}
+
+async function request(method, path, body) {
+  if (method !== "GET" && !csrfToken()) await request("GET", "/api/session");
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        Accept: "application/json",
+        ...(method !== "GET" ? { "X-CSRFToken": csrfToken() } : {}),
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, "network", NETWORK_MESSAGE);
+  }
+  noteServerClock(response);
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = data && typeof data === "object" ? data.error : null;
+    const apiError = new ApiError(
+      response.status,
+      error && typeof error.code === "string" ? error.code : `http_${response.status}`,
+      error && typeof error.message === "string" ? error.message : GENERIC_MESSAGE,
+    );
+    apiError.data = data && typeof data === "object" ? data : {};
+    throw apiError;
+  }
+  return data;
+}
+
+/** Signs in; `otp` only when the server asked for a one-time code. */
+export function login(username, password, otp = "") {
+  const body = { username, password };
+  if (otp) body.otp = otp;
+  return request("POST", "/api/staff/login", body);
+}
+
+/** Confirms a new authenticator with its first code (after `otp_setup_required`); signs in. */
+export const confirmOtp = (code) => request("POST", "/api/staff/otp/confirm", { code });
+
+export const logout = () => request("POST", "/api/staff/logout", {});
+
+/** Fetches the CSRF cookie (and the server's clock) before the first sign-in. */
+export const prepare = () => request("GET", "/api/session").catch(() => null);
+
+/**
+ * The key and settings from an authenticator provisioning URI
+ * (otpauth://totp/<label>?secret=...&digits=6&period=30), for typing into an app by hand.
+ */
+export function parseProvisioningUri(uri) {
+  if (typeof uri !== "string" || !uri.startsWith("otpauth://")) return null;
+  let url;
+  try {
+    url = new URL(uri);
+  } catch {
+    return null;
+  }
+  const secret = (url.searchParams.get("secret") || "").replace(/[^A-Za-z2-7]/g, "").toUpperCase();
+  if (!secret) return null;
+  const digits = Number(url.searchParams.get("digits") || 6);
+  const period = Number(url.searchParams.get("period") || 30);
+  let account = "";
+  try {
+    account = decodeURIComponent(url.pathname.replace(/^\/+/, ""));
+  } catch {
+    account = "";
+  }
+  return { secret, digits, period, account };
+}

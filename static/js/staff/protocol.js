@@ -1,0 +1,160 @@
+// The staff socket (/ws/staff/, docs/escalation.md; the server side is rooms/protocol.py):
+// frame builders for staff actions and a checked parser for what the server sends. No other
+// staff module builds or reads raw socket JSON.
+
+export const StaffServerType = Object.freeze({
+  ESCALATIONS: "escalations", // the full open snapshot, sent on every connect
+  ESCALATION: "escalation", // one new or changed item
+  DETAIL: "escalation_detail", // the answer to esc_view: decrypted excerpt and notes
+  DONE: "done", // an action succeeded; `ref` echoes the request
+  ERROR: "error",
+  PONG: "pong",
+});
+
+export const StaffClose = Object.freeze({
+  UNAUTHENTICATED: 4001, // no session, or it expired
+  FORBIDDEN: 4003, // signed in, but not moderator, staff or admin
+  SESSION_ENDED: 4011, // signed out (possibly in another tab), or the role changed
+});
+
+/** Close codes after which reconnecting cannot help: the person has to sign in again. */
+export function closeNeedsSignIn(code) {
+  return (
+    code === StaffClose.UNAUTHENTICATED ||
+    code === StaffClose.FORBIDDEN ||
+    code === StaffClose.SESSION_ENDED
+  );
+}
+
+export const Status = Object.freeze({
+  OPEN: "open",
+  ACKNOWLEDGED: "acknowledged",
+  IN_PROGRESS: "in_progress",
+  RESOLVED: "resolved",
+  FALSE_ALARM: "false_alarm",
+});
+
+export const OPEN_STATUSES = new Set([Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS]);
+
+// Statuses only move forward (open, acknowledged, in progress, then resolved or false
+// alarm). The rank lets a late, older copy of an item be recognised and ignored.
+export const STATUS_RANK = Object.freeze({
+  [Status.OPEN]: 0,
+  [Status.ACKNOWLEDGED]: 1,
+  [Status.IN_PROGRESS]: 2,
+  [Status.RESOLVED]: 3,
+  [Status.FALSE_ALARM]: 3,
+});
+
+export const NOTE_MAX_CHARS = 4000;
+export const OUTCOME_MAX_CHARS = 200;
+
+// --- client frames --------------------------------------------------------------------------
+
+let refCounter = 0;
+
+/** A reference for one request; the server answers `done` or `error` with the same ref. */
+export function newRef() {
+  refCounter += 1;
+  return `r${refCounter}-${Date.now().toString(36)}`;
+}
+
+const encode = (frame) => JSON.stringify(frame);
+
+export const ackFrame = (id, ref) => encode({ type: "esc_ack", id, ref });
+export const progressFrame = (id, ref) => encode({ type: "esc_progress", id, ref });
+export const noteFrame = (id, ref, text) => encode({ type: "esc_note", id, ref, text });
+export const viewFrame = (id, ref) => encode({ type: "esc_view", id, ref });
+export const supportFrame = (id, ref) => encode({ type: "esc_support", id, ref });
+export const resolveFrame = (id, ref, outcome, falseAlarm) =>
+  encode({ type: "esc_resolve", id, ref, outcome, false_alarm: Boolean(falseAlarm) });
+export const pingFrame = () => encode({ type: "ping" });
+
+// --- server frames --------------------------------------------------------------------------
+
+const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v) => typeof v === "string";
+const isId = (v) => Number.isSafeInteger(v) && v >= 1;
+const isCount = (v) => Number.isSafeInteger(v) && v >= 0;
+const isTime = (v) => isString(v) && !Number.isNaN(Date.parse(v));
+const isOptional = (v, check) => v === undefined || v === null || check(v);
+
+/** A checked copy of one EscalationItem, or null. Times become milliseconds. */
+export function parseItem(v) {
+  if (
+    !isObject(v) ||
+    !isId(v.id) ||
+    !isString(v.room) ||
+    !isString(v.room_title) ||
+    !isOptional(v.seq, isCount) ||
+    !isString(v.pseudonym) ||
+    !isString(v.category) ||
+    !isString(v.severity) ||
+    !isString(v.status) ||
+    !isTime(v.created_at) ||
+    !isTime(v.sla_due_at) ||
+    !isCount(v.renotified) ||
+    !isOptional(v.acknowledged_at, isTime)
+  ) {
+    return null;
+  }
+  return {
+    id: v.id,
+    room: v.room,
+    roomTitle: v.room_title,
+    seq: isCount(v.seq) ? v.seq : null,
+    pseudonym: v.pseudonym,
+    category: v.category,
+    severity: v.severity,
+    queue: isString(v.queue) ? v.queue : "",
+    source: isString(v.source) ? v.source : "",
+    status: v.status,
+    createdAt: Date.parse(v.created_at),
+    slaDueAt: Date.parse(v.sla_due_at),
+    renotified: v.renotified,
+    acknowledgedAt: isTime(v.acknowledged_at) ? Date.parse(v.acknowledged_at) : null,
+    outcome: isString(v.outcome) ? v.outcome : "",
+  };
+}
+
+function parseDetail(f) {
+  if (!isId(f.id) || !isOptional(f.excerpt, isString) || !Array.isArray(f.notes)) return null;
+  const notes = f.notes
+    .filter((n) => isObject(n) && isString(n.author) && isTime(n.ts) && isOptional(n.text, isString))
+    .map((n) => ({ author: n.author, ts: Date.parse(n.ts), text: isString(n.text) ? n.text : null }));
+  return { type: StaffServerType.DETAIL, id: f.id, excerpt: isString(f.excerpt) ? f.excerpt : null, notes };
+}
+
+/**
+ * Parse one text frame from the staff socket. Returns a checked frame, or null for anything
+ * malformed. Items that do not check out are dropped from a snapshot, never the whole
+ * snapshot; frames of types this version does not know are returned for the caller to ignore.
+ */
+export function parseStaffFrame(text) {
+  if (typeof text !== "string") return null;
+  let f;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(f) || !isString(f.type)) return null;
+  switch (f.type) {
+    case StaffServerType.ESCALATIONS:
+      if (!Array.isArray(f.items)) return null;
+      return { type: f.type, items: f.items.map(parseItem).filter((item) => item !== null) };
+    case StaffServerType.ESCALATION: {
+      const item = parseItem(f.item);
+      return item ? { type: f.type, item } : null;
+    }
+    case StaffServerType.DETAIL:
+      return parseDetail(f);
+    case StaffServerType.DONE:
+      return isString(f.ref) ? { type: f.type, ref: f.ref, room: isString(f.room) ? f.room : null } : null;
+    case StaffServerType.ERROR:
+      if (!isString(f.code) || !isString(f.message) || !isOptional(f.ref, isString)) return null;
+      return { type: f.type, code: f.code, message: f.message, ref: isString(f.ref) ? f.ref : null };
+    default:
+      return f;
+  }
+}

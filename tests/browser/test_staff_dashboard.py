@@ -1,0 +1,334 @@
+"""The staff dashboard (/staff/) in a real browser, against a real server process: a risky
+message from a member reaches the live queue within seconds; acknowledge, note, view and
+resolve; nothing lost or doubled across a dropped connection; the SLA countdown turns
+overdue; axe-core finds no serious problems; screenshots for docs/staff-dashboard.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from bench.servers import ROOT, ServerProcess
+from tests.browser.conftest import start_server
+from tests.browser.helpers import ROOM_TITLE, Member
+from tests.browser.staff_helpers import RISKY, Authenticator, Dashboard, create_staff_user
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+SLA_CRITICAL_SECONDS = 10
+NEW_ITEM_SECONDS = 5_000  # "within a few seconds"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """This module's server (it replaces conftest's, so ``members`` use it too): the demo
+    room, a short SLA for critical items, and a staff account."""
+    process = start_server(
+        tmp_path_factory.mktemp("staff-server"),
+        env={"ESCALATION_SLA_CRITICAL": str(SLA_CRITICAL_SECONDS), "ESCALATION_TICK_SECONDS": "1"},
+    )
+    try:
+        create_staff_user(process)
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def authenticator() -> Authenticator:
+    return Authenticator()
+
+
+@pytest.fixture(scope="module")
+def staff_session(
+    browser: Browser, server: ServerProcess, authenticator: Authenticator
+) -> dict[str, Any]:
+    """Sign in once through the page, setting up the authenticator app from the key it shows
+    (moderators, staff and admins need a one-time code). The other tests reuse this session,
+    as a reloaded dashboard would; a TOTP code is good only once per 30 seconds."""
+    board = Dashboard.create(browser, server, authenticator=authenticator)
+    try:
+        board.open()
+        expect(board.page).to_have_title("Dashboard")
+        board.sign_in()
+        expect(board.page.locator("#who-name")).to_have_text("Signed in as nurse")
+        assert board.blocked == []
+        return board.context.storage_state()
+    finally:
+        board.close()
+
+
+@pytest.fixture
+def dashboards(
+    browser: Browser,
+    server: ServerProcess,
+    authenticator: Authenticator,
+    staff_session: dict[str, Any],
+) -> Iterator[Callable[..., Dashboard]]:
+    """``dashboards()`` opens the dashboard, signed in, in a new browser context;
+    ``dashboards(signed_in=False)`` at the sign-in form."""
+    created: list[Dashboard] = []
+
+    def factory(*, signed_in: bool = True, **options: Any) -> Dashboard:
+        if signed_in:
+            options["storage_state"] = staff_session
+        board = Dashboard.create(browser, server, authenticator=authenticator, **options)
+        created.append(board)
+        board.open_signed_in() if signed_in else board.open()
+        return board
+
+    yield factory
+    for board in created:
+        board.close()
+    for board in created:
+        assert board.blocked == [], f"the dashboard tried to reach other sites: {board.blocked}"
+        refused = [e for e in board.console_errors if "Content Security Policy" in e]
+        assert refused == [], f"the page broke its own CSP: {refused}"
+
+
+def member_in_room(members: Callable[..., Member]) -> Member:
+    member = members()
+    member.open()
+    member.join()
+    return member
+
+
+def test_risky_message_reaches_the_queue_and_is_handled_to_resolution(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    board = dashboards()
+    expect(board.page).to_have_title("Dashboard")
+    before = set(board.ids())
+
+    member = member_in_room(members)
+    member.send(RISKY)
+    # The member is gently offered help at once (their page handles the signpost frame).
+    expect(member.page.locator("#help-dialog")).to_be_visible()
+
+    card = board.card(member.pseudonym)
+    expect(card).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    expect(card.locator(".sev")).to_have_text("Critical")
+    expect(card).to_have_attribute("data-severity", "critical")
+    expect(card.locator(".esc-title")).to_have_text("Suicide risk")
+    expect(card.locator(".esc-room")).to_have_text(ROOM_TITLE)
+    expect(card.locator(".esc-status")).to_have_text("Not acknowledged yet")
+    expect(card.locator(".esc-sla")).to_have_text(re.compile(r"^\d\d:\d\d left to acknowledge$"))
+    expect(board.page.locator("#announcer")).to_contain_text(
+        f"New critical escalation in {ROOM_TITLE}"
+    )
+    (new_id,) = set(board.ids()) - before
+
+    # Acknowledge: the status changes and the clock stops.
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card.locator(".esc-status")).to_have_text("Acknowledged")
+    expect(card.locator(".esc-sla")).to_contain_text("Clock stopped")
+    expect(card.get_by_role("button", name="Acknowledge")).to_be_hidden()
+    # Focus does not fall to the top of the page when the button goes.
+    expect(card.get_by_role("button", name="In progress")).to_be_focused()
+
+    card.get_by_role("button", name="In progress").click()
+    expect(card.locator(".esc-status")).to_have_text("In progress")
+
+    # Add a note, with the keyboard.
+    card.get_by_role("button", name="Add note").click()
+    dialog = board.page.get_by_role("dialog", name="Add a note")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Note")).to_be_focused()
+    board.page.keyboard.type("Called back; they are with a friend tonight.")
+    dialog.get_by_role("button", name="Save note").click()
+    expect(dialog).to_be_hidden()
+    expect(card.locator(".esc-result")).to_have_text("Note added.")
+    expect(card.get_by_role("button", name="Add note")).to_be_focused()
+
+    # View: the excerpt and the note, and a word that the view is audited.
+    card.get_by_role("button", name="View message").click()
+    view = board.page.get_by_role("dialog", name="Message and notes")
+    expect(view.locator("#view-excerpt")).to_have_text(RISKY)
+    expect(view.locator("#view-notes")).to_contain_text(
+        "Called back; they are with a friend tonight."
+    )
+    expect(view.locator("#view-notes")).to_contain_text("nurse")
+    expect(view).to_contain_text("recorded in the audit log")
+    board.page.keyboard.press("Escape")
+    expect(view).to_be_hidden()
+    expect(card.get_by_role("button", name="View message")).to_be_focused()
+
+    # Resolve as a false alarm: it leaves the open list for "recently resolved".
+    card.get_by_role("button", name="Resolve").click()
+    resolve = board.page.get_by_role("dialog", name="Resolve")
+    resolve.get_by_label("Outcome").fill("Song lyrics quoted; checked in, no current risk")
+    resolve.get_by_label("False alarm").check()
+    resolve.get_by_role("button", name="Resolve").click()
+    expect(resolve).to_be_hidden()
+    expect(board.page.locator(f'#queue li[data-id="{new_id}"]')).to_have_count(0)
+    recent = board.page.locator(f'#recent li[data-id="{new_id}"]')
+    expect(recent).to_contain_text("False alarm: Song lyrics quoted")
+    expect(recent).to_contain_text(member.pseudonym)
+
+
+def test_open_support_room_shows_the_room(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    board = dashboards()
+    member = member_in_room(members)
+    member.send("I've taken all my pills and I'm going to die tonight")
+    card = board.card(member.pseudonym)
+    expect(card).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    card.get_by_role("button", name="Open support room").click()
+    expect(card.locator(".esc-result")).to_have_text(
+        re.compile(r"^Support room opened: support-\d+-\d{6}\. The member has been offered it")
+    )
+    expect(card.locator(".esc-status")).to_have_text("In progress")
+    # Only the member is offered it, and they choose.
+    expect(member.page.locator("#offer")).to_be_visible()
+
+
+def test_nothing_is_lost_or_doubled_across_a_dropped_connection(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    first = member_in_room(members)
+    second = member_in_room(members)
+    board = dashboards()
+
+    first.send(f"{RISKY}. I mean it.")
+    expect(board.card(first.pseudonym)).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    connections = board.gate.connections
+
+    # The connection drops and cannot get back while the second member writes.
+    board.gate.cut()
+    expect(board.page.locator("#conn")).to_have_text("Reconnecting…")
+    expect(board.page.locator("#stale")).to_be_visible()
+    second.send("I'm going to end my life tonight, I have the rope ready")
+    board.page.wait_for_timeout(1500)  # a few refused attempts with back-off
+    expect(board.card(second.pseudonym)).to_have_count(0)
+
+    board.gate.refuse = False
+    board.wait_live(timeout=20_000)
+    assert board.gate.connections > connections
+    expect(board.page.locator("#stale")).to_be_hidden()
+    expect(board.card(second.pseudonym)).to_have_count(1)
+    expect(board.card(first.pseudonym)).to_have_count(1)
+    ids = board.ids()
+    assert len(ids) == len(set(ids)), f"an item is shown twice: {ids}"
+    expect(board.page.locator("#announcer")).to_contain_text(
+        f"New critical escalation in {ROOM_TITLE}"
+    )
+
+    # Updates after the reconnect still arrive, once.
+    board.card(first.pseudonym).get_by_role("button", name="Acknowledge").click()
+    expect(board.card(first.pseudonym).locator(".esc-status")).to_have_text("Acknowledged")
+    ids = board.ids()
+    assert len(ids) == len(set(ids)), f"an item is shown twice: {ids}"
+
+
+def test_sla_countdown_turns_overdue_and_is_announced_once(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    board = dashboards()
+    member = member_in_room(members)
+    member.send(f"{RISKY}. Sorry everyone.")
+    card = board.card(member.pseudonym)
+    expect(card).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    sla = card.locator(".esc-sla")
+    expect(sla).to_have_text(re.compile(r"^00:(0\d|10) left to acknowledge$"))
+    expect(sla).not_to_have_text(sla.inner_text(), timeout=2_000)  # it ticks
+
+    expect(card).to_have_attribute(
+        "data-overdue", "true", timeout=(SLA_CRITICAL_SECONDS + 5) * 1000
+    )
+    expect(sla).to_contain_text("Overdue")
+    # The server re-notifies and moves the deadline on; the item stays marked overdue.
+    expect(card.locator(".esc-renotified")).not_to_have_text("0", timeout=5_000)
+    expect(sla).to_contain_text("Overdue")
+    announcer = board.page.locator("#announcer")
+    expect(announcer).to_contain_text("Overdue: critical escalation")
+    line = f"Overdue: critical escalation in {ROOM_TITLE} is not acknowledged yet."
+    board.page.wait_for_timeout(1500)
+    overdue_lines = [t for t in announcer.locator("p").all_inner_texts() if t == line]
+    # One line per overdue item, never one per second (earlier tests' items may be overdue too).
+    open_overdue = board.page.locator('#queue li[data-overdue="true"]').count()
+    assert 1 <= len(overdue_lines) <= open_overdue
+
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card).to_have_attribute("data-overdue", "false")
+
+
+def run_axe(page: Page) -> list[dict[str, Any]]:
+    found = page.evaluate(
+        """async () => {
+          const results = await axe.run(document, {resultTypes: ["violations"]});
+          return results.violations.map((v) => ({
+            id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")),
+          }));
+        }"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def check_and_photograph(page: Page, view: str) -> list[dict[str, Any]]:
+    problems: list[dict[str, Any]] = []
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        problems += [{**v, "width": name} for v in run_axe(page)]
+        # Nothing sideways-scrolls at 360 px.
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, f"{view} scrolls sideways at {size['width']} px"
+        page.screenshot(path=SCREENSHOTS / f"staff-{view}-{name}.png")
+    return problems
+
+
+def test_sign_in_and_queue_pass_axe_and_are_photographed(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    assert AXE.read_text(encoding="utf-8").startswith("/*! axe v4"), "vendored axe-core is missing"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    member = member_in_room(members)
+
+    board = dashboards(signed_in=False, bypass_csp=True, reduced_motion="reduce")
+    page = board.page
+    page.add_script_tag(path=AXE)
+    problems = check_and_photograph(page, "signin")
+
+    # A wrong password is explained, in words, and focus goes back to the field.
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("didn't match")
+    expect(page.get_by_label("Password")).to_be_focused()
+
+    board.sign_in()
+    member.send("I want to die, I have the pills in front of me")
+    expect(board.card(member.pseudonym)).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    # Keyboard: the first card's actions are reachable with Tab and show their focus.
+    page.locator("#queue-title").focus()
+    page.keyboard.press("Tab")
+    first_action = board.cards().first.locator("button:visible").first
+    expect(first_action).to_be_focused()
+    outline = first_action.evaluate("(b) => getComputedStyle(b).outlineStyle")
+    assert outline != "none", "focus is not visible"
+    page.locator("#queue-title").focus()
+    problems += check_and_photograph(page, "queue")
+    page.set_viewport_size(DESKTOP)
+    assert problems == [], f"axe found problems: {problems}"
+
+    # Signing out leaves nothing from the queue on screen.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.locator("#queue > li")).to_have_count(0)
+    expect(page.locator("#recent > li")).to_have_count(0)
+
+
+def test_the_dashboard_never_parses_server_text_as_html() -> None:
+    for path in sorted((ROOT / "static" / "js" / "staff").glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+            assert banned not in text, f"{path.name} uses {banned}"
