@@ -21,6 +21,7 @@ from rooms import access, events, heartbeat, protocol, selectors, services
 from rooms.errors import RoomError
 from rooms.ratelimit import TokenBucket
 from rooms.transport import DirectDispatchMixin, db
+from rooms.writer import writer
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +211,10 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _send_message(self, frame: protocol.Send) -> None:
         assert self.identity is not None
-        sent = await db(services.message_send)(
-            membership=self.identity.membership, client_id=frame.client_id, body=frame.body
+        sent = await writer.send(
+            services.SendRequest(
+                membership=self.identity.membership, client_id=frame.client_id, body=frame.body
+            )
         )
         if sent.fanout is not None:
             # Committed by now: "stored before anyone is told" holds. A failed fan-out is

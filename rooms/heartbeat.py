@@ -67,9 +67,13 @@ class HeartbeatHub:
         self.task: asyncio.Task[None] | None = None
 
     def register(self, channel_name: str, beat: Beat) -> None:
+        loop = asyncio.get_running_loop()
+        if self.task is not None and self.task.get_loop() is not loop:
+            # A new event loop (tests run one per test): forget the old loop's sockets.
+            self.task, self.beats = None, {}
         self.beats[channel_name] = beat
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
+            self.task = loop.create_task(self._run())
 
     def unregister(self, channel_name: str) -> None:
         self.beats.pop(channel_name, None)

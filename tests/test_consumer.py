@@ -354,7 +354,7 @@ async def test_internal_failure_answers_error_and_keeps_socket(
         raise RuntimeError("database fell over")
 
     async with connect(alice) as a:
-        monkeypatch.setattr(services, "message_send", broken)
+        monkeypatch.setattr(services, "_store_message", broken)
         await a.send_json_to({"type": "send", "client_id": "x1", "body": "hi"})
         error = await next_frame(a, "error")
         assert error["code"] == "internal_error" and error["ref"] == "x1"

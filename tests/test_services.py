@@ -220,3 +220,24 @@ def test_concurrent_writers_never_share_or_skip_a_number(postgres_db: None) -> N
     assert not errors
     seqs = sorted(Message.objects.filter(room=room).values_list("seq", flat=True))
     assert seqs == list(range(1, 41))
+
+
+def test_batch_stores_each_message_in_order_and_isolates_refusals(room: Room) -> None:
+    """Group commit: one transaction, but a refused message does not affect the others."""
+    other = RoomFactory(state="paused")
+    alice = MembershipFactory(room=room)
+    paused_member = MembershipFactory(room=other)
+    requests = [
+        services.SendRequest(membership=alice, client_id="b1", body="first"),
+        services.SendRequest(membership=paused_member, client_id="p1", body="refused"),
+        services.SendRequest(membership=alice, client_id="b2", body="second"),
+        services.SendRequest(membership=alice, client_id="b1", body="first again"),
+    ]
+    results = services.message_send_batch(requests)
+    assert [type(r).__name__ for r in results] == ["Sent", "RoomPaused", "Sent", "Sent"]
+    assert [r.seq for r in results if isinstance(r, services.Sent)] == [1, 2, 1]
+    assert results[3].duplicate and results[3].fanout is None  # type: ignore[union-attr]
+    assert list(Message.objects.filter(room=room).values_list("seq", flat=True)) == [1, 2]
+    assert not Message.objects.filter(room=other).exists()
+    entries = selectors.log_after(room_id=room.pk, after=0, limit=10).entries
+    assert [e.body for e in entries] == ["first", "second"]
