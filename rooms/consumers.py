@@ -216,14 +216,6 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 membership=self.identity.membership, client_id=frame.client_id, body=frame.body
             )
         )
-        if sent.fanout is not None:
-            # Committed by now: "stored before anyone is told" holds. A failed fan-out is
-            # recovered by the receivers' resume, never by losing the message.
-            group, event = sent.fanout
-            try:
-                await self.channel_layer.group_send(group, event)
-            except Exception:
-                logger.exception("fan-out failed; clients will resume from the record")
         await self.send(
             protocol.encode(
                 protocol.Ack(

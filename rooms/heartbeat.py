@@ -26,6 +26,10 @@ from rooms.transport import db
 
 logger = logging.getLogger(__name__)
 CHUNK = 500
+# The latest sequence numbers are read, then sent this much later: a message committed just
+# before the read has had time to arrive by its fan-out, so a heartbeat does not make
+# clients resume for messages that are merely in flight.
+GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -95,6 +99,7 @@ class HeartbeatHub:
             room_ids={b.room_id for b in beats.values()},
             session_keys={b.session_key for b in beats.values()},
         )
+        await asyncio.sleep(min(GRACE_SECONDS, settings.CHAT_HEARTBEAT_SECONDS / 2))
         ts = timezone.now()
         frames = {
             room_id: protocol.encode(protocol.Heartbeat(latest_seq=seq, ts=ts))

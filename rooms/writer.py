@@ -2,15 +2,18 @@
 
 Every socket of the process hands its sends to one writer. While a batch is being stored
 (in the database thread), new sends queue; the next batch takes all of them in one
-transaction. At low load a batch is one message and nothing waits; under load the disk
-flush per commit is shared by many messages instead of paid by each. The acknowledgement
-for each message is still sent only after the transaction holding it has committed.
+transaction. After it commits, the writer publishes the batch's messages in sequence order.
+At low load a batch is one message and nothing waits; under load the disk flush per commit
+is shared by many messages instead of paid by each. Each message is acknowledged only after
+the transaction holding it has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+
+from channels.layers import get_channel_layer
 
 from rooms import services
 from rooms.transport import db
@@ -44,6 +47,7 @@ class MessageWriter:
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
+            await self._fan_out(results)
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -51,6 +55,19 @@ class MessageWriter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    async def _fan_out(self, results: list[services.Sent | Exception]) -> None:
+        """Publish the batch's messages in sequence order, one at a time, so receivers get
+        each room's messages in order and see no false gaps. Committed by now: a failed
+        publish is recovered by the receivers' resume."""
+        layer = get_channel_layer()
+        sent = [r for r in results if isinstance(r, services.Sent) and r.fanout is not None]
+        for result in sorted(sent, key=lambda r: (r.fanout[0], r.seq)):  # type: ignore[index]
+            group, event = result.fanout  # type: ignore[misc]
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                logger.exception("fan-out failed; clients will resume from the record")
 
 
 writer = MessageWriter()
