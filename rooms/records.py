@@ -41,10 +41,10 @@ def _insert_sql(vendor: str) -> str:
     columns = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     # Names come from the model's metadata; every value is a bound parameter.
-    return (
-        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT DO NOTHING RETURNING {quote(Message._meta.pk.column)}"  # type: ignore[union-attr]
-    )
+    table = quote(Message._meta.db_table)
+    pk = quote(Message._meta.pk.column)  # type: ignore[union-attr]
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+    return f"{insert} ON CONFLICT DO NOTHING RETURNING {pk}"
 
 
 def _prepare(values: dict[str, Any]) -> list[Any]:
