@@ -171,9 +171,18 @@ if REDIS_URL:
     }
     if CHANNEL_ENCRYPTION_KEY:
         _layer_config["symmetric_encryption_keys"] = [CHANNEL_ENCRYPTION_KEY]
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _layer_config}
-    }
+    # "core" (lists with a capacity and group expiry) or "pubsub" (Redis pub/sub: no capacity,
+    # no expiry, measured faster here). Both are at-most-once; clients resume from the record.
+    CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND", "pubsub")
+    if CHANNEL_LAYER_KIND == "pubsub":
+        for _key in ("capacity", "group_expiry"):
+            _layer_config.pop(_key)
+        _backend = "channels_redis.pubsub.RedisPubSubChannelLayer"
+    elif CHANNEL_LAYER_KIND == "core":
+        _backend = "channels_redis.core.RedisChannelLayer"
+    else:
+        raise ImproperlyConfigured("CHANNEL_LAYER_KIND must be core or pubsub")
+    CHANNEL_LAYERS = {"default": {"BACKEND": _backend, "CONFIG": _layer_config}}
 else:
     CHANNEL_LAYERS = {
         "default": {

@@ -227,6 +227,19 @@ def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
     return results
 
 
+# What the send path reads of the locked room row (the rest is not needed per message).
+_SEND_ROOM_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "state",
+    "last_seq",
+    "key_epoch",
+    "key_epoch_started_at",
+    "retention_days",
+)
+
+
 class _AlreadyStored(Exception):
     """Raised inside the message's savepoint when its client id was stored before."""
 
@@ -257,7 +270,7 @@ def _store_new_message(
     sealed message (a repeated client id conflicts and inserts nothing), move the room's
     counter. The two writes are plain SQL: the ORM's per-query overhead was most of the
     cost of a send (docs/performance.md)."""
-    room = Room.objects.select_for_update().get(pk=membership.room_id)
+    room = Room.objects.select_for_update().only(*_SEND_ROOM_FIELDS).get(pk=membership.room_id)
     now = timezone.now()
     _check_can_write(room, membership, now)
     seq = room.last_seq + 1

@@ -56,14 +56,16 @@ def redis_env() -> dict[str, str]:
     return {"REDIS_URL": REDIS_URL, "CHANNEL_PREFIX": f"e2e{secrets.token_hex(3)}"}
 
 
-@pytest.fixture
+@pytest.fixture(params=["pubsub", "core"])
 def cluster(
-    tmp_path: Path, postgres_url: str, redis_env: dict[str, str]
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str, redis_env: dict[str, str]
 ) -> Iterator[list[ServerProcess]]:
-    """Two server processes sharing PostgreSQL and Redis, like the compose deployment."""
+    """Two server processes sharing PostgreSQL and Redis, like the compose deployment; run
+    once with each Redis channel layer (pub/sub, the default, and the core layer)."""
     env = {
         "DATABASE_URL": postgres_url,
         **redis_env,
+        "CHANNEL_LAYER_KIND": request.param,
         "CHATSERVER_KEYS": "e2e1:" + "A" * 43 + "=",
         # Every replica must share the secret, or sessions signed by one are empty on another.
         "SECRET_KEY": "e2e-shared-secret-" + "k" * 40,
