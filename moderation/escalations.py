@@ -134,11 +134,10 @@ def escalation_raise(
         detail={"category": category, "severity": severity, "room": room.slug, "seq": seq},
     )
     _publish_item(escalation)
-    if source == Escalation.Source.DETECTOR:
-        events.publish_on_commit(
-            events.membership_group(membership.pk),
-            events.room_frame_event(text=protocol.encode(signpost_frame())),
-        )
+    events.publish_on_commit(
+        events.membership_group(membership.pk),
+        events.room_frame_event(text=protocol.encode(signpost_frame())),
+    )
     notice = protocol.RiskNotice(
         seq=seq, author=membership.pseudonym, category=category, severity=severity
     )
@@ -376,3 +375,32 @@ def escalations_check_sla(*, now: dt.datetime | None = None) -> int:
             _publish_item(e)
             count += 1
     return count
+
+
+@transaction.atomic
+def escalation_flag(*, flagger: Membership, seq: int, category: str, severity: str) -> Escalation:
+    """A facilitator or moderator flags a message by hand: an escalation like the
+    detector's, with the flagger recorded in the audit log. The writer is never told who."""
+    from moderation.permissions import require
+    from rooms.encryption import open_body
+    from rooms.errors import MessageNotFound
+
+    require(flagger.role, "flag_risk")
+    message = (
+        Message.objects.select_related("author", "data_key", "room")
+        .filter(room_id=flagger.room_id, seq=seq, kind=Message.Kind.MESSAGE)
+        .first()
+    )
+    if message is None or message.author is None:
+        raise MessageNotFound("no message with that number in this room")
+    return escalation_raise(
+        room=message.room,
+        membership=message.author,
+        message=message,
+        body=open_body(message) or "",
+        category=category,
+        severity=severity,
+        evidence=[],
+        source=Escalation.Source.MANUAL,
+        flagged_by=f"membership:{flagger.pk}",
+    )

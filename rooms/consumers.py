@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from moderation.escalations import escalation_flag
 from rooms import access, events, heartbeat, protocol, selectors, services
 from rooms.errors import RoomError
 from rooms.ratelimit import TokenBucket
@@ -153,7 +154,9 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         try:
             await self._handle(frame)
         except RoomError as exc:
-            ref = frame.client_id if isinstance(frame, protocol.Send) else None
+            ref = (
+                frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
+            )
             await self.send(
                 protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=ref))
             )
@@ -161,7 +164,9 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 await self.close(code=exc.close_code)
         except Exception:
             logger.exception("unexpected error handling a %s frame", type(frame).__name__)
-            ref = frame.client_id if isinstance(frame, protocol.Send) else None
+            ref = (
+                frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
+            )
             await self.send(
                 protocol.encode(
                     protocol.Error(
@@ -177,6 +182,8 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.send(protocol.encode(protocol.Pong()))
         elif isinstance(frame, protocol.Typing):
             await self._typing()
+        elif isinstance(frame, protocol.Flag):
+            await self._flag(frame)
         elif isinstance(frame, protocol.Send | protocol.Delete):
             if await self._limited(self.send_bucket, getattr(frame, "client_id", None)):
                 return
@@ -223,6 +230,16 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 )
             )
         )
+
+    async def _flag(self, frame: protocol.Flag) -> None:
+        assert self.identity is not None
+        await db(escalation_flag)(
+            flagger=self.identity.membership,
+            seq=frame.seq,
+            category=frame.category,
+            severity=frame.severity,
+        )
+        await self.send(protocol.encode(protocol.Done(ref=frame.ref)))
 
     async def _delete(self, frame: protocol.Delete) -> None:
         assert self.identity is not None

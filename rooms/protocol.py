@@ -94,7 +94,27 @@ class Ping(_ClientFrame, tag="ping", frozen=True):
     pass
 
 
-ClientFrame = Send | History | Resume | Typing | Delete | Ping
+RiskCategory = Literal[
+    "suicide",
+    "self_harm",
+    "immediate_danger",
+    "child_at_risk",
+    "harm_to_others",
+    "medical_emergency",
+]
+RiskSeverity = Literal["concern", "high", "critical"]
+
+
+class Flag(_ClientFrame, tag="flag", frozen=True):
+    """Facilitators and moderators only: raise an escalation for a message by hand."""
+
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    category: RiskCategory
+    severity: RiskSeverity
+    ref: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+ClientFrame = Send | History | Resume | Typing | Delete | Ping | Flag
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 

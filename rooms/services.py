@@ -376,10 +376,6 @@ def connection_open(*, channel_name: str, membership: Membership) -> None:
     )
 
 
-def connection_touch(*, channel_name: str) -> None:
-    Connection.objects.filter(channel_name=channel_name).update(last_seen=timezone.now())
-
-
 def connection_close(*, channel_name: str) -> None:
     Connection.objects.filter(channel_name=channel_name).delete()
 

@@ -286,3 +286,45 @@ def test_notes_refused_after_the_member_is_erased(make_membership: Any, staff_us
     member_erase(member=membership.member)
     with pytest.raises(escalations.NotesUnavailable):
         escalations.escalation_note_add(user=staff_user, escalation_id=e.pk, text="called")
+
+
+@pytestmark_ws
+async def test_facilitator_flags_a_message_by_hand_and_members_cannot(
+    connect: Any, connect_staff: Any, make_membership: Any, staff_user: Any
+) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from tests.conftest import login_session
+
+    writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
+
+    def facilitator() -> tuple[Membership, str]:
+        user = User.objects.create_user(username="fac9", password="x" * 16)
+        user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
+        membership = make_membership(member=None, user=user, role="facilitator", pseudonym="Fac")
+        return membership, login_session(user, second_factor=False)
+
+    fac, fac_key = await database_sync_to_async(facilitator)()
+    quiet = "I don't really see the point of anything now."
+    async with connect_staff(staff_user) as staff:
+        await staff.connect()
+        await staff.receive_json_from()
+        async with connect(writer) as w, connect(fac, session_key=fac_key) as f:
+            await w.send_json_to({"type": "send", "client_id": "q1", "body": quiet})
+            seq = (await next_frame(w, "ack"))["seq"]
+            flag = {"type": "flag", "seq": seq, "category": "suicide", "severity": "high"}
+            await w.send_json_to({**flag, "ref": "m1"})  # a member may not flag
+            refused = await next_frame(w, "error")
+            assert refused["code"] == "forbidden" and refused["ref"] == "m1"
+            await f.send_json_to({**flag, "ref": "f1"})
+            assert (await next_frame(f, "done"))["ref"] == "f1"
+            item = (await next_frame(staff, "escalation"))["item"]
+            assert item["source"] == "manual" and item["seq"] == seq
+            assert item["pseudonym"] == "Quiet Heron" and item["severity"] == "high"
+            assert (await next_frame(w, "signpost"))["resources"]
+    actors = await database_sync_to_async(
+        lambda: list(
+            AuditEntry.objects.filter(action="escalation.raise").values_list("actor", flat=True)
+        )
+    )()
+    assert actors == [f"membership:{fac.pk}"]
