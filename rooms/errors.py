@@ -68,3 +68,8 @@ class NotAuthenticated(RoomError):
 class RecoveryFailed(RoomError):
     code = "recovery_failed"
     http_status = 400
+
+
+class RecoveryLocked(RoomError):
+    code = "recovery_locked"
+    http_status = 429

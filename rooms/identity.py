@@ -8,19 +8,23 @@ let anyone take over a member, and the phrase itself is never stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
+from django.utils import timezone
 from mnemonic import Mnemonic
 
-from chatserver.crypto import random_choice
-from rooms.errors import RecoveryFailed
-from rooms.models import Member
+from chatserver.crypto import fingerprint, random_choice
+from rooms.errors import RecoveryFailed, RecoveryLocked
+from rooms.models import Member, RecoveryThrottle
 
 LOOKUP_WORDS = 3
 SECRET_WORDS = 5
+RECOVERY_MAX_FAILURES = 5
+RECOVERY_WINDOW_SECONDS = 15 * 60
 
 
 @functools.cache
@@ -52,11 +56,47 @@ def member_create() -> NewMember:
 
 def member_recover(*, phrase: str) -> Member:
     """The member the phrase belongs to. The same error is given for every failure so the
-    answer does not reveal whether the lookup words exist."""
+    answer does not reveal whether the lookup words exist, and a wrong guess costs the same
+    slow hash whether or not they do. After ``RECOVERY_MAX_FAILURES`` failures on the same
+    lookup words within the window, those words are locked for a while."""
     lookup, secret = _split(phrase)
-    for member in Member.objects.filter(
-        recovery_lookup=lookup, erased_at__isnull=True, banned_at__isnull=True
-    ):
+    _refuse_if_locked(lookup)
+    candidates = list(
+        Member.objects.filter(
+            recovery_lookup=lookup, erased_at__isnull=True, banned_at__isnull=True
+        )
+    )
+    for member in candidates:
         if check_password(secret, member.recovery_hash):
+            RecoveryThrottle.objects.filter(lookup_fingerprint=fingerprint(lookup)).delete()
             return member
+    if not candidates:
+        make_password(secret)  # the same cost as a real check: no timing hint
+    _record_failure(lookup)
     raise RecoveryFailed("that recovery phrase does not match an account")
+
+
+def _refuse_if_locked(lookup: str) -> None:
+    locked_until = (
+        RecoveryThrottle.objects.filter(lookup_fingerprint=fingerprint(lookup))
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if locked_until is not None and locked_until > timezone.now():
+        raise RecoveryLocked("too many attempts with this phrase: please try again later")
+
+
+@transaction.atomic
+def _record_failure(lookup: str) -> None:
+    now = timezone.now()
+    window = dt.timedelta(seconds=RECOVERY_WINDOW_SECONDS)
+    row, _ = RecoveryThrottle.objects.select_for_update().get_or_create(
+        lookup_fingerprint=fingerprint(lookup), defaults={"window_started_at": now}
+    )
+    if row.window_started_at + window <= now:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    if row.failures >= RECOVERY_MAX_FAILURES:
+        row.locked_until = now + window
+        row.failures, row.window_started_at = 0, now
+    row.save()

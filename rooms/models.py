@@ -227,3 +227,16 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"connection to room {self.room_id}"
+
+
+class RecoveryThrottle(models.Model):
+    """Failed recoveries per set of lookup words, so nobody who knows (or saw) someone's
+    first three words can keep guessing the rest. Only a fingerprint of the words is kept."""
+
+    lookup_fingerprint = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "recovery throttle"

@@ -175,3 +175,20 @@ def test_delete_my_data_erases_keys_and_ends_the_session(client: Client) -> None
     assert Message.objects.get().ciphertext is None
     assert Member.objects.get().erased_at is not None
     assert client.get("/api/session").json()["member"] is False
+
+
+def test_recovery_guessing_is_locked_per_phrase(client: Client) -> None:
+    from rooms.identity import RECOVERY_MAX_FAILURES
+    from rooms.models import RecoveryThrottle
+
+    phrase = post(client, "/api/session").json()["recovery_phrase"]
+    lookup = " ".join(phrase.split()[:3])
+    other = Client(enforce_csrf_checks=True)
+    for _ in range(RECOVERY_MAX_FAILURES):
+        wrong = post(other, "/api/session/recover", {"phrase": lookup + " abandon" * 5})
+        assert wrong.json()["error"]["code"] == "recovery_failed"
+    locked = post(other, "/api/session/recover", {"phrase": phrase})  # even the right one
+    assert locked.status_code == 429 and locked.json()["error"]["code"] == "recovery_locked"
+    assert lookup not in str(
+        list(RecoveryThrottle.objects.values_list("lookup_fingerprint", flat=True))
+    )
