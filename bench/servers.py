@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,14 +83,17 @@ class ServerProcess:
         scheme = "https" if "--ssl-cert" in self.extra_args else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> ServerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+    def command(self) -> list[str]:
         args = [sys.executable, "-m", "chatserver.cli", "serve", "--port", str(self.port)]
         if not self.migrate:
             args.append("--no-migrate")
+        return args + self.extra_args
+
+    def start(self, timeout: float = 60.0) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            args + self.extra_args,
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
@@ -117,7 +120,7 @@ class ServerProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from moderation import accounts, escalations
+from moderation.permissions import can
 from rooms import events, protocol
 from rooms.errors import RoomError
 from rooms.roles import role_for_user
@@ -29,7 +30,7 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         role = await db(role_for_user)(user)
-        if role not in escalations.STAFF_ROLES:
+        if not can(role, "view_escalations"):
             code = (
                 protocol.Close.UNAUTHENTICATED
                 if not getattr(user, "is_authenticated", False)

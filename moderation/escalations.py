@@ -22,14 +22,14 @@ from django.utils import timezone
 from moderation import outbox
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
+from moderation.permissions import require
 from moderation.risk import Assessment
 from rooms import events, protocol
 from rooms.encryption import aead_for, current_data_key, open_text, seal_text
-from rooms.errors import NotAllowed, RoomError
+from rooms.errors import RoomError
 from rooms.models import Agreement, Membership, Message, Room
 from rooms.roles import role_for_user
 
-STAFF_ROLES = {Membership.Role.STAFF, Membership.Role.ADMIN, Membership.Role.MODERATOR}
 EXCERPT_CHARS = 500
 
 
@@ -174,10 +174,11 @@ def escalation_from_assessment(
 # --- staff actions --------------------------------------------------------------------------
 
 
-def _require_staff(user: User) -> str:
+def _require(user: User, action: str) -> str:
+    """The user's role, if the permission table (moderation/permissions.py) allows it."""
     role = role_for_user(user)
-    if role not in STAFF_ROLES:
-        raise NotAllowed("only moderators and professional staff can do this")
+    require(role, action)
+    assert role is not None
     return role
 
 
@@ -205,7 +206,7 @@ def _audit(user: User, action: str, e: Escalation, **detail: Any) -> None:
 
 @transaction.atomic
 def escalation_acknowledge(*, user: User, escalation_id: int) -> Escalation:
-    _require_staff(user)
+    _require(user, "ack_escalation")
     e = _locked(escalation_id)
     if e.status == Escalation.Status.OPEN:
         e.status = Escalation.Status.ACKNOWLEDGED
@@ -219,7 +220,7 @@ def escalation_acknowledge(*, user: User, escalation_id: int) -> Escalation:
 
 @transaction.atomic
 def escalation_progress(*, user: User, escalation_id: int) -> Escalation:
-    _require_staff(user)
+    _require(user, "ack_escalation")
     e = _locked(escalation_id)
     if e.status in {Escalation.Status.OPEN, Escalation.Status.ACKNOWLEDGED}:
         e.acknowledged_at = e.acknowledged_at or timezone.now()
@@ -237,7 +238,7 @@ def escalation_resolve(
 ) -> Escalation:
     """Resolve with an outcome. "False alarm" is recorded so precision in real use can be
     measured (docs/risk-detection.md)."""
-    _require_staff(user)
+    _require(user, "resolve_escalation")
     e = _locked(escalation_id)
     e.status = Escalation.Status.FALSE_ALARM if false_alarm else Escalation.Status.RESOLVED
     e.outcome = outcome
@@ -252,7 +253,7 @@ def escalation_resolve(
 
 @transaction.atomic
 def escalation_note_add(*, user: User, escalation_id: int, text: str) -> EscalationNote:
-    _require_staff(user)
+    _require(user, "ack_escalation")
     e = _locked(escalation_id)
     if e.data_key is None or e.data_key.destroyed_at is not None:
         # The member's keys were destroyed (erasure or retention): nothing can be sealed
@@ -272,7 +273,7 @@ def escalation_note_add(*, user: User, escalation_id: int, text: str) -> Escalat
 @transaction.atomic
 def escalation_view(*, user: User, escalation_id: int) -> protocol.EscalationDetail:
     """The decrypted excerpt and notes. Every view of decrypted content is audited."""
-    _require_staff(user)
+    _require(user, "view_decrypted_content")
     e = _locked(escalation_id)
     excerpt = open_text(
         data_key=e.data_key,
@@ -299,7 +300,7 @@ def escalation_view(*, user: User, escalation_id: int) -> protocol.EscalationDet
 def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     """A private one-to-one room between the member and staff. The member is invited, not
     moved: they choose whether to join (a support_offer frame reaches only them)."""
-    role = _require_staff(user)
+    role = _require(user, "open_support_room")
     e = _locked(escalation_id)
     if e.membership is None or e.membership.member_id is None:
         raise EscalationNotFound("the member is no longer here")
@@ -381,7 +382,6 @@ def escalations_check_sla(*, now: dt.datetime | None = None) -> int:
 def escalation_flag(*, flagger: Membership, seq: int, category: str, severity: str) -> Escalation:
     """A facilitator or moderator flags a message by hand: an escalation like the
     detector's, with the flagger recorded in the audit log. The writer is never told who."""
-    from moderation.permissions import require
     from rooms.encryption import open_body
     from rooms.errors import MessageNotFound
 

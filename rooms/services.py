@@ -180,16 +180,14 @@ def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> No
 
 
 def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
-    """Store a message (encrypted) and return it with its fan-out event, which the caller
-    sends after this returns (and so after commit). Sending the same ``client_id`` again
-    returns the stored message instead of a duplicate.
-
-    The risk detector runs first, outside the room lock (it is pure and fast); a finding
-    becomes an escalation in the same transaction as the message."""
-    assessment = risk.assess(body)
-    return _store_message(
-        membership=membership, client_id=client_id, body=body, assessment=assessment
+    """Store one message: ``message_send_batch`` with a batch of one (the socket path goes
+    through the writer, which batches). The caller publishes ``fanout`` after this returns."""
+    (result,) = message_send_batch(
+        [SendRequest(membership=membership, client_id=client_id, body=body)]
     )
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 @dataclass(frozen=True)

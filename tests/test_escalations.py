@@ -14,6 +14,7 @@ from moderation import escalations, outbox
 from moderation.audit import audit_verify
 from moderation.models import AuditEntry, Escalation, OutboxItem
 from rooms import services
+from rooms.errors import NotAllowed
 from rooms.models import Membership, Message
 from tests.wsutil import closed_with, next_frame
 
@@ -112,7 +113,7 @@ def test_members_and_facilitators_cannot_act_on_escalations(make_membership: Any
     e = raise_for(make_membership())
     peer = User.objects.create_user(username="peer", password="x" * 16)
     peer.groups.add(Group.objects.get_or_create(name="facilitator")[0])
-    with pytest.raises(escalations.NotAllowed):
+    with pytest.raises(NotAllowed):
         escalations.escalation_acknowledge(user=peer, escalation_id=e.pk)
 
 

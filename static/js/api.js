@@ -13,7 +13,7 @@ export class ApiError extends Error {
 const NETWORK_MESSAGE = "We couldn't reach the service. Check your connection and try again.";
 const GENERIC_MESSAGE = "Something went wrong. Please try again.";
 
-function csrfToken() {
+export function csrfToken() {
   for (const part of document.cookie.split(";")) {
     const [name, ...rest] = part.trim().split("=");
     if (name === "csrftoken") return decodeURIComponent(rest.join("="));

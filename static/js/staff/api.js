@@ -2,20 +2,12 @@
 // Django's CSRF token from the `csrftoken` cookie. Errors are thrown as the member page's
 // ApiError, with the server's error code (`login_failed`, `otp_required`, ...).
 
-import { ApiError } from "../api.js";
+import { ApiError, csrfToken } from "../api.js";
 
 export { ApiError };
 
 const NETWORK_MESSAGE = "The server could not be reached. Check the connection and try again.";
 const GENERIC_MESSAGE = "Something went wrong. Please try again.";
-
-function csrfToken() {
-  for (const part of document.cookie.split(";")) {
-    const [name, ...rest] = part.trim().split("=");
-    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
-  }
-  return "";
-}
 
 // Difference between the server's clock and this device's, from the Date header, so SLA
 // countdowns are right on a laptop whose clock is off. Small differences are ignored: the
