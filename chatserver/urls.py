@@ -25,6 +25,7 @@ urlpatterns = [
         staff_api.staff_logout_everywhere,
         name="api-staff-logout-everywhere",
     ),
+    path("api/staff/debriefs", staff_api.debrief_file, name="api-staff-debriefs"),
     path("api/figures", staff_api.figures, name="api-figures"),
     path("figures/", staff_api.figures_page, name="figures"),
     path("admin/", admin.site.urls),

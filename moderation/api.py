@@ -4,18 +4,23 @@ moderation.figures, and answers in the API's JSON error style (docs/roles.md).""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from moderation import accounts
 from moderation.figures import service_figures
+from moderation.governance import debrief_record
 from moderation.permissions import require
 from rooms.api import BadRequest, _body, _field, api_view
 from rooms.errors import NotAuthenticated
 from rooms.roles import role_for_user
+from rooms.selectors import room_by_slug
 
 MAX_FIGURE_DAYS = 3660
 OTP_SETUP_MESSAGE = (
@@ -84,6 +89,51 @@ def staff_logout(request: HttpRequest) -> JsonResponse:
 def staff_logout_everywhere(request: HttpRequest) -> JsonResponse:
     ended = accounts.sign_out_everywhere(request)
     return JsonResponse({"username": None, "sessions_ended": ended})
+
+
+# --- debriefs ---------------------------------------------------------------------------------
+
+MAX_DEBRIEF_CHARS = 8000
+
+
+def _verified_staff(request: HttpRequest) -> Any:
+    if not request.user.is_authenticated or not accounts.session_is_verified(
+        request.user, request.session
+    ):
+        raise NotAuthenticated("sign in as staff, with your authenticator code if you have one")
+    return request.user
+
+
+@require_POST
+@api_view
+def debrief_file(request: HttpRequest) -> JsonResponse:
+    """A facilitator files their debrief after a session (sealed; docs/governance.md), and
+    may ask for support themselves: ``needs_support`` reaches a supervisor through the audit
+    log and the admin's list of debriefs."""
+    user = _verified_staff(request)
+    require(role_for_user(user), "file_debrief")
+    data = _body(request)
+    text = _field(data, "text", str).strip()
+    if not text or len(text) > MAX_DEBRIEF_CHARS:
+        raise BadRequest(f"text must be 1 to {MAX_DEBRIEF_CHARS} characters")
+    needs_support = data.get("needs_support", False)
+    if not isinstance(needs_support, bool):
+        raise BadRequest("needs_support must be true or false")
+    session_on = timezone.localdate()
+    if (raw := _optional_str(data, "session_on")) is not None:
+        try:
+            session_on = dt.date.fromisoformat(raw)
+        except ValueError:
+            raise BadRequest("session_on must be a date like 2026-11-25") from None
+    if session_on > timezone.localdate():
+        raise BadRequest("session_on cannot be in the future")
+    room = None
+    if (slug := _optional_str(data, "room")) is not None:
+        room = room_by_slug(slug)
+    debrief = debrief_record(
+        facilitator=user, room=room, session_on=session_on, text=text, needs_support=needs_support
+    )
+    return JsonResponse({"id": debrief.pk, "needs_support": needs_support}, status=201)
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""The staff websocket (``/ws/staff/``): the live escalation queue.
+"""The staff websocket (``/ws/staff/``): the live escalation queue and members' reports.
 
-On connect it sends every escalation still open, so a reconnect misses nothing; after that it
-streams new and changed escalations. Staff actions (acknowledge, note, resolve, view, open a
-support room) are frames that each call one service; every one is audited there.
+On connect it sends every escalation still open, then every open report, so a reconnect
+misses nothing; after that it streams new and changed escalations and reports. Staff actions
+(acknowledge, note, resolve, view, open a support room; read, answer and close a report) are
+frames that each call one service; every one is audited there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from moderation import accounts, escalations
+from moderation import accounts, escalations, reports
 from moderation.permissions import can
 from rooms import events, protocol
 from rooms.errors import RoomError
@@ -55,6 +56,8 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.channel_layer.group_add(events.session_group(session_key), self.channel_name)
         items = await db(escalations.escalations_open)()
         await self.send(protocol.encode(protocol.Escalations(items=items)))
+        open_reports = await db(reports.reports_open)()
+        await self.send(protocol.encode(protocol.StaffReports(items=open_reports)))
 
     async def disconnect(self, code: int) -> None:
         if self.user is not None:
@@ -94,6 +97,27 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _handle(self, frame: protocol.StaffFrame) -> None:
         assert not isinstance(frame, protocol.Ping)
+        if isinstance(frame, protocol.ReportReplySend | protocol.ReportView | protocol.ReportClose):
+            await self._handle_report(frame)
+        else:
+            await self._handle_escalation(frame)
+
+    async def _handle_report(
+        self, frame: protocol.ReportReplySend | protocol.ReportView | protocol.ReportClose
+    ) -> None:
+        user = self.user
+        if isinstance(frame, protocol.ReportView):
+            item = await db(reports.report_view)(user=user, report_id=frame.id)
+            # Only to this socket: the decrypted message and note are never broadcast.
+            await self.send(protocol.encode(protocol.StaffReport(item=item)))
+        elif isinstance(frame, protocol.ReportReplySend):
+            await db(reports.report_reply)(user=user, report_id=frame.id, text=frame.text)
+        else:
+            await db(reports.report_close)(user=user, report_id=frame.id, outcome=frame.outcome)
+        await self.send(protocol.encode(protocol.Done(ref=frame.ref)))
+
+    async def _handle_escalation(self, frame: protocol.StaffFrame) -> None:
+        assert not isinstance(frame, protocol.Ping)
         user, ref = self.user, frame.ref
         room: str | None = None
         if isinstance(frame, protocol.EscalationAck):
@@ -122,6 +146,7 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(protocol.encode(protocol.Done(ref=ref, room=room)))
 
     async def room_frame(self, event: dict[str, Any]) -> None:
+        # Escalation and report items alike: pre-encoded by the services, never client JSON.
         await self.send(event["text"])
 
     async def socket_close(self, event: dict[str, Any]) -> None:

@@ -150,7 +150,12 @@ def escalation_raise(
 
 
 def escalation_from_assessment(
-    *, room: Room, membership: Membership, message: Message, body: str, assessment: Assessment
+    *,
+    room: Room,
+    membership: Membership,
+    message: Message | None,
+    body: str,
+    assessment: Assessment,
 ) -> Escalation | None:
     top = assessment.top
     if top is None:

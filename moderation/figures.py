@@ -15,7 +15,7 @@ Definitions (also in docs/governance.md):
 * **participants**: distinct anonymous members who posted at least one message in the period
   (staff and facilitators are not counted).
 * **messages**: messages posted in the period (deletion entries are not messages).
-* **reports**: reports made by members in the period (0 until reporting is recorded).
+* **reports**: reports of messages made in the period (moderation/reports.py).
 * **escalations**: raised in the period, by category and by severity.
 * **median time to acknowledge**: over escalations raised in the period that were
   acknowledged, in seconds.
@@ -31,7 +31,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from moderation.models import Escalation
+from moderation.models import Escalation, Report
 from rooms.models import Message, Room
 
 SMALL = 5
@@ -100,7 +100,9 @@ def service_figures(*, days: int = 30, now: dt.datetime | None = None) -> dict[s
         "sessions_held": suppress(sessions_held),
         "participants": suppress(participants),
         "messages": suppress(messages.count()),
-        "reports": suppress(0),
+        "reports": suppress(
+            Report.objects.filter(created_at__gte=start, created_at__lt=end).count()
+        ),
         "escalations": {
             "total": total,
             "by_category": categories,

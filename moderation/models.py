@@ -230,3 +230,71 @@ class Debrief(models.Model):
 
     def __str__(self) -> str:
         return f"debrief {self.pk} ({self.session_on})"
+
+
+# --- reports by members ------------------------------------------------------------------------
+
+
+class Report(models.Model):
+    """A member's report of a message. It goes to the room's facilitators and to the
+    moderators; the reporter is recorded so a moderator can answer them privately, and is
+    never shown to the reported member, the room, or in any frame about the report."""
+
+    class Reason(models.TextChoices):
+        HARASSMENT = "harassment", "Harassment or bullying"
+        UNSAFE = "unsafe", "Someone may be unsafe"
+        IDENTIFYING = "identifying", "Shares identifying details"
+        GRAPHIC = "graphic", "Graphic detail without a warning"
+        SPAM = "spam", "Spam or advertising"
+        IMPERSONATION = "impersonation", "Not who they say they are"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="reports")
+    message_seq = models.BigIntegerField()
+    reported = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="reports_against"
+    )
+    reported_pseudonym = models.CharField(max_length=64)
+    reporter = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="reports_made"
+    )
+    reason = models.CharField(max_length=16, choices=Reason)
+    # The reporter's optional note, sealed under the reporter's data key.
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL, related_name="+")
+    note_ciphertext = models.BinaryField(null=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.OPEN)
+    outcome = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "message_seq", "reporter"], name="report_once_per_message"
+            )
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} ({self.reason})"
+
+
+class ReportReply(models.Model):
+    """A moderator's private answer to the person who made a report, sealed under the
+    reporter's data key (so erasing the reporter shreds it too)."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL, related_name="+")
+    ciphertext = models.BinaryField(null=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"reply to report {self.report_id}"

@@ -29,8 +29,29 @@ class AgreementInline(admin.StackedInline):
 class RoomAdmin(admin.ModelAdmin):
     list_display = ("title", "slug", "visibility", "state", "capacity", "last_seq")
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("last_seq", "key_epoch")
+    readonly_fields = ("last_seq", "key_epoch", "moderation_rev")
     inlines = [AgreementInline]
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "description", "visibility", "capacity", "state")}),
+        (
+            "How the room is held",
+            {
+                "fields": (
+                    "uses_sessions",
+                    "schedule",
+                    "slow_mode_seconds",
+                    "blocked_terms",
+                    "hold_critical",
+                ),
+                "description": (
+                    "Blocked terms (one per line) hold a message for a facilitator's review. "
+                    "Holding critical messages keeps them from the room until a facilitator "
+                    "has read them; staff are alerted either way."
+                ),
+            },
+        ),
+        ("Records", {"fields": ("retention_days", "last_seq", "key_epoch", "moderation_rev")}),
+    )
 
     def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

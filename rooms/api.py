@@ -150,6 +150,8 @@ def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
         "visibility": room.visibility,
         "state": room.state,
         "capacity": room.capacity,
+        "schedule": room.schedule,
+        "sessions": room.uses_sessions,
         "joined": membership is not None
         and membership.agreement_version == selectors.current_agreement_version(room),
     }
@@ -256,6 +258,12 @@ def me(request: HttpRequest) -> HttpResponse:
     from rooms.keys import member_erase
 
     member = _require_member(request)
+    if _body(request).get("confirm") is not True:
+        return error_response(
+            "confirmation_required",
+            'this cannot be undone: send {"confirm": true} to erase your data',
+            400,
+        )
     member_erase(member=member, actor="member:self")
     request.session.flush()
     return HttpResponse(status=204)

@@ -17,9 +17,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from moderation import held, reports, room_actions
 from moderation.escalations import escalation_flag
-from rooms import access, events, heartbeat, protocol, selectors, services
-from rooms.errors import RoomError
+from moderation.permissions import can
+from rooms import access, events, heartbeat, preferences, protocol, selectors, services, sittings
+from rooms.errors import NotAdmitted, RoomError
 from rooms.ratelimit import TokenBucket
 from rooms.transport import DirectDispatchMixin, db
 from rooms.writer import writer
@@ -40,6 +42,9 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.tasks: list[asyncio.Task[None]] = []
         self.groups_joined: list[str] = []
+        self.waiting = False
+        self.entered = False
+        self.viewer = selectors.MEMBER_VIEW
         self.last_typing = 0.0
         self.send_bucket = TokenBucket(
             rate=settings.CHAT_RATE_PER_SECOND,
@@ -62,11 +67,30 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=exc.close_code or protocol.Close.FORBIDDEN)
             return
         identity = self.identity
-        await self._join_groups(identity)
+        self.tasks.append(asyncio.create_task(self._expire_session(identity.session_expires)))
+        for group in self._personal_groups(identity):
+            await self._group_add(group)
+        if sittings.needs_waiting(identity.room, identity.membership):
+            waiting = await db(sittings.waiting_frame)(identity.room, identity.membership)
+            if waiting is not None:
+                self.waiting = True
+                await self._group_add(events.room_waiting_group(identity.room.pk))
+                await self.send(protocol.encode(waiting))
+                return
+        await self._enter(identity)
+
+    async def _enter(self, identity: access.SocketIdentity) -> None:
+        """Join the room proper: its groups, presence, the welcome and what comes with it."""
+        self.waiting = False
+        await self._group_discard(events.room_waiting_group(identity.room.pk))
+        for group in self._room_groups(identity):
+            await self._group_add(group)
         await db(services.connection_open)(
             channel_name=self.channel_name, membership=identity.membership
         )
-        await self.send(protocol.encode(await self._welcome(identity)))
+        self.entered = True
+        for frame in await db(self._entry_frames)(identity):
+            await self.send(frame)
         await db(services.presence_broadcast)(room_id=identity.room.pk)
         heartbeat.hub.register(
             self.channel_name,
@@ -77,33 +101,79 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 close=self._close_with,
             ),
         )
-        self.tasks.append(asyncio.create_task(self._expire_session(identity.session_expires)))
 
-    async def _join_groups(self, identity: access.SocketIdentity) -> None:
+    def _entry_frames(self, identity: access.SocketIdentity) -> list[str]:
+        """The welcome, then the room's state, pins, and (by role) the facilitators'
+        queues or the member's own reports: everything a (re)connecting client needs."""
+        room = selectors.room_by_slug(identity.room.slug)
+        membership = identity.membership
+        membership.refresh_from_db()
+        self.viewer = self._viewer_for(membership)
+        frames: list[protocol.ServerFrame] = [
+            self._welcome(identity, room, preferences.you(membership))
+        ]
+        mine = reports.my_reports(membership)
+        if mine.items:
+            frames.append(mine)
+        if can(membership.role, "review_held"):
+            queue = held.held_queue(room.pk)
+            if queue.items:
+                frames.append(queue)
+        if can(membership.role, "run_sessions") and room.uses_sessions:
+            frames.append(sittings.waiting_room(room.pk))
+        return [protocol.encode(f) for f in frames]
+
+    @staticmethod
+    def _viewer_for(membership: Any) -> selectors.Viewer:
+        return selectors.Viewer(
+            sees_hidden=can(membership.role, "review_hidden"),
+            ignored=selectors.ignored_ids(membership.pk),
+        )
+
+    async def _group_add(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+
+    async def _group_discard(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.remove(group)
+
+    @staticmethod
+    def _personal_groups(identity: access.SocketIdentity) -> list[str]:
+        """Groups that reach this participant wherever they are (waiting or in the room):
+        private frames, and the closes of logout, erasure, bans and role changes."""
         groups = [
-            events.room_group(identity.room.pk),
             events.session_group(identity.session_key),
             events.membership_group(identity.membership.pk),
         ]
-        if identity.membership.role != identity.membership.Role.MEMBER:
-            groups.append(events.room_staff_group(identity.room.pk))
         if identity.member_id:
             groups.append(events.member_group(identity.member_id))
         if identity.user_id:
             groups.append(events.user_group(identity.user_id))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = groups
+        return groups
 
-    async def _welcome(self, identity: access.SocketIdentity) -> protocol.Welcome:
-        room = identity.room
+    @staticmethod
+    def _room_groups(identity: access.SocketIdentity) -> list[str]:
+        groups = [events.room_group(identity.room.pk)]
+        if identity.membership.role != identity.membership.Role.MEMBER:
+            groups.append(events.room_staff_group(identity.room.pk))
+        return groups
+
+    @staticmethod
+    def _welcome(identity: access.SocketIdentity, room: Any, you: protocol.You) -> protocol.Welcome:
         return protocol.Welcome(
             protocol=protocol.PROTOCOL_VERSION,
-            room=protocol.RoomInfo(slug=room.slug, title=room.title, state=room.state),
-            you=protocol.You(
-                pseudonym=identity.membership.pseudonym, role=identity.membership.role
+            room=protocol.RoomInfo(
+                slug=room.slug,
+                title=room.title,
+                state=room.state,
+                slow_mode_seconds=room.slow_mode_seconds,
             ),
-            latest_seq=await db(selectors.latest_seq)(room.pk),
+            you=you,
+            pins=selectors.pins(room.pk).items,
+            latest_seq=room.last_seq,
             heartbeat_seconds=settings.CHAT_HEARTBEAT_SECONDS,
             limits=protocol.Limits(
                 max_message_chars=settings.CHAT_MAX_MESSAGE_CHARS,
@@ -119,7 +189,12 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             task.cancel()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
-        if self.identity is not None:
+        if self.identity is None:
+            return
+        if self.waiting:
+            with contextlib.suppress(Exception):
+                await db(sittings.depart)(membership=self.identity.membership)
+        if self.entered:
             room_id = self.identity.room.pk
             await db(services.connection_close)(channel_name=self.channel_name)
             with contextlib.suppress(Exception):
@@ -157,8 +232,13 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             ref = (
                 frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
             )
+            retry_after = round(exc.retry_after, 3) if exc.retry_after is not None else None
             await self.send(
-                protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=ref))
+                protocol.encode(
+                    protocol.Error(
+                        code=exc.code, message=exc.message, ref=ref, retry_after=retry_after
+                    )
+                )
             )
             if exc.close_code is not None and exc.close_code != protocol.Close.FORBIDDEN:
                 await self.close(code=exc.close_code)
@@ -180,23 +260,56 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _handle(self, frame: protocol.ClientFrame) -> None:
         if isinstance(frame, protocol.Ping):
             await self.send(protocol.encode(protocol.Pong()))
+        elif self.waiting:
+            await self._handle_waiting(frame)
         elif isinstance(frame, protocol.Typing):
             await self._typing()
-        elif isinstance(frame, protocol.Flag):
-            await self._flag(frame)
-        elif isinstance(frame, protocol.Send | protocol.Delete):
+        elif isinstance(frame, protocol.Send | protocol.Delete | protocol.Report):
             if await self._limited(self.send_bucket, getattr(frame, "client_id", None)):
                 return
             if isinstance(frame, protocol.Send):
                 await self._send_message(frame)
-            else:
+            elif isinstance(frame, protocol.Delete):
                 await self._delete(frame)
-        elif await self._limited(self.read_bucket, None):
-            return
-        elif isinstance(frame, protocol.History):
-            await self._history(frame)
-        elif isinstance(frame, protocol.Resume):
-            await self._resume(frame)
+            else:
+                await self._report(frame)
+        elif isinstance(frame, protocol.History | protocol.Resume):
+            if await self._limited(self.read_bucket, None):
+                return
+            if isinstance(frame, protocol.History):
+                await self._history(frame)
+            else:
+                await self._resume(frame)
+        elif not await self._limited(self.send_bucket, getattr(frame, "ref", None)):
+            await self._act(frame)
+
+    async def _handle_waiting(self, frame: protocol.ClientFrame) -> None:
+        """Outside the session only agreeing and leaving make sense; anything else is
+        answered (never dropped) with the reason."""
+        assert self.identity is not None
+        if isinstance(frame, protocol.Agree):
+            waiting = await db(sittings.agree)(
+                membership=self.identity.membership, version=frame.version
+            )
+            if waiting is None:
+                await self._enter(self.identity)
+            else:
+                await self.send(protocol.encode(waiting))
+        elif isinstance(frame, protocol.Leave):
+            await self._act(frame)
+        else:
+            raise NotAdmitted("you are in the waiting room: a facilitator will let you in")
+
+    async def _act(self, frame: protocol.ClientFrame) -> None:
+        """A facilitator's, moderator's or member's action: one service call, then ``done``
+        with the request's ref. The effect reaches clients through the channel layer."""
+        assert self.identity is not None
+        actor = self.identity.membership
+        call = _ACTIONS.get(type(frame))
+        if call is None:
+            raise RoomError(f"{type(frame).__name__} frames are not accepted here")
+        await db(call)(actor, frame)
+        await self.send(protocol.encode(protocol.Done(ref=getattr(frame, "ref", ""))))
 
     async def _limited(self, bucket: TokenBucket, ref: str | None) -> bool:
         retry_after = bucket.take(time.monotonic())
@@ -220,9 +333,19 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         assert self.identity is not None
         sent = await writer.send(
             services.SendRequest(
-                membership=self.identity.membership, client_id=frame.client_id, body=frame.body
+                membership=self.identity.membership,
+                client_id=frame.client_id,
+                body=frame.body,
+                cw=frame.cw,
+                themes=tuple(frame.themes),
             )
         )
+        if sent.held is not None:
+            held_frame = protocol.Held(
+                client_id=frame.client_id, reason=sent.held, message=sent.held_message
+            )
+            await self.send(protocol.encode(held_frame))
+            return
         await self.send(
             protocol.encode(
                 protocol.Ack(
@@ -231,13 +354,10 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             )
         )
 
-    async def _flag(self, frame: protocol.Flag) -> None:
+    async def _report(self, frame: protocol.Report) -> None:
         assert self.identity is not None
-        await db(escalation_flag)(
-            flagger=self.identity.membership,
-            seq=frame.seq,
-            category=frame.category,
-            severity=frame.severity,
+        await db(reports.report_make)(
+            reporter=self.identity.membership, seq=frame.seq, reason=frame.reason, note=frame.note
         )
         await self.send(protocol.encode(protocol.Done(ref=frame.ref)))
 
@@ -248,7 +368,10 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _history(self, frame: protocol.History) -> None:
         assert self.identity is not None
         page = await db(selectors.log_before)(
-            room_id=self.identity.room.pk, before=frame.before, limit=frame.limit
+            room_id=self.identity.room.pk,
+            before=frame.before,
+            limit=frame.limit,
+            viewer=self.viewer,
         )
         await self.send(
             protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
@@ -257,7 +380,9 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _resume(self, frame: protocol.Resume) -> None:
         assert self.identity is not None
         room_id = self.identity.room.pk
-        page = await db(selectors.log_after)(room_id=room_id, after=frame.after, limit=frame.limit)
+        page = await db(selectors.log_after)(
+            room_id=room_id, after=frame.after, limit=frame.limit, viewer=self.viewer
+        )
         latest = await db(selectors.latest_seq)(room_id)
         await self.send(
             protocol.encode(
@@ -285,7 +410,94 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     # --- channel-layer events (built only by the server) ----------------------------------
 
     async def room_frame(self, event: dict[str, Any]) -> None:
+        author = event.get("author")
+        if author is not None and author in self.viewer.ignored and event.get("seq"):
+            # From someone this reader ignores: a placeholder keeps the sequence gap-free.
+            placeholder = protocol.MessageFrame(
+                seq=event["seq"], ts=timezone.now(), author="", body=None, ignored=True
+            )
+            await self.send(protocol.encode(placeholder))
+            return
         await self.send(event["text"])
 
     async def socket_close(self, event: dict[str, Any]) -> None:
-        await self._close_with(int(event["code"]), "this connection was ended")
+        code = int(event["code"])
+        reasons = {
+            protocol.Close.REMOVED: "you are no longer in this room",
+            protocol.Close.FORBIDDEN: "you can no longer take part in this room",
+        }
+        await self._close_with(code, reasons.get(code, "this connection was ended"))
+
+    async def preferences_changed(self, event: dict[str, Any]) -> None:
+        """The participant changed whom they ignore or what they blur (maybe on another
+        device): reload, and send the new choices."""
+        if self.identity is None or not self.entered:
+            return
+        membership = self.identity.membership
+        you = await db(self._reload_preferences)(membership)
+        await self.send(protocol.encode(protocol.YouFrame(you=you)))
+
+    def _reload_preferences(self, membership: Any) -> protocol.You:
+        membership.refresh_from_db(fields=["blur_themes", "muted_until"])
+        self.viewer = self._viewer_for(membership)
+        return preferences.you(membership)
+
+    async def sitting_admitted(self, event: dict[str, Any]) -> None:
+        if self.identity is not None and self.waiting:
+            await self._enter(self.identity)
+
+    async def sitting_changed(self, event: dict[str, Any]) -> None:
+        """The session opened, locked, unlocked or closed while this member waits."""
+        if self.identity is None or not self.waiting:
+            return
+        identity = self.identity
+        waiting = await db(sittings.waiting_frame)(identity.room, identity.membership)
+        if waiting is None:
+            await self._enter(identity)
+        else:
+            await self.send(protocol.encode(waiting))
+
+    async def sitting_closed(self, event: dict[str, Any]) -> None:
+        """The session ended: members leave the room until the next one; staff stay."""
+        if self.identity is None:
+            return
+        if sittings.needs_waiting(self.identity.room, self.identity.membership):
+            await self._close_with(protocol.Close.SITTING_CLOSED, "this session has ended")
+
+
+def _call(fn: Any, **fields: str) -> Any:
+    """A service call for a frame: ``fields`` maps the service's keyword arguments to the
+    frame's attributes."""
+
+    def call(actor: Any, frame: Any) -> Any:
+        return fn(actor, **{arg: getattr(frame, attr) for arg, attr in fields.items()})
+
+    return call
+
+
+def _as_actor(fn: Any, name: str = "actor") -> Any:
+    return lambda actor, **kw: fn(**{name: actor}, **kw)
+
+
+_ACTIONS: dict[type, Any] = {
+    protocol.Flag: _call(
+        _as_actor(escalation_flag, "flagger"), seq="seq", category="category", severity="severity"
+    ),
+    protocol.Mute: _call(_as_actor(room_actions.mute), pseudonym="pseudonym", minutes="minutes"),
+    protocol.Remove: _call(_as_actor(room_actions.remove), pseudonym="pseudonym"),
+    protocol.Ban: _call(_as_actor(room_actions.ban), pseudonym="pseudonym", scope="scope"),
+    protocol.Hide: _call(_as_actor(room_actions.hide), seq="seq", reason="reason"),
+    protocol.Pin: _call(_as_actor(room_actions.pin), seq="seq"),
+    protocol.Unpin: _call(_as_actor(room_actions.unpin), seq="seq"),
+    protocol.SlowMode: _call(_as_actor(room_actions.slow_mode), seconds="seconds"),
+    protocol.SetRoomState: _call(_as_actor(room_actions.set_state), state="state"),
+    protocol.Announce: _call(_as_actor(room_actions.announce), body="body"),
+    protocol.Release: _call(_as_actor(held.held_release), held_id="id"),
+    protocol.Reject: _call(_as_actor(held.held_reject), held_id="id"),
+    protocol.Admit: _call(_as_actor(sittings.admit), pseudonym="pseudonym"),
+    protocol.SessionControl: _call(_as_actor(sittings.session_control), action="action"),
+    protocol.Ignore: _call(_as_actor(preferences.ignore, "membership"), pseudonym="pseudonym"),
+    protocol.Unignore: _call(_as_actor(preferences.unignore, "membership"), pseudonym="pseudonym"),
+    protocol.Preferences: _call(_as_actor(preferences.set_blur, "membership"), themes="blur"),
+    protocol.Leave: _call(_as_actor(preferences.leave, "membership")),
+}

@@ -11,9 +11,10 @@ class RoomError(Exception):
     http_status: int = 403
     close_code: int | None = None  # set where the condition ends a websocket
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 class RoomNotFound(RoomError):
@@ -57,6 +58,33 @@ class RoomClosed(RoomError):
 class MessageNotFound(RoomError):
     code = ErrorCode.NOT_FOUND
     http_status = 404
+
+
+class MemberNotFound(RoomError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class Muted(RoomError):
+    code = ErrorCode.MUTED
+    http_status = 409
+
+
+class SlowMode(RoomError):
+    code = ErrorCode.SLOW_MODE
+    http_status = 429
+
+
+class NotAdmitted(RoomError):
+    """In a room that runs sessions, a member outside the current session."""
+
+    code = ErrorCode.WAITING
+    http_status = 409
+
+
+class RoomLocked(RoomError):
+    code = ErrorCode.ROOM_LOCKED
+    http_status = 409
 
 
 class NotAuthenticated(RoomError):

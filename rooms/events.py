@@ -42,6 +42,11 @@ def room_staff_group(room_id: int) -> str:
     return f"room.{room_id}.staff"
 
 
+def room_waiting_group(room_id: int) -> str:
+    """Members waiting outside a room's session (rooms/sittings.py)."""
+    return f"room.{room_id}.waiting"
+
+
 def member_group(member_id: object) -> str:
     return f"member.{member_id}"
 

@@ -58,6 +58,24 @@ class Room(models.Model):
     retention_days = models.PositiveIntegerField(default=90)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # --- how the room is held (moderation/room_actions.py, moderation/held.py) ----------------
+    # Minimum seconds between two messages of one member; 0 is off. Facilitators are exempt.
+    slow_mode_seconds = models.PositiveIntegerField(default=0)
+    # One term per line. A message containing one is held for a facilitator's review instead
+    # of being published, and its sender is told. Terms are configuration, not message text.
+    blocked_terms = models.TextField(blank=True)
+    # Hold messages the risk detector finds critical for a facilitator's review (the writer
+    # still gets the private signpost and staff are alerted either way).
+    hold_critical = models.BooleanField(default=False)
+    # Run as scheduled sessions: members wait in a waiting room until a facilitator admits
+    # them, and accept the agreement again at every session (rooms/sessions.py).
+    uses_sessions = models.BooleanField(default=False)
+    schedule = models.CharField(max_length=200, blank=True, help_text="e.g. Tuesdays 7-8pm")
+    # Moved on by every mute, unmute and ban in the room. The send path already reads the
+    # room row, so a changed number tells it to re-read the sender's membership: moderation
+    # takes effect at once on every process without an extra query per message.
+    moderation_rev = models.PositiveBigIntegerField(default=0)
+
     class Meta:
         ordering = ["title"]
 
@@ -128,6 +146,8 @@ class Membership(models.Model):
     joined_at = models.DateTimeField(auto_now_add=True)
     banned_at = models.DateTimeField(null=True, blank=True)
     muted_until = models.DateTimeField(null=True, blank=True)
+    # Themes this participant asked to have blurred (rooms/themes.py); their own choice.
+    blur_themes = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -184,6 +204,8 @@ class Message(models.Model):
     class Kind(models.TextChoices):
         MESSAGE = "message", "Message"
         DELETION = "deletion", "Deletion"
+        HIDE = "hide", "Hidden by a facilitator"
+        ANNOUNCEMENT = "announcement", "Announcement"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.BigIntegerField()
@@ -199,6 +221,14 @@ class Message(models.Model):
     ciphertext = models.BinaryField(null=True)
     target_seq = models.BigIntegerField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Soft deletion by a facilitator: members see that it was hidden and why, moderators can
+    # still read it. The reason is one of rooms.themes.HIDE_REASONS, never free text.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_reason = models.CharField(max_length=20, blank=True)
+    # Theme labels (rooms/themes.py): the author's content warning and the server's
+    # classification, comma-separated. Labels, not content.
+    themes = models.CharField(max_length=120, blank=True)
+    cw = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -240,3 +270,128 @@ class RecoveryThrottle(models.Model):
 
     def __str__(self) -> str:
         return "recovery throttle"
+
+
+class Pin(models.Model):
+    """A message pinned to the top of its room by a facilitator."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="pins")
+    seq = models.BigIntegerField()
+    pinned_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="pin_room_seq")]
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"pin of {self.seq} in room {self.room_id}"
+
+
+class Ignore(models.Model):
+    """One participant does not want to receive another's messages in this room."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="ignoring")
+    ignored = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "ignored"], name="ignore_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"ignore {self.ignored_id} by {self.membership_id}"
+
+
+class HeldMessage(models.Model):
+    """A message held for a facilitator's review (a blocked term, or a critical risk finding
+    in a room that holds those). It takes no sequence number until it is released, so the
+    room's log stays gap-free and nobody else learns it exists. Sealed like a message."""
+
+    class Reason(models.TextChoices):
+        BLOCKED_TERM = "blocked_term", "Contains a blocked term"
+        RISK = "risk", "Held for a facilitator's review (safety)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        RELEASED = "released", "Released to the room"
+        REJECTED = "rejected", "Not published"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="held_messages")
+    author = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="held_messages")
+    author_pseudonym = models.CharField(max_length=64)
+    client_id = models.CharField(max_length=64)
+    reason = models.CharField(max_length=16, choices=Reason)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL)
+    ciphertext = models.BinaryField(null=True)
+    themes = models.CharField(max_length=120, blank=True)
+    cw = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_seq = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "author", "client_id"], name="held_client_id")
+        ]
+        indexes = [models.Index(fields=["room", "status"], name="held_room_status")]
+
+    def __str__(self) -> str:
+        return f"held message {self.pk} in room {self.room_id}"
+
+
+class RoomSession(models.Model):
+    """One sitting of a room that runs sessions: opened, perhaps locked, then closed by a
+    facilitator. Members are admitted to a sitting, not to the room for ever."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open: admitting from the waiting room"
+        LOCKED = "locked", "Locked: nobody new may come in"
+        CLOSED = "closed", "Closed"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="sessions")
+    state = models.CharField(max_length=8, choices=State, default=State.OPEN)
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room"], condition=~Q(state="closed"), name="one_live_session_per_room"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of room {self.room_id} ({self.state})"
+
+
+class Admission(models.Model):
+    """A participant's place in one session: they accepted the agreement for this sitting
+    (``agreed_at``) and a facilitator let them in (``admitted_at``)."""
+
+    session = models.ForeignKey(RoomSession, on_delete=models.CASCADE, related_name="admissions")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="admissions")
+    arrived_at = models.DateTimeField()
+    agreed_at = models.DateTimeField(null=True, blank=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    admitted_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "membership"], name="admission_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"admission of {self.membership_id} to session {self.session_id}"

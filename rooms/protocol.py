@@ -27,6 +27,8 @@ class Close:
     ROOM_NOT_FOUND: Final = 4004
     ROOM_CLOSED: Final = 4010
     SESSION_ENDED: Final = 4011  # logged out (possibly elsewhere), erased, or role changed
+    REMOVED: Final = 4012  # removed from the room by a moderator (may rejoin), or left
+    SITTING_CLOSED: Final = 4013  # the room's session ended; it can be joined at the next one
     FLOODING: Final = 4029  # kept sending after being rate limited
 
 
@@ -42,6 +44,10 @@ class ErrorCode:
     ROOM_CLOSED: Final = "room_closed"
     NOT_FOUND: Final = "not_found"
     FORBIDDEN: Final = "forbidden"
+    MUTED: Final = "muted"
+    SLOW_MODE: Final = "slow_mode"
+    WAITING: Final = "waiting"  # not admitted to the session yet
+    ROOM_LOCKED: Final = "room_locked"
     INTERNAL: Final = "internal_error"
 
 
@@ -67,9 +73,32 @@ class _ClientFrame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True,
     pass
 
 
+Theme = Literal[
+    "suicide",
+    "self_harm",
+    "sexual_violence",
+    "violence",
+    "child_abuse",
+    "substances",
+    "eating",
+]
+HideReason = Literal["agreement", "identifying", "graphic", "harassment", "spam", "other"]
+ReportReason = Literal[
+    "harassment", "unsafe", "identifying", "graphic", "spam", "impersonation", "other"
+]
+Pseudonym = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+MessageSeq = Annotated[int, msgspec.Meta(ge=1)]
+Themes = Annotated[list[Theme], msgspec.Meta(max_length=7)]
+
+
 class Send(_ClientFrame, tag="send", frozen=True):
     client_id: ClientId
     body: str
+    # The author's content warning: clients collapse the message. ``themes`` says what it
+    # is about (optional); a warning with no theme is still a warning.
+    cw: bool = False
+    themes: Themes = []
 
 
 class History(_ClientFrame, tag="history", frozen=True):
@@ -114,7 +143,157 @@ class Flag(_ClientFrame, tag="flag", frozen=True):
     ref: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-ClientFrame = Send | History | Resume | Typing | Delete | Ping | Flag
+# --- facilitator and moderator tools (moderation/room_actions.py) ---
+
+
+class Mute(_ClientFrame, tag="mute", frozen=True):
+    """Mute a participant for ``minutes`` (0 lifts a mute)."""
+
+    pseudonym: Pseudonym
+    minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)]
+    ref: Ref
+
+
+class Remove(_ClientFrame, tag="remove", frozen=True):
+    pseudonym: Pseudonym
+    ref: Ref
+
+
+class Ban(_ClientFrame, tag="ban", frozen=True):
+    pseudonym: Pseudonym
+    scope: Literal["room", "service"]
+    ref: Ref
+
+
+class Hide(_ClientFrame, tag="hide", frozen=True):
+    seq: MessageSeq
+    reason: HideReason
+    ref: Ref
+
+
+class Pin(_ClientFrame, tag="pin", frozen=True):
+    seq: MessageSeq
+    ref: Ref
+
+
+class Unpin(_ClientFrame, tag="unpin", frozen=True):
+    seq: MessageSeq
+    ref: Ref
+
+
+class SlowMode(_ClientFrame, tag="slow_mode", frozen=True):
+    seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)]
+    ref: Ref
+
+
+class SetRoomState(_ClientFrame, tag="set_room_state", frozen=True):
+    """Pause a room (members cannot post) or reopen it."""
+
+    state: Literal["open", "paused"]
+    ref: Ref
+
+
+class Announce(_ClientFrame, tag="announce", frozen=True):
+    body: str
+    ref: Ref
+
+
+class Release(_ClientFrame, tag="release", frozen=True):
+    """Publish a held message to the room."""
+
+    id: Annotated[int, msgspec.Meta(ge=1)]
+    ref: Ref
+
+
+class Reject(_ClientFrame, tag="reject", frozen=True):
+    """Do not publish a held message; its author is told, and its text is destroyed."""
+
+    id: Annotated[int, msgspec.Meta(ge=1)]
+    ref: Ref
+
+
+# --- sessions with a waiting room (rooms/sittings.py) ---
+
+
+class Agree(_ClientFrame, tag="agree", frozen=True):
+    """A member in the waiting room accepts the agreement for this session."""
+
+    version: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Admit(_ClientFrame, tag="admit", frozen=True):
+    pseudonym: Pseudonym
+    ref: Ref
+
+
+class SessionControl(_ClientFrame, tag="session", frozen=True):
+    """Open a session, lock it (nobody new comes in), unlock it, or close it."""
+
+    action: Literal["open", "lock", "unlock", "close"]
+    ref: Ref
+
+
+# --- member tools ---
+
+
+class Report(_ClientFrame, tag="report", frozen=True):
+    seq: MessageSeq
+    reason: ReportReason
+    ref: Ref
+    note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class Ignore(_ClientFrame, tag="ignore", frozen=True):
+    pseudonym: Pseudonym
+    ref: Ref
+
+
+class Unignore(_ClientFrame, tag="unignore", frozen=True):
+    pseudonym: Pseudonym
+    ref: Ref
+
+
+class Preferences(_ClientFrame, tag="preferences", frozen=True):
+    """Themes to blur for this participant (replaces the previous choice)."""
+
+    blur: Themes
+    ref: Ref
+
+
+class Leave(_ClientFrame, tag="leave", frozen=True):
+    """Leave the room: the membership ends and every socket of it in the room closes."""
+
+    ref: Ref
+
+
+ClientFrame = (
+    Send
+    | History
+    | Resume
+    | Typing
+    | Delete
+    | Ping
+    | Flag
+    | Mute
+    | Remove
+    | Ban
+    | Hide
+    | Pin
+    | Unpin
+    | SlowMode
+    | SetRoomState
+    | Announce
+    | Release
+    | Reject
+    | Agree
+    | Admit
+    | SessionControl
+    | Report
+    | Ignore
+    | Unignore
+    | Preferences
+    | Leave
+)
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 
@@ -134,18 +313,20 @@ def parse_client_frame(text: str | None, *, max_bytes: int, max_chars: int) -> C
     except msgspec.DecodeError:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
     if isinstance(frame, Send):
-        _check_body(frame, max_chars)
+        _check_body(frame.body, max_chars, ref=frame.client_id)
+    elif isinstance(frame, Announce):
+        _check_body(frame.body, max_chars, ref=frame.ref)
     return frame
 
 
-def _check_body(frame: Send, max_chars: int) -> None:
-    if not frame.body.strip():
-        raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty", ref=frame.client_id)
-    if len(frame.body) > max_chars:
+def _check_body(body: str, max_chars: int, *, ref: str) -> None:
+    if not body.strip():
+        raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty", ref=ref)
+    if len(body) > max_chars:
         raise ProtocolError(
             ErrorCode.MESSAGE_TOO_LONG,
             f"messages are limited to {max_chars} characters",
-            ref=frame.client_id,
+            ref=ref,
         )
 
 
@@ -160,11 +341,15 @@ class RoomInfo(msgspec.Struct):
     slug: str
     title: str
     state: str
+    slow_mode_seconds: int = 0
 
 
 class You(msgspec.Struct):
     pseudonym: str
     role: str
+    blur: list[str] = []
+    ignoring: list[str] = []
+    muted_until: datetime | None = None
 
 
 class Limits(msgspec.Struct):
@@ -174,6 +359,12 @@ class Limits(msgspec.Struct):
     burst: int
 
 
+class PinItem(msgspec.Struct):
+    seq: int
+    author: str
+    body: str | None
+
+
 class Welcome(_ServerFrame, tag="welcome"):
     protocol: int
     room: RoomInfo
@@ -181,6 +372,13 @@ class Welcome(_ServerFrame, tag="welcome"):
     latest_seq: int
     heartbeat_seconds: float
     limits: Limits
+    pins: list[PinItem] = []
+
+
+class YouFrame(_ServerFrame, tag="you"):
+    """This participant's own settings changed (possibly from another device)."""
+
+    you: You
 
 
 class Ack(_ServerFrame, tag="ack"):
@@ -197,6 +395,16 @@ class MessageFrame(_ServerFrame, tag="message"):
     body: str | None
     deleted: bool = False
     unavailable: bool = False
+    # Hidden by a facilitator: ``body`` is None for members; moderators still see it.
+    hidden: bool = False
+    hidden_reason: str | None = None
+    announcement: bool = False
+    # The author's content warning, and the themes (author's and the server's) to blur by.
+    cw: bool = False
+    themes: list[str] = []
+    # From someone this reader ignores: kept as a placeholder so sequence numbers stay
+    # gap-free, with no author and no body.
+    ignored: bool = False
 
 
 class Deleted(_ServerFrame, tag="deleted"):
@@ -205,7 +413,16 @@ class Deleted(_ServerFrame, tag="deleted"):
     target: int
 
 
-LogEntry = MessageFrame | Deleted
+class Hidden(_ServerFrame, tag="hidden"):
+    """A facilitator hid message ``target``; this entry has its own sequence number."""
+
+    seq: int
+    ts: datetime
+    target: int
+    reason: str
+
+
+LogEntry = MessageFrame | Deleted | Hidden
 
 
 class HistoryPage(_ServerFrame, tag="history"):
@@ -240,6 +457,109 @@ class Heartbeat(_ServerFrame, tag="heartbeat"):
 
 class RoomState(_ServerFrame, tag="room_state"):
     state: str
+    slow_mode_seconds: int = 0
+
+
+class Pins(_ServerFrame, tag="pins"):
+    """The room's pinned messages (the whole list, sent on connect and on every change)."""
+
+    items: list[PinItem]
+
+
+class Moderated(_ServerFrame, tag="moderated"):
+    """Private to the participant a facilitator acted on: what happened and why."""
+
+    action: Literal["muted", "unmuted", "hidden", "removed", "banned"]
+    message: str
+    until: datetime | None = None
+    seq: int | None = None
+    reason: str | None = None
+
+
+class ModAction(_ServerFrame, tag="mod_action"):
+    """To the facilitators and moderators in the room: who did what, so they can hold the
+    room together (never sent to members)."""
+
+    actor: str
+    action: str
+    target: str | None = None
+    detail: str | None = None
+
+
+class HeldItem(msgspec.Struct):
+    id: int
+    author: str
+    body: str | None
+    reason: str
+    ts: datetime
+
+
+class Held(_ServerFrame, tag="held"):
+    """To the sender: the message was kept back for a facilitator's review."""
+
+    client_id: str
+    reason: str
+    message: str
+
+
+class HeldDecision(_ServerFrame, tag="held_decision"):
+    """To the sender: a facilitator released (``seq`` set) or did not publish their message."""
+
+    client_id: str
+    status: Literal["released", "rejected"]
+    seq: int | None = None
+
+
+class HeldQueue(_ServerFrame, tag="held_queue"):
+    """To facilitators: every message waiting for review (on connect and on every change)."""
+
+    items: list[HeldItem]
+
+
+class ReportNotice(_ServerFrame, tag="report_notice"):
+    """To the room's facilitators: a message was reported. Never names the reporter."""
+
+    id: int
+    seq: int
+    author: str
+    reason: str
+
+
+class ReportItem(msgspec.Struct):
+    id: int
+    seq: int
+    reason: str
+    status: str
+    replies: list[str]
+
+
+class MyReports(_ServerFrame, tag="my_reports"):
+    """To a reporter: their open reports and any private replies from moderators."""
+
+    items: list[ReportItem]
+
+
+class Waiting(_ServerFrame, tag="waiting"):
+    """To a member outside the current session: wait here. ``agreement`` is shown again at
+    every session; once ``agreed`` a facilitator can admit them."""
+
+    session: str  # "none" (no session yet), "open", "locked"
+    agreement_version: int
+    agreement: str
+    agreed: bool
+    schedule: str = ""
+
+
+class WaitingMember(msgspec.Struct):
+    pseudonym: str
+    agreed: bool
+
+
+class WaitingRoom(_ServerFrame, tag="waiting_room"):
+    """To facilitators: the current session's state and who is waiting to come in."""
+
+    session: str
+    members: list[WaitingMember]
 
 
 class Pong(_ServerFrame, tag="pong"):
@@ -320,6 +640,39 @@ class EscalationDetail(_ServerFrame, tag="escalation_detail"):
     notes: list[NoteItem]
 
 
+class StaffReportItem(msgspec.Struct):
+    """A report as moderators see it: the reported message and its author, never who
+    reported it."""
+
+    id: int
+    room: str
+    room_title: str
+    seq: int
+    author: str
+    reason: str
+    status: str
+    created_at: datetime
+    body: str | None = None
+    note: str | None = None
+    replies: int = 0
+
+
+class StaffReports(_ServerFrame, tag="reports"):
+    items: list[StaffReportItem]
+
+
+class StaffReport(_ServerFrame, tag="report"):
+    item: StaffReportItem
+
+
+class ReplyFrame(_ServerFrame, tag="moderator_reply"):
+    """Private to a reporter: a moderator's answer to their report."""
+
+    report_id: int
+    seq: int
+    text: str | None
+
+
 class Done(_ServerFrame, tag="done"):
     """Acknowledges a staff action; ``ref`` echoes the request's ``ref``."""
 
@@ -328,7 +681,22 @@ class Done(_ServerFrame, tag="done"):
 
 
 ServerFrame = (
-    Signpost
+    YouFrame
+    | StaffReports
+    | StaffReport
+    | ReplyFrame
+    | Hidden
+    | Pins
+    | Moderated
+    | ModAction
+    | Held
+    | HeldDecision
+    | HeldQueue
+    | ReportNotice
+    | MyReports
+    | Waiting
+    | WaitingRoom
+    | Signpost
     | RiskNotice
     | SupportOffer
     | Escalations
@@ -362,7 +730,6 @@ def error_frame(exc: ProtocolError, *, retry_after: float | None = None) -> str:
 
 # --- staff frames (the /ws/staff/ socket) ---------------------------------------------------
 
-Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 EscalationId = Annotated[int, msgspec.Meta(ge=1)]
 
 
@@ -399,8 +766,32 @@ class EscalationSupport(_ClientFrame, tag="esc_support", frozen=True):
     ref: Ref
 
 
+class ReportReplySend(_ClientFrame, tag="report_reply", frozen=True):
+    """A moderator answers the person who made a report, privately."""
+
+    id: Annotated[int, msgspec.Meta(ge=1)]
+    ref: Ref
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class ReportView(_ClientFrame, tag="report_view", frozen=True):
+    """Read a report's message and note (an audited view of decrypted content)."""
+
+    id: Annotated[int, msgspec.Meta(ge=1)]
+    ref: Ref
+
+
+class ReportClose(_ClientFrame, tag="report_close", frozen=True):
+    id: Annotated[int, msgspec.Meta(ge=1)]
+    ref: Ref
+    outcome: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 StaffFrame = (
-    EscalationAck
+    ReportReplySend
+    | ReportView
+    | ReportClose
+    | EscalationAck
     | EscalationProgress
     | EscalationNoteAdd
     | EscalationResolve
@@ -424,19 +815,3 @@ def parse_staff_frame(text: str | None, *, max_bytes: int) -> StaffFrame:
         raise ProtocolError(code, detail) from None
     except msgspec.DecodeError:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
-
-
-ServerFrameType = Literal[
-    "welcome",
-    "ack",
-    "message",
-    "deleted",
-    "history",
-    "resumed",
-    "presence",
-    "typing",
-    "heartbeat",
-    "room_state",
-    "pong",
-    "error",
-]

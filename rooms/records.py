@@ -24,6 +24,9 @@ _MESSAGE_FIELDS = (
     "created_at",
     "data_key",
     "ciphertext",
+    "themes",
+    "cw",
+    "hidden_reason",
 )
 _FOREIGN_KEYS = {"room", "author", "data_key"}
 
@@ -68,18 +71,24 @@ def insert_message(
     created_at: dt.datetime,
     data_key_id: int,
     ciphertext: bytes,
+    themes: str = "",
+    cw: bool = False,
+    kind: str = Message.Kind.MESSAGE.value,
 ) -> int | None:
     """Insert one message; None when its (room, author, client id) was stored before."""
     values = {
         "room": room_id,
         "seq": seq,
-        "kind": Message.Kind.MESSAGE.value,
+        "kind": kind,
         "author_pseudonym": author_pseudonym,
         "author": author_id,
         "client_id": client_id,
         "created_at": created_at,
         "data_key": data_key_id,
         "ciphertext": ciphertext,
+        "themes": themes,
+        "cw": cw,
+        "hidden_reason": "",
     }
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor), _prepare(values))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -12,7 +13,8 @@ from django.utils import timezone
 from rooms import protocol
 from rooms.encryption import open_body
 from rooms.errors import RoomNotFound
-from rooms.models import Connection, Membership, Message, Room
+from rooms.models import Connection, Ignore, Membership, Message, Pin, Room
+from rooms.themes import decode_themes
 
 
 def room_by_slug(slug: str) -> Room:
@@ -35,10 +37,46 @@ def latest_seq(room_id: int) -> int:
     return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).get()
 
 
-def log_entry(message: Message) -> protocol.LogEntry:
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads a log: hidden messages stay readable to moderators, and the authors a
+    reader ignores arrive as placeholders (so sequence numbers stay gap-free)."""
+
+    sees_hidden: bool = False
+    ignored: frozenset[int] = frozenset()
+
+
+MEMBER_VIEW: Final = Viewer()
+
+
+def message_frame(
+    message: Message, *, body: str | None, themes: str, cw: bool, hidden: bool = False
+) -> protocol.MessageFrame:
+    return protocol.MessageFrame(
+        seq=message.seq,
+        ts=message.created_at,
+        author=message.author_pseudonym,
+        body=body,
+        unavailable=body is None and not hidden,
+        hidden=hidden,
+        hidden_reason=message.hidden_reason or None,
+        announcement=message.kind == Message.Kind.ANNOUNCEMENT,
+        cw=cw,
+        themes=decode_themes(themes),
+    )
+
+
+def log_entry(message: Message, viewer: Viewer = MEMBER_VIEW) -> protocol.LogEntry:
     if message.kind == Message.Kind.DELETION:
         return protocol.Deleted(
             seq=message.seq, ts=message.created_at, target=message.target_seq or 0
+        )
+    if message.kind == Message.Kind.HIDE:
+        return protocol.Hidden(
+            seq=message.seq,
+            ts=message.created_at,
+            target=message.target_seq or 0,
+            reason=message.hidden_reason,
         )
     if message.deleted_at is not None:
         return protocol.MessageFrame(
@@ -48,18 +86,13 @@ def log_entry(message: Message) -> protocol.LogEntry:
             body=None,
             deleted=True,
         )
-    body = open_body(message)
-    return protocol.MessageFrame(
-        seq=message.seq,
-        ts=message.created_at,
-        author=message.author_pseudonym,
-        body=body,
-        unavailable=body is None,
-    )
-
-
-def _entries(queryset: QuerySet[Message]) -> list[protocol.LogEntry]:
-    return [log_entry(m) for m in queryset.select_related("data_key")]
+    if message.author_id is not None and message.author_id in viewer.ignored:
+        return protocol.MessageFrame(
+            seq=message.seq, ts=message.created_at, author="", body=None, ignored=True
+        )
+    hidden = message.hidden_at is not None
+    body = open_body(message) if (not hidden or viewer.sees_hidden) else None
+    return message_frame(message, body=body, themes=message.themes, cw=message.cw, hidden=hidden)
 
 
 @dataclass(frozen=True)
@@ -68,17 +101,20 @@ class LogPage:
     has_more: bool
 
 
-def log_before(*, room_id: int, before: int | None, limit: int) -> LogPage:
+def log_before(
+    *, room_id: int, before: int | None, limit: int, viewer: Viewer = MEMBER_VIEW
+) -> LogPage:
     """The ``limit`` entries before ``before`` (the newest when None), oldest first."""
     queryset = Message.objects.filter(room_id=room_id)
     if before is not None:
         queryset = queryset.filter(seq__lt=before)
     rows = list(queryset.order_by("-seq")[: limit + 1].select_related("data_key"))
     has_more = len(rows) > limit
-    return LogPage(entries=[log_entry(m) for m in reversed(rows[:limit])], has_more=has_more)
+    entries = [log_entry(m, viewer) for m in reversed(rows[:limit])]
+    return LogPage(entries=entries, has_more=has_more)
 
 
-def log_after(*, room_id: int, after: int, limit: int) -> LogPage:
+def log_after(*, room_id: int, after: int, limit: int, viewer: Viewer = MEMBER_VIEW) -> LogPage:
     """The entries after ``after``, oldest first: what a reconnecting client missed."""
     rows = list(
         Message.objects.filter(room_id=room_id, seq__gt=after)
@@ -86,7 +122,7 @@ def log_after(*, room_id: int, after: int, limit: int) -> LogPage:
         .select_related("data_key")
     )
     has_more = len(rows) > limit
-    return LogPage(entries=[log_entry(m) for m in rows[:limit]], has_more=has_more)
+    return LogPage(entries=[log_entry(m, viewer) for m in rows[:limit]], has_more=has_more)
 
 
 def presence(room_id: int) -> list[protocol.PresenceMember]:
@@ -104,3 +140,41 @@ def presence(room_id: int) -> list[protocol.PresenceMember]:
         .values_list("pseudonym", "role")
     )
     return [protocol.PresenceMember(pseudonym=p, role=r) for p, r in rows]
+
+
+def pins(room_id: int) -> protocol.Pins:
+    """The room's pinned messages with their text (a hidden or deleted one shows no text)."""
+    seqs = list(Pin.objects.filter(room_id=room_id).values_list("seq", flat=True))
+    messages = Message.objects.filter(room_id=room_id, seq__in=seqs).select_related("data_key")
+    items = []
+    for m in messages.order_by("seq"):
+        readable = m.deleted_at is None and m.hidden_at is None
+        items.append(
+            protocol.PinItem(
+                seq=m.seq, author=m.author_pseudonym, body=open_body(m) if readable else None
+            )
+        )
+    return protocol.Pins(items=items)
+
+
+def ignored_ids(membership_id: int) -> frozenset[int]:
+    return frozenset(
+        Ignore.objects.filter(membership_id=membership_id).values_list("ignored_id", flat=True)
+    )
+
+
+def ignored_pseudonyms(membership_id: int) -> list[str]:
+    return sorted(
+        Ignore.objects.filter(membership_id=membership_id).values_list(
+            "ignored__pseudonym", flat=True
+        )
+    )
+
+
+def membership_by_pseudonym(room_id: int, pseudonym: str) -> Membership:
+    from rooms.errors import MemberNotFound
+
+    found = Membership.objects.filter(room_id=room_id, pseudonym=pseudonym).first()
+    if found is None:
+        raise MemberNotFound(f"nobody called {pseudonym!r} in this room")
+    return found

@@ -17,23 +17,26 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatserver.crypto import fingerprint, random_token
-from moderation import risk
+from moderation import held, risk
 from moderation.escalations import escalation_from_assessment
-from rooms import events, protocol, records
+from rooms import events, protocol, records, sittings
 from rooms.encryption import current_data_key, forget_cached_keys, seal_body
 from rooms.errors import (
     AgreementRequired,
     InviteInvalid,
     MessageNotFound,
+    Muted,
     NotAllowed,
     RoomClosed,
     RoomFull,
     RoomPaused,
+    SlowMode,
 )
 from rooms.models import Connection, Invite, Member, Membership, Message, Room
 from rooms.pseudonyms import new_pseudonym
 from rooms.roles import role_for_user
 from rooms.selectors import current_agreement_version
+from rooms.themes import classified_themes, decode_themes, encode_themes
 
 # --- membership ---------------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ def membership_join(
         if Membership.objects.filter(room=room, member__isnull=False).count() >= room.capacity:
             raise RoomFull("this room is full")
         membership = _new_membership(room=room, member=member, user=user)
+    _check_training(membership, user)
     membership.agreement_version = current
     membership.agreement_accepted_at = timezone.now()
     membership.save(update_fields=["agreement_version", "agreement_accepted_at"])
@@ -109,7 +113,16 @@ def membership_authorize(*, room: Room, member: Member | None, user: User | None
         raise NotAllowed("join the room (and accept its agreement) first")
     if membership.agreement_version != current_agreement_version(room):
         raise AgreementRequired("the room's agreement has changed: please accept it again")
+    _check_training(membership, user)
     return membership
+
+
+def _check_training(membership: Membership, user: User | None) -> None:
+    """A peer facilitator facilitates only while their training is current."""
+    if user is not None and membership.role == Membership.Role.FACILITATOR:
+        from moderation.governance import require_current_training
+
+        require_current_training(user)
 
 
 # --- invites ------------------------------------------------------------------------------
@@ -160,6 +173,10 @@ class Sent:
     # The broadcast, to be sent by the caller once this returns (the transaction has then
     # committed). None for a duplicate: it was broadcast the first time.
     fanout: tuple[str, dict[str, Any]] | None = None
+    # Set when the message was held for review instead of published (moderation/held.py):
+    # the reason, and what to tell the sender. ``seq`` is then 0.
+    held: str | None = None
+    held_message: str = ""
 
 
 def _next_seq(room: Room) -> int:
@@ -170,13 +187,50 @@ def _next_seq(room: Room) -> int:
     return room.last_seq
 
 
+def _refresh_if_moderated(room: Room, membership: Membership) -> None:
+    """Re-read the sender's mute and ban if anything was moderated in the room since this
+    membership object was loaded (``Room.moderation_rev``); otherwise no query at all."""
+    if getattr(membership, "_moderation_rev", None) == room.moderation_rev:
+        return
+    membership.refresh_from_db(fields=["muted_until", "banned_at", "agreement_version"])
+    membership._moderation_rev = room.moderation_rev  # type: ignore[attr-defined]
+
+
 def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> None:
     if room.state == Room.State.CLOSED:
         raise RoomClosed("this room is closed")
-    if room.state == Room.State.PAUSED and membership.role == Membership.Role.MEMBER:
+    is_member = membership.role == Membership.Role.MEMBER
+    if room.state == Room.State.PAUSED and is_member:
         raise RoomPaused("the room is paused for a moment; your message was not sent")
+    _refresh_if_moderated(room, membership)
     if membership.banned_at is not None:
         raise NotAllowed("you cannot post in this room")
+    if not is_member:
+        return
+    if membership.muted_until is not None and membership.muted_until > now:
+        raise Muted(
+            "a facilitator has paused your messages for a while; you can still read",
+            retry_after=(membership.muted_until - now).total_seconds(),
+        )
+    if room.uses_sessions:
+        sittings.require_admitted(room=room, membership=membership)
+    if room.slow_mode_seconds:
+        _check_slow_mode(room, membership, now)
+
+
+def _check_slow_mode(room: Room, membership: Membership, now: dt.datetime) -> None:
+    last = (
+        Message.objects.filter(room_id=room.pk, author=membership, kind=Message.Kind.MESSAGE)
+        .order_by("-seq")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    wait = room.slow_mode_seconds - (now - last).total_seconds() if last else 0
+    if wait > 0:
+        raise SlowMode(
+            f"the room is in slow mode: one message every {room.slow_mode_seconds} seconds",
+            retry_after=round(wait, 3),
+        )
 
 
 def message_send(*, membership: Membership, client_id: str, body: str) -> Sent:
@@ -195,6 +249,8 @@ class SendRequest:
     membership: Membership
     client_id: str
     body: str
+    cw: bool = False
+    themes: tuple[str, ...] = ()
 
 
 def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
@@ -212,12 +268,7 @@ def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
         for i in order:
             r = requests[i]
             try:
-                results[i] = _store_message(
-                    membership=r.membership,
-                    client_id=r.client_id,
-                    body=r.body,
-                    assessment=assessments[i],
-                )
+                results[i] = _store_message(r, assessments[i])
             except Exception as exc:  # the savepoint rolled back this message only
                 # A key created in the rolled-back savepoint must not stay cached.
                 forget_cached_keys()
@@ -235,6 +286,11 @@ _SEND_ROOM_FIELDS = (
     "key_epoch",
     "key_epoch_started_at",
     "retention_days",
+    "slow_mode_seconds",
+    "blocked_terms",
+    "hold_critical",
+    "uses_sessions",
+    "moderation_rev",
 )
 
 
@@ -242,17 +298,15 @@ class _AlreadyStored(Exception):
     """Raised inside the message's savepoint when its client id was stored before."""
 
 
-def _store_message(
-    *, membership: Membership, client_id: str, body: str, assessment: risk.Assessment
-) -> Sent:
+def _store_message(request: SendRequest, assessment: risk.Assessment) -> Sent:
     try:
-        return _store_new_message(
-            membership=membership, client_id=client_id, body=body, assessment=assessment
-        )
+        return _store_new_message(request, assessment)
     except _AlreadyStored:
         seq, ts = (
             Message.objects.filter(
-                room_id=membership.room_id, author=membership, client_id=client_id
+                room_id=request.membership.room_id,
+                author=request.membership,
+                client_id=request.client_id,
             )
             .values_list("seq", "created_at")
             .get()
@@ -261,16 +315,19 @@ def _store_message(
 
 
 @transaction.atomic
-def _store_new_message(
-    *, membership: Membership, client_id: str, body: str, assessment: risk.Assessment
-) -> Sent:
+def _store_new_message(request: SendRequest, assessment: risk.Assessment) -> Sent:
     """The hot path, in as few statements as it can be: lock the room row, insert the
     sealed message (a repeated client id conflicts and inserts nothing), move the room's
     counter. The two writes are plain SQL: the ORM's per-query overhead was most of the
     cost of a send (docs/performance.md)."""
+    membership, client_id, body = request.membership, request.client_id, request.body
     room = Room.objects.select_for_update().only(*_SEND_ROOM_FIELDS).get(pk=membership.room_id)
     now = timezone.now()
     _check_can_write(room, membership, now)
+    themes = encode_themes({*request.themes, *classified_themes(assessment, body)})
+    reason = held.hold_reason(room, body, assessment)
+    if reason is not None:
+        return _hold(room, request, assessment, reason=reason, themes=themes, now=now)
     seq = room.last_seq + 1
     key_id, aead = current_data_key(room=room, membership=membership)
     ciphertext = seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body)
@@ -283,13 +340,22 @@ def _store_new_message(
         created_at=now,
         data_key_id=key_id,
         ciphertext=ciphertext,
+        themes=themes,
+        cw=request.cw,
     )
     if message_id is None:
         raise _AlreadyStored
     records.set_last_seq(room_id=room.pk, seq=seq)
     room.last_seq = seq
     frame = protocol.encode(
-        protocol.MessageFrame(seq=seq, ts=now, author=membership.pseudonym, body=body)
+        protocol.MessageFrame(
+            seq=seq,
+            ts=now,
+            author=membership.pseudonym,
+            body=body,
+            cw=request.cw,
+            themes=decode_themes(themes),
+        )
     )
     if assessment.flagged:
         message = Message(
@@ -310,6 +376,44 @@ def _store_new_message(
         events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
     )
     return Sent(seq=seq, ts=now, duplicate=False, fanout=fanout)
+
+
+def _hold(
+    room: Room,
+    request: SendRequest,
+    assessment: risk.Assessment,
+    *,
+    reason: str,
+    themes: str,
+    now: dt.datetime,
+) -> Sent:
+    """Keep the message back for review. A published copy of this client id (released
+    earlier) is answered as a duplicate of that message."""
+    membership = request.membership
+    result = held.hold_message(
+        room=room,
+        membership=membership,
+        client_id=request.client_id,
+        body=request.body,
+        reason=reason,
+        themes=themes,
+        cw=request.cw,
+        now=now,
+    )
+    item = result.held
+    if item.released_seq is not None:
+        raise _AlreadyStored
+    if not result.duplicate and assessment.flagged:
+        escalation_from_assessment(
+            room=room, membership=membership, message=None, body=request.body, assessment=assessment
+        )
+    return Sent(
+        seq=0,
+        ts=item.created_at,
+        duplicate=result.duplicate,
+        held=item.reason,
+        held_message=held.HOLD_MESSAGES[item.reason],
+    )
 
 
 @transaction.atomic
@@ -351,7 +455,9 @@ def room_set_state(*, room: Room, state: str) -> Room:
     room = Room.objects.select_for_update().get(pk=room.pk)
     room.state = state
     room.save(update_fields=["state"])
-    frame = protocol.encode(protocol.RoomState(state=state))
+    frame = protocol.encode(
+        protocol.RoomState(state=state, slow_mode_seconds=room.slow_mode_seconds)
+    )
     events.publish_on_commit(events.room_group(room.pk), events.room_frame_event(text=frame))
     if state == Room.State.CLOSED:
         events.publish_on_commit(

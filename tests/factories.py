@@ -39,3 +39,36 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     member = factory.SubFactory(MemberFactory)
     pseudonym = factory.Sequence(lambda n: f"Calm Heron {n}")
     agreement_version = 1
+
+
+def staff_membership(
+    room: Room, *, role: str = "facilitator", pseudonym: str | None = None, trained: bool = True
+) -> Membership:
+    """A staff user in the role's group, in ``room`` with that role. A facilitator gets a
+    current training record unless ``trained`` is False (they could not facilitate)."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+    from django.utils import timezone
+
+    from moderation.models import TrainingRecord
+
+    count = User.objects.count()
+    user = User.objects.create_user(username=f"{role}-{count}", password="long enough password")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    if trained and role == "facilitator":
+        today = timezone.localdate()
+        TrainingRecord.objects.create(
+            user=user,
+            course=settings.FACILITATOR_TRAINING_COURSE,
+            completed_on=today - dt.timedelta(days=30),
+            expires_on=today + dt.timedelta(days=335),
+        )
+    return MembershipFactory(
+        room=room,
+        member=None,
+        user=user,
+        role=role,
+        pseudonym=pseudonym or f"{role.title()} {count}",
+    )

@@ -170,7 +170,14 @@ def test_delete_my_data_erases_keys_and_ends_the_session(client: Client) -> None
     services.message_send(membership=membership, client_id="c1", body="my words")
     token = client.cookies["csrftoken"].value
     assert client.delete("/api/me").status_code == 403  # CSRF
-    assert client.delete("/api/me", HTTP_X_CSRFTOKEN=token).status_code == 204
+    unconfirmed = client.delete("/api/me", HTTP_X_CSRFTOKEN=token)
+    assert unconfirmed.status_code == 400
+    assert unconfirmed.json()["error"]["code"] == "confirmation_required"
+    assert DataKey.objects.get().wrapped is not None  # nothing erased without confirmation
+    confirmed = client.delete(
+        "/api/me", {"confirm": True}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert confirmed.status_code == 204
     assert DataKey.objects.get().wrapped is None
     assert Message.objects.get().ciphertext is None
     assert Member.objects.get().erased_at is not None

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rooms import services
 from rooms.models import Message, Room
+from tests.factories import staff_membership
 from tests.wsutil import closed_with, next_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,8 +26,19 @@ async def test_welcome_describes_room_and_pseudonym(connect: Any, make_membershi
     async with connect(membership) as ws:
         welcome = ws.welcome
         assert welcome["protocol"] == 1
-        assert welcome["room"] == {"slug": "circle", "title": "Circle", "state": "open"}
-        assert welcome["you"] == {"pseudonym": "Quiet Heron", "role": "member"}
+        assert welcome["room"] == {
+            "slug": "circle",
+            "title": "Circle",
+            "state": "open",
+            "slow_mode_seconds": 0,
+        }
+        assert welcome["you"] == {
+            "pseudonym": "Quiet Heron",
+            "role": "member",
+            "blur": [],
+            "ignoring": [],
+            "muted_until": None,
+        }
         assert welcome["latest_seq"] == 0
         assert welcome["limits"]["max_message_chars"] == 4000
         presence = await next_frame(ws, "presence")
@@ -396,16 +408,12 @@ async def test_room_ban_closes_only_that_room(connect: Any, make_membership: Any
         assert await closed_with(a, timeout=2) == 4003
 
 
-async def test_role_change_closes_staff_sockets(connect: Any, make_membership: Any) -> None:
-    from django.contrib.auth.models import Group, User
-
+async def test_role_change_closes_staff_sockets(connect: Any, room: Room) -> None:
     from tests.conftest import login_session
 
     def facilitator() -> tuple[Any, str]:
-        user = User.objects.create_user(username="fac2", password="x" * 16)
-        user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
-        membership = make_membership(member=None, user=user, role="facilitator")
-        return membership, login_session(user)
+        membership = staff_membership(room, role="facilitator")
+        return membership, login_session(membership.user)
 
     membership, key = await database_sync_to_async(facilitator)()
     async with connect(membership, session_key=key) as ws:

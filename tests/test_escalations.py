@@ -16,6 +16,7 @@ from moderation.models import AuditEntry, Escalation, OutboxItem
 from rooms import services
 from rooms.errors import NotAllowed
 from rooms.models import Membership, Message
+from tests.factories import staff_membership
 from tests.wsutil import closed_with, next_frame
 
 RISKY = "I can't do this anymore. I'm going to kill myself tonight, I've got the pills ready."
@@ -176,23 +177,12 @@ pytestmark_ws = pytest.mark.django_db(transaction=True)
 async def test_risky_message_reaches_staff_member_and_facilitator_privately(
     connect: Any, connect_staff: Any, make_membership: Any, staff_user: Any
 ) -> None:
-    from django.contrib.auth.models import Group
 
     writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
     bystander = await database_sync_to_async(make_membership)(pseudonym="Other Wren")
 
     def facilitator_membership() -> Membership:
-        from django.contrib.auth.models import User
-
-        user = User.objects.create_user(username="fac", password="x" * 16)
-        user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
-        return Membership.objects.create(
-            room=writer.room,
-            user=user,
-            role="facilitator",
-            pseudonym="Facilitator Sam",
-            agreement_version=1,
-        )
+        return staff_membership(writer.room, pseudonym="Facilitator Sam")
 
     fac = await database_sync_to_async(facilitator_membership)()
     from tests.conftest import login_session
@@ -293,17 +283,14 @@ def test_notes_refused_after_the_member_is_erased(make_membership: Any, staff_us
 async def test_facilitator_flags_a_message_by_hand_and_members_cannot(
     connect: Any, connect_staff: Any, make_membership: Any, staff_user: Any
 ) -> None:
-    from django.contrib.auth.models import Group, User
 
     from tests.conftest import login_session
 
     writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
 
     def facilitator() -> tuple[Membership, str]:
-        user = User.objects.create_user(username="fac9", password="x" * 16)
-        user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
-        membership = make_membership(member=None, user=user, role="facilitator", pseudonym="Fac")
-        return membership, login_session(user, second_factor=False)
+        membership = staff_membership(writer.room, pseudonym="Fac")
+        return membership, login_session(membership.user, second_factor=False)
 
     fac, fac_key = await database_sync_to_async(facilitator)()
     quiet = "I don't really see the point of anything now."

@@ -210,3 +210,66 @@ def test_debrief_admin_seals_on_save_and_audits_opening(client: Any) -> None:
     assert page.status_code == 200 and "night it happened" in page.content.decode()
     assert AuditEntry.objects.filter(action="debrief.read").count() == 1
     assert timezone.now() >= debrief.created_at
+
+
+# --- filing a debrief over HTTP ---------------------------------------------------------------
+
+
+def _signed_in_client(user: User) -> Any:
+    from django.test import Client
+
+    from tests.conftest import login_session
+
+    client = Client()
+    client.cookies["sessionid"] = login_session(user)
+    return client
+
+
+def test_facilitator_files_a_debrief_and_asks_for_support() -> None:
+    from tests.factories import RoomFactory
+
+    RoomFactory(slug="circle")
+    fran = person("fran", "facilitator")
+    client = _signed_in_client(fran)
+    answer = client.post(
+        "/api/staff/debriefs",
+        {"room": "circle", "session_on": "2026-03-09", "text": SECRET_TEXT, "needs_support": True},
+        content_type="application/json",
+    )
+    assert answer.status_code == 201, answer.content
+    debrief = Debrief.objects.get(pk=answer.json()["id"])
+    assert debrief.facilitator == fran and debrief.needs_support is True
+    assert debrief.room is not None and debrief.room.slug == "circle"
+    assert governance.debrief_read(user=fran, debrief=debrief) == SECRET_TEXT
+    assert AuditEntry.objects.filter(action="debrief.recorded").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"text": ""}, 400, "bad_request"),
+        ({"text": "fine", "needs_support": "yes"}, 400, "bad_request"),
+        ({"text": "fine", "session_on": "next week"}, 400, "bad_request"),
+        ({"text": "fine", "session_on": "2099-01-01"}, 400, "bad_request"),
+        ({"text": "fine", "room": "no-such-room"}, 404, "room_not_found"),
+    ],
+)
+def test_debrief_bad_input_is_refused_clearly(body: dict[str, Any], status: int, code: str) -> None:
+    client = _signed_in_client(person("fran", "facilitator"))
+    answer = client.post("/api/staff/debriefs", body, content_type="application/json")
+    assert answer.status_code == status and answer.json()["error"]["code"] == code
+    assert Debrief.objects.count() == 0
+
+
+def test_debrief_needs_a_signed_in_facilitator() -> None:
+    from django.test import Client
+
+    anonymous = Client().post("/api/staff/debriefs", {"text": "x"}, content_type="application/json")
+    assert anonymous.status_code == 401
+    # An account without a role is never a verified staff session.
+    roleless = person("someone", "not-a-role")
+    refused = _signed_in_client(roleless).post(
+        "/api/staff/debriefs", {"text": "x"}, content_type="application/json"
+    )
+    assert refused.status_code == 401
+    assert Debrief.objects.count() == 0

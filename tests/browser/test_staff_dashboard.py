@@ -332,3 +332,135 @@ def test_the_dashboard_never_parses_server_text_as_html() -> None:
         text = path.read_text(encoding="utf-8")
         for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
             assert banned not in text, f"{path.name} uses {banned}"
+
+
+# --- members' reports ------------------------------------------------------------------------
+
+REPORTED_WORDS = "Nobody here believes you. <b>Stop</b> posting."
+REPORT_NOTE = "They keep saying this to me & it <i>hurts</i>."
+REPORT_REPLY = "Thank you for telling us. We have hidden it and spoken to them."
+NARROW = {"width": 320, "height": 1200}  # tall enough to photograph a whole card
+
+
+def report_through_the_room_socket(reporter: Member, seq: int) -> None:
+    """The reporter reports message ``seq`` over a room socket of their own session (the
+    frame a member's page sends); frames that socket receives are kept on ``window``."""
+    reporter.page.evaluate(
+        """async ({seq, note}) => {
+          const scheme = location.protocol === "https:" ? "wss" : "ws";
+          const ws = new WebSocket(`${scheme}://${location.host}/ws/rooms/welcome/`);
+          window.reportFrames = [];
+          ws.addEventListener("message", (e) => window.reportFrames.push(JSON.parse(e.data)));
+          await new Promise((resolve, reject) => {
+            ws.addEventListener("open", resolve);
+            ws.addEventListener("error", reject);
+          });
+          window.reportSocket = ws;
+          ws.send(JSON.stringify({type: "report", seq, reason: "harassment", note, ref: "rep1"}));
+        }""",
+        {"seq": seq, "note": REPORT_NOTE},
+    )
+    reporter.page.wait_for_function(
+        "() => window.reportFrames.some((f) => f.ref === 'rep1')", timeout=10_000
+    )
+    answers = reporter.page.evaluate("() => window.reportFrames.filter((f) => f.ref === 'rep1')")
+    assert [a["type"] for a in answers] == ["done"], answers
+
+
+def test_a_report_reaches_the_dashboard_is_read_answered_privately_and_closed(
+    members: Callable[..., Member], dashboards: Callable[..., Dashboard]
+) -> None:
+    board = dashboards()
+    author = member_in_room(members)
+    reporter = member_in_room(members)
+    author.send(REPORTED_WORDS)
+    seen = reporter.message(REPORTED_WORDS)
+    expect(seen).to_have_count(1)
+    seq = int(seen.get_attribute("data-seq") or 0)
+    assert seq > 0
+
+    report_through_the_room_socket(reporter, seq)
+
+    # It appears at once, with the message's author and never the person who reported it.
+    card = board.page.locator("#reports > li.report-card")
+    expect(card).to_have_count(1, timeout=NEW_ITEM_SECONDS)
+    expect(card.locator(".report-title")).to_have_text("Harassment or bullying")
+    expect(card.locator(".report-room")).to_have_text(ROOM_TITLE)
+    expect(card.locator(".report-seq")).to_have_text(f"No. {seq}")
+    expect(card.locator(".report-author")).to_have_text(author.pseudonym)
+    expect(card.locator(".report-status")).to_have_text("Open")
+    expect(board.page.locator("#reports-count")).to_have_text("(1 open)")
+    expect(board.page.locator("#announcer")).to_contain_text(
+        f"New report of message {seq} in {ROOM_TITLE} (Harassment or bullying)"
+    )
+    assert reporter.pseudonym not in board.page.locator("body").inner_text()
+    # The list carries no text until someone reads it.
+    expect(card.locator(".report-content")).to_be_hidden()
+
+    # Read: the message and the note, as text (markup in them stays characters).
+    read = card.get_by_role("button", name="Read message")
+    read.click()
+    expect(card.locator(".report-body")).to_have_text(REPORTED_WORDS)
+    expect(card.locator(".report-note")).to_have_text(REPORT_NOTE)
+    assert card.locator(".report-content b, .report-content i").count() == 0
+    expect(card.locator(".esc-result")).to_contain_text("recorded in the audit log")
+    hide = card.get_by_role("button", name="Hide message")
+    expect(hide).to_have_attribute("aria-expanded", "true")
+    expect(hide).to_be_focused()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    card.screenshot(path=SCREENSHOTS / "staff-report-desktop.png")
+
+    # Reply privately: only the reporter's own sockets get it.
+    card.get_by_role("button", name="Reply privately").click()
+    dialog = board.page.get_by_role("dialog", name="Reply privately")
+    expect(dialog.get_by_label("Your reply to the person who made this report")).to_be_focused()
+    board.page.keyboard.type(REPORT_REPLY)
+    dialog.get_by_role("button", name="Send reply").click()
+    expect(dialog).to_be_hidden()
+    expect(card.locator(".esc-result")).to_have_text(
+        "Reply sent privately to the person who made the report."
+    )
+    expect(card.locator(".report-replies")).to_have_text("1")
+    expect(card.get_by_role("button", name="Reply privately")).to_be_focused()
+    reporter.page.wait_for_function(
+        "() => window.reportFrames.some((f) => f.type === 'moderator_reply')", timeout=10_000
+    )
+    (reply,) = reporter.page.evaluate(
+        "() => window.reportFrames.filter((f) => f.type === 'moderator_reply')"
+    )
+    assert reply == {
+        "type": "moderator_reply",
+        "report_id": reply["report_id"],
+        "seq": seq,
+        "text": REPORT_REPLY,
+    }
+
+    # Hiding takes the text off the page.
+    hide.click()
+    expect(card.locator(".report-content")).to_be_hidden()
+    assert REPORTED_WORDS not in board.page.content()
+
+    # Accessible and no sideways scrolling at 320 px, with the text shown (a second
+    # dashboard, as axe is injected as a script).
+    a11y = dashboards(bypass_csp=True, viewport=NARROW)
+    a11y.page.add_script_tag(path=AXE)
+    other_card = a11y.page.locator("#reports > li.report-card")
+    expect(other_card).to_have_count(1)
+    other_card.get_by_role("button", name="Read message").click()
+    expect(other_card.locator(".report-body")).to_have_text(REPORTED_WORDS)
+    assert run_axe(a11y.page) == []
+    other_card.screenshot(path=SCREENSHOTS / "staff-report-phone.png")
+    overflow = a11y.page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, "the reports scroll sideways at 320 px"
+
+    # Close with an outcome: the card leaves every dashboard; focus does not fall to the top.
+    card.get_by_role("button", name="Close report").click()
+    closing = board.page.get_by_role("dialog", name="Close the report")
+    closing.get_by_label("Outcome").fill("Message hidden; reminded them of the agreement")
+    closing.get_by_role("button", name="Close report").click()
+    expect(closing).to_be_hidden()
+    expect(card).to_have_count(0)
+    expect(board.page.locator("#reports-empty")).to_be_visible()
+    expect(board.page.locator("#reports-title")).to_be_focused()
+    expect(other_card).to_have_count(0)
+    expect(a11y.page.locator("#announcer")).to_contain_text("Closed by a colleague")

@@ -1,20 +1,35 @@
-// The staff dashboard (/staff/): sign-in, then the live escalation queue over /ws/staff/.
-// docs/staff-dashboard.md describes what it shows and each action.
+// The staff dashboard (/staff/): sign-in, then the live escalation queue and members' reports
+// over /ws/staff/. docs/staff-dashboard.md describes what it shows and each action.
 
 import { el } from "../views.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
 import {
   NOTE_MAX_CHARS,
   OUTCOME_MAX_CHARS,
+  REPLY_MAX_CHARS,
   StaffClose,
   ackFrame,
   noteFrame,
   progressFrame,
+  reportCloseFrame,
+  reportReplyFrame,
+  reportViewFrame,
   resolveFrame,
   supportFrame,
   viewFrame,
 } from "./protocol.js";
 import { Queue } from "./queue.js";
+import {
+  aboutReport,
+  buildReportCard,
+  describeReport,
+  hideReportContent,
+  setReportResult,
+  showReportContent,
+  tickReportCard,
+  updateReportCard,
+} from "./reportcards.js";
+import { ReportList } from "./reports.js";
 import { StaffSocket } from "./socket.js";
 import {
   buildCard,
@@ -37,6 +52,10 @@ const queue = new Queue();
 const cards = new Map(); // id -> card parts (view.js)
 const overdueAnnounced = new Set(); // ids whose "overdue" was read out once
 const busy = new Set(); // ids with an action waiting for the server
+const reportList = new ReportList();
+const reportCards = new Map(); // report id -> card parts (reportcards.js)
+const reportBusy = new Set(); // report ids with an action waiting for the server
+const closingReports = new Set(); // report ids this page is closing (not a colleague)
 let signedInAs = "";
 let loadingTimer = null;
 
@@ -108,6 +127,24 @@ const socket = new StaffSocket({
     const result = queue.apply(item);
     if (result === "added") announce(`New ${describeItem(item)}`);
     if (result !== "ignored") render();
+  },
+  onReports(items) {
+    const { added, gone, first } = reportList.replace(items);
+    if (first && reportList.open.size > 0) {
+      const count = reportList.open.size;
+      announce(`${count} open report${count === 1 ? "" : "s"}.`);
+    }
+    for (const item of added) announce(`New ${describeReport(item)}.`);
+    if (gone.length) announce(`${gone.length} report${gone.length === 1 ? "" : "s"} closed by colleagues while reconnecting.`);
+    renderReports();
+  },
+  onReport(item) {
+    const result = reportList.apply(item);
+    if (result === "added") announce(`New ${describeReport(item)}.`);
+    if (result === "closed" && !closingReports.has(item.id)) {
+      announce(`Closed by a colleague: ${describeReport(item)}.`);
+    }
+    if (result !== "ignored") renderReports();
   },
   onSignedOut(code) {
     const wasLive = queue.loaded;
@@ -192,6 +229,7 @@ function noteOverdue(parts, sla) {
 function tick() {
   const now = serverNow();
   for (const parts of cards.values()) noteOverdue(parts, tickCard(parts, now));
+  for (const parts of reportCards.values()) tickReportCard(parts, now);
 }
 
 // --- actions --------------------------------------------------------------------------------
@@ -274,12 +312,20 @@ function openDialog(dialog, opener) {
 function restoreFocus() {
   const target = returnFocus;
   returnFocus = null;
-  if (target && target.isConnected && !target.hidden) target.focus();
-  else {
-    const card = target?.closest?.("li.esc");
-    if (card?.isConnected) focusFirstAction(cards.get(Number(card.dataset.id)));
-    else $("queue-title").focus();
+  if (target && target.isConnected && !target.hidden) {
+    target.focus();
+    return;
   }
+  const report = target?.closest?.("li.report-card");
+  if (report) {
+    // The report was closed while the dialog was open: the next one, or the list's heading.
+    const next = $("reports").querySelector("li.report-card h3");
+    (next ?? $("reports-title")).focus();
+    return;
+  }
+  const card = target?.closest?.("li.esc");
+  if (card?.isConnected) focusFirstAction(cards.get(Number(card.dataset.id)));
+  else $("queue-title").focus();
 }
 
 async function openView(item, button) {
@@ -396,6 +442,182 @@ function initDialogs() {
   }
   $("note-form").addEventListener("submit", submitNote);
   $("resolve-form").addEventListener("submit", submitResolve);
+  $("reply-form").addEventListener("submit", submitReply);
+  $("close-form").addEventListener("submit", submitClose);
+}
+
+// --- reports --------------------------------------------------------------------------------
+
+function renderReports() {
+  const list = $("reports");
+  const focused = document.activeElement;
+  const focusedCard = focused instanceof Element ? focused.closest("li.report-card") : null;
+  const focusedIndex = focusedCard ? [...list.children].indexOf(focusedCard) : -1;
+  const now = serverNow();
+
+  const sorted = reportList.sorted();
+  const keep = new Set(sorted.map((item) => item.id));
+  for (const [id, parts] of reportCards) {
+    if (!keep.has(id)) {
+      parts.li.remove();
+      reportCards.delete(id);
+    }
+  }
+  let previous = null;
+  for (const item of sorted) {
+    let parts = reportCards.get(item.id);
+    if (!parts) {
+      parts = buildReportCard(item, onReportAction);
+      reportCards.set(item.id, parts);
+    } else if (parts.item !== item) {
+      updateReportCard(parts, item, now);
+    }
+    const expected = previous ? previous.nextSibling : list.firstChild;
+    if (expected !== parts.li) list.insertBefore(parts.li, expected);
+    previous = parts.li;
+  }
+
+  // Focus in a card that left (closed) goes to the next card, or to the list's heading.
+  if (focusedCard && !focusedCard.isConnected) {
+    const next = list.children[Math.min(focusedIndex, list.children.length - 1)];
+    (next ? next.querySelector("h3") : $("reports-title")).focus();
+  } else if (focusedCard && document.activeElement !== focused && focused.isConnected) {
+    focused.focus(); // moved to keep the order: keep focus where it was
+  }
+
+  const count = sorted.length;
+  $("reports-count").textContent = reportList.loaded ? `(${count} open)` : "";
+  $("reports-loading").hidden = reportList.loaded;
+  $("reports-empty").hidden = !reportList.loaded || count > 0;
+}
+
+async function runReport(item, work, { done }) {
+  if (reportBusy.has(item.id)) return null;
+  reportBusy.add(item.id);
+  reportCards.get(item.id)?.li.setAttribute("aria-busy", "true");
+  try {
+    const answer = await work();
+    const text = done(answer);
+    const current = reportCards.get(item.id);
+    if (current) setReportResult(current, text);
+    announce(text);
+    return answer;
+  } catch (error) {
+    const current = reportCards.get(item.id);
+    if (current) setReportResult(current, messageOf(error), { error: true });
+    announce(messageOf(error));
+    return null;
+  } finally {
+    reportBusy.delete(item.id);
+    reportCards.get(item.id)?.li.removeAttribute("aria-busy");
+  }
+}
+
+function onReportAction(name, item, button) {
+  switch (name) {
+    case "read":
+      readReport(item);
+      break;
+    case "hide": {
+      const parts = reportCards.get(item.id);
+      if (parts) {
+        hideReportContent(parts);
+        setReportResult(parts, "");
+      }
+      break;
+    }
+    case "reply":
+    case "close":
+      openReportForm(name, item, button);
+      break;
+    default:
+      break;
+  }
+}
+
+/** report_view: an audited read; the text is shown in the card until hidden or closed. */
+function readReport(item) {
+  runReport(
+    item,
+    async () => {
+      const { report } = await socket.request((ref) => reportViewFrame(item.id, ref), { reportId: item.id });
+      const parts = reportCards.get(item.id);
+      if (parts) showReportContent(parts, report);
+      return report;
+    },
+    { done: () => "Message shown below. This view is recorded in the audit log." },
+  );
+}
+
+function openReportForm(kind, item, button) {
+  formItem = item;
+  $(`${kind}-about`).textContent = aboutReport(item);
+  $(`${kind}-error`).textContent = "";
+  const field = $(kind === "reply" ? "reply-text" : "close-outcome");
+  field.value = "";
+  openDialog($(`${kind}-dialog`), button);
+  field.focus();
+}
+
+/** Check a form field; returns the trimmed text, or null after saying what is wrong. */
+function formText(fieldId, errorId, { empty, max, what }) {
+  const text = $(fieldId).value.trim();
+  if (!text) {
+    $(errorId).textContent = empty;
+    $(fieldId).focus();
+    return null;
+  }
+  if (text.length > max) {
+    $(errorId).textContent = `${what} is limited to ${max.toLocaleString("en-GB")} characters.`;
+    $(fieldId).focus();
+    return null;
+  }
+  return text;
+}
+
+async function submitReply(event) {
+  event.preventDefault();
+  const item = formItem;
+  if (!item) return;
+  const text = formText("reply-text", "reply-error", {
+    empty: "Write the reply first.",
+    max: REPLY_MAX_CHARS,
+    what: "A reply",
+  });
+  if (text === null) return;
+  try {
+    await socket.request((ref) => reportReplyFrame(item.id, ref, text));
+  } catch (error) {
+    $("reply-error").textContent = messageOf(error);
+    return;
+  }
+  $("reply-dialog").close();
+  const parts = reportCards.get(item.id);
+  const done = "Reply sent privately to the person who made the report.";
+  if (parts) setReportResult(parts, done);
+  announce(done);
+}
+
+async function submitClose(event) {
+  event.preventDefault();
+  const item = formItem;
+  if (!item) return;
+  const outcome = formText("close-outcome", "close-error", {
+    empty: "Write a short outcome first.",
+    max: OUTCOME_MAX_CHARS,
+    what: "The outcome",
+  });
+  if (outcome === null) return;
+  closingReports.add(item.id);
+  try {
+    await socket.request((ref) => reportCloseFrame(item.id, ref, outcome));
+  } catch (error) {
+    closingReports.delete(item.id);
+    $("close-error").textContent = messageOf(error);
+    return;
+  }
+  $("close-dialog").close();
+  announce(`Report closed: ${aboutReport(item)}.`);
 }
 
 // --- signing in and out ---------------------------------------------------------------------
@@ -507,6 +729,7 @@ async function submitSignIn(event) {
 function startSession() {
   showView("loading", { focus: false });
   render();
+  renderReports();
   socket.start();
 }
 
@@ -517,11 +740,16 @@ function endSession() {
   for (const parts of cards.values()) parts.li.remove();
   cards.clear();
   overdueAnnounced.clear();
+  reportList.clear();
+  for (const parts of reportCards.values()) parts.li.remove();
+  reportCards.clear();
+  closingReports.clear();
   for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
   signedInAs = "";
   $("who").hidden = true;
   setConnection("signed-out");
   render();
+  renderReports();
 }
 
 async function signOut() {

@@ -6,6 +6,8 @@ export const StaffServerType = Object.freeze({
   ESCALATIONS: "escalations", // the full open snapshot, sent on every connect
   ESCALATION: "escalation", // one new or changed item
   DETAIL: "escalation_detail", // the answer to esc_view: decrypted excerpt and notes
+  REPORTS: "reports", // every open report, sent on every connect after the escalations
+  REPORT: "report", // one new or changed report; also the answer to report_view (with text)
   DONE: "done", // an action succeeded; `ref` echoes the request
   ERROR: "error",
   PONG: "pong",
@@ -48,6 +50,9 @@ export const STATUS_RANK = Object.freeze({
 
 export const NOTE_MAX_CHARS = 4000;
 export const OUTCOME_MAX_CHARS = 200;
+export const REPLY_MAX_CHARS = 2000;
+
+export const ReportStatus = Object.freeze({ OPEN: "open", CLOSED: "closed" });
 
 // --- client frames --------------------------------------------------------------------------
 
@@ -69,6 +74,9 @@ export const supportFrame = (id, ref) => encode({ type: "esc_support", id, ref }
 export const resolveFrame = (id, ref, outcome, falseAlarm) =>
   encode({ type: "esc_resolve", id, ref, outcome, false_alarm: Boolean(falseAlarm) });
 export const pingFrame = () => encode({ type: "ping" });
+export const reportViewFrame = (id, ref) => encode({ type: "report_view", id, ref });
+export const reportReplyFrame = (id, ref, text) => encode({ type: "report_reply", id, ref, text });
+export const reportCloseFrame = (id, ref, outcome) => encode({ type: "report_close", id, ref, outcome });
 
 // --- server frames --------------------------------------------------------------------------
 
@@ -117,6 +125,42 @@ export function parseItem(v) {
   };
 }
 
+/**
+ * A checked copy of one StaffReportItem, or null. `body` and `note` are only ever filled in
+ * the answer to report_view (an audited read); lists and updates carry null.
+ */
+export function parseReportItem(v) {
+  if (
+    !isObject(v) ||
+    !isId(v.id) ||
+    !isString(v.room) ||
+    !isString(v.room_title) ||
+    !isId(v.seq) ||
+    !isString(v.author) ||
+    !isString(v.reason) ||
+    !isString(v.status) ||
+    !isTime(v.created_at) ||
+    !isOptional(v.body, isString) ||
+    !isOptional(v.note, isString) ||
+    !isOptional(v.replies, isCount)
+  ) {
+    return null;
+  }
+  return {
+    id: v.id,
+    room: v.room,
+    roomTitle: v.room_title,
+    seq: v.seq,
+    author: v.author,
+    reason: v.reason,
+    status: v.status,
+    createdAt: Date.parse(v.created_at),
+    replies: isCount(v.replies) ? v.replies : 0,
+    body: isString(v.body) ? v.body : null,
+    note: isString(v.note) ? v.note : null,
+  };
+}
+
 function parseDetail(f) {
   if (!isId(f.id) || !isOptional(f.excerpt, isString) || !Array.isArray(f.notes)) return null;
   const notes = f.notes
@@ -149,6 +193,13 @@ export function parseStaffFrame(text) {
     }
     case StaffServerType.DETAIL:
       return parseDetail(f);
+    case StaffServerType.REPORTS:
+      if (!Array.isArray(f.items)) return null;
+      return { type: f.type, items: f.items.map(parseReportItem).filter((item) => item !== null) };
+    case StaffServerType.REPORT: {
+      const item = parseReportItem(f.item);
+      return item ? { type: f.type, item } : null;
+    }
     case StaffServerType.DONE:
       return isString(f.ref) ? { type: f.type, ref: f.ref, room: isString(f.room) ? f.room : null } : null;
     case StaffServerType.ERROR:

@@ -1,6 +1,7 @@
 // The staff socket: connect, reconnect with exponential back-off and jitter, keep-alive
-// pings, and request/answer matching by `ref`. The server sends the full open snapshot on
-// every connect, so a reconnect never loses an item (the queue replaces its list with it).
+// pings, and request/answer matching by `ref`. The server sends the full open snapshots
+// (escalations, then reports) on every connect, so a reconnect never loses an item (the
+// queue and the report list replace their lists with them).
 
 import {
   StaffServerType,
@@ -32,7 +33,9 @@ export class RequestError extends Error {
 
 /**
  * `handlers`: onState(state) with "connecting" | "live" | "reconnecting" | "signed-out";
- * onSnapshot(items); onItem(item); onSignedOut(code).
+ * onSnapshot(items); onItem(item); onReports(items); onReport(item); onSignedOut(code).
+ * Report items passed to onReports/onReport never carry the decrypted message or note: those
+ * come only to the request that read them (see `request`'s `reportId`).
  */
 export class StaffSocket {
   constructor(handlers) {
@@ -45,8 +48,9 @@ export class StaffSocket {
     this.connectTimer = null;
     this.pingTimer = null;
     this.pongTimer = null;
-    this.pending = new Map(); // ref -> {resolve, reject, timer, viewId}
+    this.pending = new Map(); // ref -> {resolve, reject, timer, viewId, reportId}
     this.details = new Map(); // escalation id -> the latest escalation_detail frame
+    this.reportViews = new Map(); // report id -> the item read by a pending report_view
     window.addEventListener("online", () => this.retryNow());
   }
 
@@ -111,6 +115,7 @@ export class StaffSocket {
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+    this.reportViews.clear();
     for (const [ref, waiting] of this.pending) {
       clearTimeout(waiting.timer);
       waiting.reject(new RequestError("disconnected", "The connection dropped before the server answered. Please try again."));
@@ -144,11 +149,21 @@ export class StaffSocket {
       case StaffServerType.DETAIL:
         this.details.set(frame.id, frame);
         break;
+      case StaffServerType.REPORTS:
+        this.handlers.onReports(frame.items.map(withoutContent));
+        break;
+      case StaffServerType.REPORT:
+        // The server answers report_view with the item (text included) just before `done`.
+        if (this.readingReport(frame.item.id)) this.reportViews.set(frame.item.id, frame.item);
+        this.handlers.onReport(withoutContent(frame.item));
+        break;
       case StaffServerType.DONE:
         this.settle(frame.ref, (waiting) => {
           const detail = waiting.viewId ? this.details.get(waiting.viewId) ?? null : null;
           if (waiting.viewId) this.details.delete(waiting.viewId);
-          waiting.resolve({ room: frame.room, detail });
+          const report = waiting.reportId ? this.reportViews.get(waiting.reportId) ?? null : null;
+          if (waiting.reportId) this.reportViews.delete(waiting.reportId);
+          waiting.resolve({ room: frame.room, detail, report });
         });
         break;
       case StaffServerType.ERROR:
@@ -162,6 +177,11 @@ export class StaffSocket {
       default:
         break; // a newer server may send frames this version does not know
     }
+  }
+
+  readingReport(id) {
+    for (const waiting of this.pending.values()) if (waiting.reportId === id) return true;
+    return false;
   }
 
   settle(ref, action) {
@@ -191,10 +211,11 @@ export class StaffSocket {
   }
 
   /**
-   * Send one action built by `build(ref)`. Resolves with {room, detail} on `done`; rejects
-   * with a RequestError on `error`, a dropped connection or no answer in time.
+   * Send one action built by `build(ref)`. Resolves with {room, detail, report} on `done`
+   * (`detail` for an escalation view, `report` for a report view); rejects with a
+   * RequestError on `error`, a dropped connection or no answer in time.
    */
-  request(build, { viewId = null } = {}) {
+  request(build, { viewId = null, reportId = null } = {}) {
     if (!this.live) {
       return Promise.reject(
         new RequestError("not_connected", "The dashboard is reconnecting. Try again when it says Live."),
@@ -204,10 +225,16 @@ export class StaffSocket {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
+        if (reportId) this.reportViews.delete(reportId);
         reject(new RequestError("timeout", "The server did not answer in time. Please check and try again."));
       }, REQUEST_TIMEOUT_MS);
-      this.pending.set(ref, { resolve, reject, timer, viewId });
+      this.pending.set(ref, { resolve, reject, timer, viewId, reportId });
       this.ws.send(build(ref));
     });
   }
+}
+
+/** A report item for lists and state: decrypted text is never kept there. */
+function withoutContent(item) {
+  return { ...item, body: null, note: null };
 }

@@ -1,0 +1,99 @@
+"""Content themes a member can ask to have blurred, and the labels a facilitator gives when
+hiding a message. Both are closed lists: the server stores and sends labels, never content.
+
+A message's themes are the author's own content warning plus what the risk detector saw in
+it, including mentions it did not alert on (a past disclosure, a supportive reply): a member
+who asked to blur "suicide" wants that blurred whether or not anyone is at risk now.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final, Literal, get_args
+
+from moderation.risk import Assessment
+
+Theme = Literal[
+    "suicide",
+    "self_harm",
+    "sexual_violence",
+    "violence",
+    "child_abuse",
+    "substances",
+    "eating",
+]
+THEMES: Final[tuple[Theme, ...]] = get_args(Theme)
+
+HideReason = Literal["agreement", "identifying", "graphic", "harassment", "spam", "other"]
+HIDE_REASONS: Final[tuple[HideReason, ...]] = get_args(HideReason)
+
+# The detector's categories, as the themes a reader may want blurred.
+_FROM_CATEGORY: Final[dict[str, Theme]] = {
+    "suicide": "suicide",
+    "self_harm": "self_harm",
+    "immediate_danger": "violence",
+    "harm_to_others": "violence",
+    "child_at_risk": "child_abuse",
+    "medical_emergency": "substances",
+}
+# Suppressed cues that say nothing about the message's theme ("this commute is killing me").
+_NOT_A_THEME: Final = frozenset({"idiom"})
+
+
+THEME_DATA: Final = Path(__file__).parent / "data" / "themes.json"
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _term_pattern(term: str) -> str:
+    stem = term.removesuffix("*")
+    body = re.escape(_fold(stem)).replace(r"\ ", r"\s+")
+    tail = r"\w*" if term.endswith("*") else ""
+    # Scripts without spaces between words (Chinese) match anywhere; others whole words.
+    if all(ord(ch) > 0x2E80 for ch in stem if not ch.isspace()):
+        return body + tail
+    return rf"(?<!\w){body}{tail}(?!\w)"
+
+
+@functools.cache
+def _theme_patterns() -> tuple[tuple[Theme, re.Pattern[str]], ...]:
+    """Compiled once per process: one alternation per theme (a handful of regexes)."""
+    data = json.loads(THEME_DATA.read_text(encoding="utf-8"))
+    compiled = []
+    for theme, terms in data["themes"].items():
+        if theme not in THEMES:
+            raise ValueError(f"{THEME_DATA.name}: unknown theme {theme!r}")
+        compiled.append((theme, re.compile("|".join(_term_pattern(t) for t in terms))))
+    return tuple(compiled)
+
+
+def lexicon_themes(text: str) -> set[Theme]:
+    folded = _fold(text)
+    return {theme for theme, pattern in _theme_patterns() if pattern.search(folded)}
+
+
+def classified_themes(assessment: Assessment, text: str = "") -> set[Theme]:
+    found = lexicon_themes(text) if text else set()
+    found.update(_FROM_CATEGORY[f.category] for f in assessment.findings)
+    found.update(
+        _FROM_CATEGORY[s.category]
+        for s in assessment.suppressed
+        if s.category in _FROM_CATEGORY and s.reason not in _NOT_A_THEME
+    )
+    return found
+
+
+def encode_themes(themes: Iterable[str]) -> str:
+    return ",".join(t for t in THEMES if t in set(themes))
+
+
+def decode_themes(stored: str) -> list[str]:
+    return [t for t in stored.split(",") if t] if stored else []
