@@ -33,6 +33,7 @@ from moderation.models import (
     Debrief,
     Escalation,
     OutboxItem,
+    Report,
     StaffSession,
     SupervisionSession,
     TrainingRecord,
@@ -236,6 +237,38 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """Reports for the record: reason, status and outcome. The reported message and the
+    reporter's note are read on the staff dashboard, where each view is audited; the reporter
+    is not shown here either."""
+
+    list_display = ("pk", "room", "message_seq", "reported_pseudonym", "reason", "status")
+    list_filter = ("status", "reason")
+    fields = (
+        "room",
+        "message_seq",
+        "reported_pseudonym",
+        "reason",
+        "status",
+        "outcome",
+        "created_at",
+        "closed_at",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.fields  # type: ignore[return-value]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

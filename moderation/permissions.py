@@ -55,7 +55,11 @@ ACTIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "review_hidden": (_MODERATION, "read messages that facilitators hid"),
     "view_escalations": (_MODERATION, "see the escalation queue"),
     "ack_escalation": (_MODERATION, "acknowledge an escalation"),
-    "view_decrypted_content": (_MODERATION, "read the sealed excerpt of an escalation"),
+    "view_decrypted_content": (
+        _MODERATION,
+        "read sealed content for review: an escalation's excerpt, a reported message and note",
+    ),
+    "handle_reports": (_MODERATION, "reply privately to a reporter and close reports"),
     "resolve_escalation": (_MODERATION, "resolve an escalation or mark it a false alarm"),
     "open_support_room": (_MODERATION, "open a private support room with a member"),
     "manage_invites": (_MODERATION, "create and revoke invite codes"),
@@ -132,6 +136,7 @@ ADMIN_PERMISSIONS: Final[dict[str, tuple[str, ...]]] = {
         "rooms.delete_invite",
     ),
     "view_escalations": ("moderation.view_escalation",),
+    "handle_reports": ("moderation.view_report",),
     "resolve_escalation": ("moderation.change_escalation",),
     "manage_training": (
         "moderation.view_trainingrecord",

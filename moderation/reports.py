@@ -297,7 +297,7 @@ def _reporter_reachable(report: Report) -> Membership:
 def report_reply(*, user: User, report_id: int, text: str) -> ReportReply:
     """A private answer to the reporter, sealed under their data key and sent only to
     their own sockets in the room. Nobody else in the room sees it."""
-    _require(user, "resolve_escalation")
+    _require(user, "handle_reports")
     text = text.strip()
     if not text or len(text) > REPLY_MAX_CHARS:
         raise ReportInvalid(f"a reply is 1 to {REPLY_MAX_CHARS} characters")
@@ -322,7 +322,7 @@ def report_reply(*, user: User, report_id: int, text: str) -> ReportReply:
 @transaction.atomic
 def report_close(*, user: User, report_id: int, outcome: str) -> Report:
     """Close with a short outcome. Closing a closed report changes nothing."""
-    _require(user, "resolve_escalation")
+    _require(user, "handle_reports")
     outcome = outcome.strip()
     if not outcome or len(outcome) > OUTCOME_MAX_CHARS:
         raise ReportInvalid(f"the outcome is 1 to {OUTCOME_MAX_CHARS} characters")

@@ -212,19 +212,25 @@ def _delete_messages_before(room: Room, cutoff: dt.datetime, batch_size: int) ->
 
 
 def _expired_keys(room: Room, cutoff: dt.datetime) -> QuerySet[DataKey]:
-    """Keys of closed epochs, older than the retention period, that no unexpired message or
-    escalation was sealed under. The current epoch's keys still seal new messages."""
-    needed_by_messages = Message.objects.filter(
-        room=room, created_at__gte=cutoff, data_key__isnull=False
-    ).values("data_key_id")
-    needed_by_escalations = Escalation.objects.filter(
-        room=room, created_at__gte=cutoff, data_key__isnull=False
-    ).values("data_key_id")
-    return (
-        DataKey.objects.filter(room=room, epoch__lt=room.key_epoch, created_at__lt=cutoff)
-        .exclude(pk__in=needed_by_messages)
-        .exclude(pk__in=needed_by_escalations)
-    )
+    """Keys of closed epochs, older than the retention period, that nothing unexpired was
+    sealed under: a message, an escalation excerpt or note, a held message, a report's note
+    or a moderator's reply. The current epoch's keys still seal new messages."""
+    from moderation.models import EscalationNote, Report, ReportReply
+    from rooms.models import HeldMessage
+
+    recent = {"created_at__gte": cutoff, "data_key__isnull": False}
+    still_needed = [
+        Message.objects.filter(room=room, **recent),
+        Escalation.objects.filter(room=room, **recent),
+        EscalationNote.objects.filter(escalation__room=room, **recent),
+        HeldMessage.objects.filter(room=room, **recent),
+        Report.objects.filter(room=room, **recent),
+        ReportReply.objects.filter(report__room=room, **recent),
+    ]
+    keys = DataKey.objects.filter(room=room, epoch__lt=room.key_epoch, created_at__lt=cutoff)
+    for rows in still_needed:
+        keys = keys.exclude(pk__in=rows.values("data_key_id"))
+    return keys
 
 
 # --- member erasure ------------------------------------------------------------------------------

@@ -251,6 +251,27 @@ def test_escalation_excerpt_outlives_its_message_but_cannot_be_opened() -> None:
     assert _excerpt(escalation) is None
 
 
+def test_purge_keeps_a_key_that_still_seals_a_recent_report_note() -> None:
+    """A key made before the cutoff whose messages expired, but which sealed a report's
+    note after it, must survive the purge: the note is still within retention."""
+    from moderation import reports
+
+    with time_machine.travel(T0, tick=False) as clock:
+        room = RoomFactory(slug="circle", retention_days=30)
+        alice, bob = MembershipFactory(room=room), MembershipFactory(room=room)
+        send(bob, "day zero from bob")
+        target = send(alice, "day zero from alice")
+        clock.shift(dt.timedelta(days=5))
+        report = reports.report_make(
+            reporter=bob, seq=target, reason="harassment", note="it upset me"
+        )
+    keys.purge_expired(now=T0 + dt.timedelta(days=31))
+    report.refresh_from_db()
+    assert report.data_key is not None and report.data_key.destroyed_at is None
+    assert reports.my_reports(bob).items[0].seq == target
+    assert reports._open_note(report) == "it upset me"
+
+
 def test_purge_is_idempotent_and_keeps_what_is_not_expired() -> None:
     room, _, _ = _month_of_messages()
     assert keys.purge_expired(now=T0 + dt.timedelta(days=29)).messages_deleted == 0

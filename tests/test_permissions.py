@@ -35,7 +35,7 @@ EXPECTED = {
         "announce", "review_held", "run_sessions", "file_debrief",
     },
     "moderator": {
-        "ban_room", "review_hidden", "view_escalations", "ack_escalation",
+        "ban_room", "review_hidden", "handle_reports", "view_escalations", "ack_escalation",
         "view_decrypted_content", "resolve_escalation", "open_support_room", "manage_invites",
     },
     "staff": {"ban_service", "manage_rooms", "manage_training", "view_audit", "view_figures"},
