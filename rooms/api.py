@@ -21,6 +21,7 @@ from rooms import identity, protocol, selectors, services
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
 from rooms.models import Member, Membership, Room
+from rooms.roles import role_for_user
 
 View = Callable[..., HttpResponse]
 
@@ -87,6 +88,17 @@ def _staff_user(request: HttpRequest) -> Any:
     return request.user if request.user.is_authenticated else None
 
 
+def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
+    """Who is signed in on the staff side (for the dashboard after a reload): only a session
+    that passed its second factor, where one is required."""
+    from moderation.accounts import session_is_verified
+
+    user = _staff_user(request)
+    if user is None or not session_is_verified(user, request.session):
+        return None
+    return {"username": user.get_username(), "role": role_for_user(user) or ""}
+
+
 # --- health -------------------------------------------------------------------------------
 
 
@@ -109,7 +121,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def session(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         member = _member(request)
-        return JsonResponse({"member": member is not None, "csrf_token": get_token(request)})
+        return JsonResponse(
+            {
+                "member": member is not None,
+                "staff": _staff_summary(request),
+                "csrf_token": get_token(request),
+            }
+        )
     if request.method == "DELETE":
         return _logout(request)
     if _member(request) is not None:

@@ -61,6 +61,30 @@ def create_staff_user(server: ServerProcess) -> None:
     )
 
 
+FACILITATOR_SETUP = """
+import datetime as dt
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+from moderation.models import TrainingRecord
+
+user = User.objects.create_user(username={username!r}, password={password!r})
+user.groups.add(Group.objects.get_or_create(name="facilitator")[0])
+today = timezone.localdate()
+TrainingRecord.objects.create(
+    user=user, course=settings.FACILITATOR_TRAINING_COURSE,
+    completed_on=today - dt.timedelta(days=10), expires_on=today + dt.timedelta(days=300),
+)
+"""
+
+
+def create_facilitator(server: ServerProcess, username: str, password: str) -> None:
+    """A trained peer facilitator (no second factor needed for this role)."""
+    chatserver(
+        server, "shell", "-c", FACILITATOR_SETUP.format(username=username, password=password)
+    )
+
+
 # --- the second factor -------------------------------------------------------------------
 
 

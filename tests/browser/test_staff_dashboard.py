@@ -16,7 +16,14 @@ from playwright.sync_api import Browser, Page, expect
 from bench.servers import ROOT, ServerProcess
 from tests.browser.conftest import start_server
 from tests.browser.helpers import ROOM_TITLE, Member
-from tests.browser.staff_helpers import RISKY, Authenticator, Dashboard, create_staff_user
+from tests.browser.staff_helpers import (
+    RISKY,
+    Authenticator,
+    Dashboard,
+    chatserver,
+    create_facilitator,
+    create_staff_user,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -464,3 +471,53 @@ def test_a_report_reaches_the_dashboard_is_read_answered_privately_and_closed(
     expect(board.page.locator("#reports-title")).to_be_focused()
     expect(other_card).to_have_count(0)
     expect(a11y.page.locator("#announcer")).to_contain_text("Closed by a colleague")
+
+
+def test_a_facilitator_signs_in_and_files_a_debrief_asking_for_support(
+    browser: Browser, server: ServerProcess
+) -> None:
+    create_facilitator(server, "peer-fran", "a long facilitator password 9")
+    board = Dashboard.create(browser, server, bypass_csp=True)
+    try:
+        board.open()
+        page = board.page
+        page.get_by_label("Username").fill("peer-fran")
+        page.get_by_label("Password").fill("a long facilitator password 9")
+        page.get_by_role("button", name="Sign in").click()
+        # No queue for a peer facilitator: the way to the rooms, and the debrief.
+        expect(page.locator("#view-facilitator")).to_be_visible()
+        expect(page.get_by_role("link", name="Go to the rooms")).to_have_attribute("href", "/")
+        expect(page.locator("#view-queue")).to_be_hidden()
+        page.add_script_tag(path=AXE)
+        problems = check_and_photograph(page, "facilitator")
+
+        page.locator("#debrief-open-main").click()
+        expect(page.get_by_label("Your debrief")).to_be_focused()
+        page.get_by_role("button", name="File debrief").click()
+        expect(page.locator("#debrief-error")).to_contain_text("Write a few words")
+        page.get_by_label("Room (optional)").fill("no-such-room")
+        page.get_by_label("Your debrief").fill("A hard evening; <b>I</b> held it together.")
+        page.get_by_label("I would like support myself").check()
+        problems += [v for v in run_axe(page)]
+        page.get_by_role("button", name="File debrief").click()
+        expect(page.locator("#debrief-error")).to_contain_text("no room")
+        page.get_by_label("Room (optional)").fill("")
+        page.get_by_role("button", name="File debrief").click()
+        expect(page.locator("#debrief-dialog")).not_to_be_visible()
+        expect(page.locator("#announcer")).to_contain_text("A supervisor will reach out")
+        assert problems == [], f"axe found problems: {problems}"
+        stored = chatserver(
+            server,
+            "shell",
+            "-c",
+            "from moderation.models import Debrief; "
+            "print(Debrief.objects.filter(needs_support=True, facilitator__username='peer-fran')"
+            ".count())",
+        )
+        assert stored.strip().splitlines()[-1] == "1"
+        # A reload keeps the facilitator's view (the session says who is signed in).
+        page.reload()
+        expect(page.locator("#view-facilitator")).to_be_visible()
+        expect(page.locator("#who-name")).to_have_text("Signed in as peer-fran")
+    finally:
+        board.close()

@@ -73,7 +73,13 @@ export const confirmOtp = (code) => request("POST", "/api/staff/otp/confirm", { 
 
 export const logout = () => request("POST", "/api/staff/logout", {});
 
-/** Fetches the CSRF cookie (and the server's clock) before the first sign-in. */
+/** Files a debrief: { text, needs_support, session_on?, room? }. */
+export const fileDebrief = (body) => request("POST", "/api/staff/debriefs", body);
+
+/**
+ * Fetches the CSRF cookie (and the server's clock) before the first sign-in. Resolves to the
+ * session: `staff` is { username, role } when already signed in (a reload), else null.
+ */
 export const prepare = () => request("GET", "/api/session").catch(() => null);
 
 /**

@@ -29,6 +29,7 @@ import {
   tickReportCard,
   updateReportCard,
 } from "./reportcards.js";
+import { initDebrief } from "./debrief.js";
 import { ReportList } from "./reports.js";
 import { StaffSocket } from "./socket.js";
 import {
@@ -61,7 +62,7 @@ let loadingTimer = null;
 
 // --- views ----------------------------------------------------------------------------------
 
-const VIEWS = ["loading", "signin", "queue"];
+const VIEWS = ["loading", "signin", "queue", "facilitator"];
 
 function showView(name, { focus = true } = {}) {
   for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
@@ -723,7 +724,20 @@ async function submitSignIn(event) {
   $("signin-password").value = "";
   setSignInStep("password");
   setNotice("");
-  startSession();
+  begin(who?.role);
+}
+
+/** Peer facilitators have no queue here: they facilitate in the rooms and file debriefs. */
+function begin(role) {
+  if (role === "facilitator") showFacilitator();
+  else startSession();
+}
+
+function showFacilitator() {
+  $("who").hidden = false;
+  $("who-name").textContent = signedInAs ? `Signed in as ${signedInAs}` : "Signed in";
+  setConnection("signed-out");
+  showView("facilitator");
 }
 
 function startSession() {
@@ -769,10 +783,15 @@ function init() {
   $("signin-form").addEventListener("submit", submitSignIn);
   $("sign-out").addEventListener("click", signOut);
   initDialogs();
+  initDebrief({ announce, openDialog, openers: [$("debrief-open"), $("debrief-open-main")] });
   setInterval(tick, 250); // each countdown changes within a quarter second of its second
-  prepare(); // the server's clock, for the countdowns
-  // Already signed in (a reload)? The socket says: the snapshot, or a close asking to sign in.
-  startSession();
+  // The server's clock (for the countdowns), and whether this is a reload while signed in.
+  // Without an answer, the socket decides: the snapshot, or a close asking to sign in.
+  prepare().then((session) => {
+    const staff = session?.staff;
+    if (staff && typeof staff.username === "string") signedInAs = staff.username;
+    begin(staff?.role);
+  });
 }
 
 init();
