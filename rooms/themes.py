@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
+
+import ahocorasick
 
 from moderation.risk import Assessment
 
@@ -53,31 +54,48 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _term_pattern(term: str) -> str:
-    stem = term.removesuffix("*")
-    body = re.escape(_fold(stem)).replace(r"\ ", r"\s+")
-    tail = r"\w*" if term.endswith("*") else ""
-    # Scripts without spaces between words (Chinese) match anywhere; others whole words.
-    if all(ord(ch) > 0x2E80 for ch in stem if not ch.isspace()):
-        return body + tail
-    return rf"(?<!\w){body}{tail}(?!\w)"
+def _unspaced(term: str) -> bool:
+    """Terms in scripts written without spaces (Chinese) match anywhere in a word."""
+    return all(ord(ch) > 0x2E80 for ch in term if not ch.isspace())
 
 
 @functools.cache
-def _theme_patterns() -> tuple[tuple[Theme, re.Pattern[str]], ...]:
-    """Compiled once per process: one alternation per theme (a handful of regexes)."""
+def _automaton() -> Any:
+    """One Aho-Corasick automaton over every theme's terms, built once per process, so a
+    message is scanned once whatever the size of the list. Values: (theme, open_right,
+    unspaced, length) per term; a trailing ``*`` leaves the term's end open ("rape*")."""
     data = json.loads(THEME_DATA.read_text(encoding="utf-8"))
-    compiled = []
+    automaton = ahocorasick.Automaton()
     for theme, terms in data["themes"].items():
         if theme not in THEMES:
             raise ValueError(f"{THEME_DATA.name}: unknown theme {theme!r}")
-        compiled.append((theme, re.compile("|".join(_term_pattern(t) for t in terms))))
-    return tuple(compiled)
+        for term in terms:
+            stem = " ".join(_fold(term.removesuffix("*")).split())
+            entries = automaton.get(stem, [])
+            entries.append((theme, term.endswith("*"), _unspaced(stem), len(stem)))
+            automaton.add_word(stem, entries)
+    automaton.make_automaton()
+    return automaton
 
 
 def lexicon_themes(text: str) -> set[Theme]:
-    folded = _fold(text)
-    return {theme for theme, pattern in _theme_patterns() if pattern.search(folded)}
+    folded = " ".join(_fold(text).split())
+    found: set[Theme] = set()
+    for end, entries in _automaton().iter(folded):
+        for theme, open_right, unspaced, length in entries:
+            if theme in found:
+                continue
+            whole = _is_boundary(folded, end + 1 - length - 1) and (
+                open_right or _is_boundary(folded, end + 1)
+            )
+            if unspaced or whole:
+                found.add(theme)
+    return found
+
+
+def _is_boundary(text: str, index: int) -> bool:
+    """Whether ``text[index]`` is outside a word (the edge of the text counts)."""
+    return index < 0 or index >= len(text) or not text[index].isalnum()
 
 
 def classified_themes(assessment: Assessment, text: str = "") -> set[Theme]:
