@@ -91,7 +91,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self.entered = True
         for frame in await db(self._entry_frames)(identity):
             await self.send(frame)
-        await db(services.presence_broadcast)(room_id=identity.room.pk)
+        await self._broadcast_presence(identity.room.pk)
         heartbeat.hub.register(
             self.channel_name,
             heartbeat.Beat(
@@ -198,7 +198,13 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             room_id = self.identity.room.pk
             await db(services.connection_close)(channel_name=self.channel_name)
             with contextlib.suppress(Exception):
-                await db(services.presence_broadcast)(room_id=room_id)
+                await self._broadcast_presence(room_id)
+
+    async def _broadcast_presence(self, room_id: int) -> None:
+        frame = await db(services.presence_frame)(room_id=room_id)
+        await self.channel_layer.group_send(
+            events.room_group(room_id), events.room_frame_event(text=frame)
+        )
 
     async def _expire_session(self, expires: Any) -> None:
         delay = (expires - timezone.now()).total_seconds()

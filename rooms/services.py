@@ -484,11 +484,12 @@ def connection_close(*, channel_name: str) -> None:
     Connection.objects.filter(channel_name=channel_name).delete()
 
 
-def presence_broadcast(*, room_id: int) -> None:
+def presence_frame(*, room_id: int) -> str:
+    """The room's presence, encoded once for every recipient. The caller publishes it from
+    its event loop, so the database thread never waits on the channel layer."""
     from rooms.selectors import presence
 
-    frame = protocol.encode(protocol.Presence(members=presence(room_id)))
-    events.send_now(events.room_group(room_id), events.room_frame_event(text=frame))
+    return protocol.encode(protocol.Presence(members=presence(room_id)))
 
 
 # --- sessions -----------------------------------------------------------------------------

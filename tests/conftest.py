@@ -28,6 +28,16 @@ def _fast_hashing(settings: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _warm_risk_detector() -> None:
+    """Build the detector once before any test, as ``serve`` does at start-up: built lazily
+    inside the first consumer test, its few seconds would count against that test's
+    receive timeouts."""
+    from moderation.risk import Detector
+
+    Detector.default()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_key_cache() -> Iterator[None]:
     forget_cached_keys()

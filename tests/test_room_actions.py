@@ -4,7 +4,6 @@ concerns privately."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -310,26 +309,40 @@ async def test_expired_training_cannot_facilitate(connect: Any, room: Room) -> N
         assert await closed_with(ws) == 4003
 
 
-async def test_two_facilitators_acting_at_once_keep_the_log_gap_free(
+async def test_moderation_entries_interleave_with_messages_in_one_gap_free_log(
     connect: Any, make_membership: Any, room: Room
 ) -> None:
+    """Hide entries and announcements take sequence numbers under the same room lock as
+    messages. (Writers on two processes at once are covered end to end in
+    tests/e2e/test_scale_out.py; here one process's consumers interleave.)"""
     alice = await database_sync_to_async(make_membership)(pseudonym="Alice")
-    f1, k1 = await _staff(room)
-    f2, k2 = await _staff(room)
+    (f1, k1), (f2, k2) = [await _staff(room) for _ in range(2)]
     async with (
         connect(alice) as a,
         connect(f1, session_key=k1) as x,
         connect(f2, session_key=k2) as y,
     ):
-        seqs = [(await _send(a, f"m{i}", f"c{i}"))["seq"] for i in range(4)]
-        await asyncio.gather(
-            _act(x, {"type": "hide", "seq": seqs[0], "reason": "spam", "ref": "h1"}),
-            _act(y, {"type": "hide", "seq": seqs[1], "reason": "spam", "ref": "h2"}),
-            _act(x, {"type": "announce", "body": "note", "ref": "a1"}),
-        )
-    numbers = await database_sync_to_async(
-        lambda: list(
-            Message.objects.filter(room=room).order_by("seq").values_list("seq", flat=True)
-        )
-    )()
-    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 7
+        first = (await _send(a, "one", "c1"))["seq"]
+        second = (await _send(a, "two", "c2"))["seq"]
+        assert (await _act(x, {"type": "hide", "seq": first, "reason": "spam", "ref": "h1"}))[
+            "type"
+        ] == "done"
+        await _send(a, "three", "c3")
+        await _act(y, {"type": "announce", "body": "note", "ref": "a1"})
+        await _act(y, {"type": "hide", "seq": second, "reason": "other", "ref": "h2"})
+        # Hiding twice is refused, and takes no number.
+        again = await _act(x, {"type": "hide", "seq": first, "reason": "spam", "ref": "h3"})
+        assert again["code"] == "not_found"
+        await a.send_json_to({"type": "resume", "after": 0})
+        entries = (await next_frame(a, "resumed"))["messages"]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5, 6]
+    assert [e["type"] for e in entries] == [
+        "message",
+        "message",
+        "hidden",
+        "message",
+        "message",
+        "hidden",
+    ]
+    assert entries[2]["target"] == first and entries[5]["target"] == second
+    assert entries[4]["announcement"] is True
