@@ -188,11 +188,24 @@ def in_past(scene: Scene, start: int, end: int, language: str, parts: list[Span]
 def preceded_in_clause(
     scene: Scene, kind: str, start: int, end: int, language: str
 ) -> Marker | None:
-    """A marker of ``kind`` earlier in the same clause ("she told me to ...", "if you ...")."""
+    """A marker of ``kind`` earlier in the same clause ("she told me to ...", "if you ...").
+
+    A marker that begins before the cue and runs into it counts too ("if he's" + "he's
+    outside your door").
+
+    A condition ends where the main clause starts: a first-person ``subject`` between a
+    ``hypothetical`` marker and the cue ("if he shows up tomorrow I'll kill him") puts the
+    cue in the writer's own voice again, so the condition no longer discounts it. Supportive
+    conditionals ("if you ever want to die, ring...") have no first-person subject there.
+    """
     clause = scene.clause(start, end, language)
+    subjects = scene.hits("subject", language) if kind == "hypothetical" else []
     for marker in scene.hits(kind, language):
-        if marker.end <= start and _within(marker, clause):
-            return marker
+        if marker.start >= start or not _within(marker, clause):
+            continue
+        if any(marker.end <= s.start <= start for s in subjects):
+            continue
+        return marker
     return None
 
 

@@ -167,6 +167,7 @@ class Detector:
     ) -> tuple[list[_Counted], list[tuple[_Candidate, str]]]:
         scoring = self.lexicon.scoring
         counted: list[_Counted] = []
+        weak: list[_Counted] = []
         suppressed: list[tuple[_Candidate, str]] = []
         for candidate in candidates:
             hit = candidate.hit
@@ -191,11 +192,14 @@ class Detector:
                     if weight < scoring.min_weight:
                         reason = "past"
             if reason is None and weight < scoring.min_weight:
-                reason = "weak"
-            if reason is None:
+                weak.append(_Counted(candidate, weight))
+            elif reason is None:
                 counted.append(_Counted(candidate, weight))
             else:
                 suppressed.append((candidate, reason))
+        promoted, still_weak = _accumulate_weak(weak, counted, scoring.min_weight)
+        counted.extend(promoted)
+        suppressed.extend((item.candidate, "weak") for item in still_weak)
         return counted, suppressed
 
     def _score(
@@ -227,6 +231,43 @@ class Detector:
             findings.append(Finding(category, severity, round(1.0 - miss, 3), evidence))  # type: ignore[arg-type]
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -f.score, f.category))
         return tuple(findings)
+
+
+def _accumulate_weak(
+    weak: list[_Counted], counted: list[_Counted], min_weight: float
+) -> tuple[list[_Counted], list[_Counted]]:
+    """Weak signals (weight below ``min_weight``) count only together.
+
+    One weak cue alone ("love you all", "got everything ready", "when everyone's asleep")
+    is ordinary chat; two *different* weak cues of one category anywhere in the message, or
+    a weak cue beside a counted ``concern`` cue of the same category (which it then escalates
+    to ``high``), are evidence. Beside a ``high`` or ``critical`` cue they add nothing. Each
+    weak class is its own cue id, so two farewells are still one signal. The combined
+    (noisy-or) weight must reach ``min_weight``.
+    """
+    if not weak:
+        return [], []
+    promoted: list[_Counted] = []
+    rest: list[_Counted] = []
+    categories = {item.candidate.cue.category for item in weak}
+    for category in categories:
+        mine = [i for i in weak if i.candidate.cue.category == category]
+        if any(
+            i.candidate.cue.category == category and i.candidate.cue.severity != "concern"
+            for i in counted
+        ):
+            rest.extend(mine)  # already a high or critical finding: nothing to add
+            continue
+        strong = [i for i in counted if i.candidate.cue.category == category]
+        ids = {i.candidate.cue.id for i in mine} | {i.candidate.cue.id for i in strong}
+        miss = 1.0
+        for item in (*mine, *strong):
+            miss *= 1.0 - item.weight
+        if len(ids) >= 2 and 1.0 - miss >= min_weight:
+            promoted.extend(mine)
+        else:
+            rest.extend(mine)
+    return promoted, rest
 
 
 def _clause_reason(

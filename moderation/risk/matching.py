@@ -64,11 +64,13 @@ def is_unspaced_script(char: str) -> bool:
 
 def _joined(left: str, right: str) -> bool:
     """Whether two adjacent characters belong to the same word."""
+    # Characters below U+0E00 are never of an unspaced script: skip the range checks for
+    # them (nearly every character of a message), the scan calls this for every match.
     return (
         left.isalnum()
         and right.isalnum()
-        and not is_unspaced_script(left)
-        and not is_unspaced_script(right)
+        and (left < "\u0e00" or not is_unspaced_script(left))
+        and (right < "\u0e00" or not is_unspaced_script(right))
     )
 
 

@@ -129,3 +129,40 @@ def test_test_set_meets_targets(detector: Detector) -> None:
     assert result["precision"] >= 0.85
     assert result["recall"] >= 0.95
     assert result["critical_recall"] == 1.0
+
+
+def _report(detector: Detector, name: str):  # type: ignore[no-untyped-def]
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return summary(run(parse_jsonl(lines), detector.assess))
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("holdout4.jsonl", 200), ("holdout5.jsonl", 120)])
+def test_later_holdouts_are_balanced_and_multilingual(name: str, minimum: int) -> None:
+    """holdout4.jsonl was written before the 1.2.0 changes, holdout5.jsonl after them."""
+    examples = parse_jsonl((DATA / name).read_text(encoding="utf-8").splitlines())
+    assert len(examples) >= minimum
+    risky = [e for e in examples if e.risk]
+    assert 0.35 <= len(risky) / len(examples) <= 0.45
+    assert len({e.category for e in risky}) == 6
+    assert all(e.severity for e in risky)
+    assert len([e for e in examples if e.severity == "critical"]) >= len(risky) // 2
+    assert len([e for e in examples if not e.text.isascii()]) >= 0.08 * len(examples)
+
+
+def test_holdout4_regression_floor(detector: Detector) -> None:
+    """holdout4 was scored blind, then used for tuning 1.2.0: it must stay where tuning left
+    it. This is not a generalisation figure (docs/risk-detection.md)."""
+    result = _report(detector, "holdout4.jsonl")
+    assert result["precision"] >= 0.95
+    assert result["recall"] >= 0.95
+    assert result["critical_recall"] == 1.0
+    assert result["false_positive_rate"] <= 0.02
+
+
+def test_holdout5_regression_floor(detector: Detector) -> None:
+    """holdout5 was scored once, blind, and never tuned on. Its figures are low; the floor
+    only stops them getting worse. Do not raise it by editing the lexicon against this file."""
+    result = _report(detector, "holdout5.jsonl")
+    assert result["precision"] >= 0.80
+    assert result["recall"] >= 0.28
+    assert result["false_positive_rate"] <= 0.05
