@@ -101,6 +101,7 @@ def escalation_raise(
     evidence: list[dict[str, Any]],
     source: str = Escalation.Source.DETECTOR,
     flagged_by: str | None = None,
+    quiet: bool = False,
 ) -> Escalation:
     """Create the escalation and queue every notification. Call inside the transaction
     that stores the message, so neither exists without the other."""
@@ -134,16 +135,18 @@ def escalation_raise(
         detail={"category": category, "severity": severity, "room": room.slug, "seq": seq},
     )
     _publish_item(escalation)
-    events.publish_on_commit(
-        events.membership_group(membership.pk),
-        events.room_frame_event(text=protocol.encode(signpost_frame())),
-    )
-    notice = protocol.RiskNotice(
-        seq=seq, author=membership.pseudonym, category=category, severity=severity
-    )
-    events.publish_on_commit(
-        events.room_staff_group(room.pk), events.room_frame_event(text=protocol.encode(notice))
-    )
+    if not quiet:
+        events.publish_on_commit(
+            events.membership_group(membership.pk),
+            events.room_frame_event(text=protocol.encode(signpost_frame())),
+        )
+        notice = protocol.RiskNotice(
+            seq=seq, author=membership.pseudonym, category=category, severity=severity
+        )
+        events.publish_on_commit(
+            events.room_staff_group(room.pk),
+            events.room_frame_event(text=protocol.encode(notice)),
+        )
     if queue == Escalation.Queue.STAFF:
         outbox.enqueue_escalation(escalation, event="created", now=now)
     return escalation
@@ -173,6 +176,18 @@ def escalation_from_assessment(
         category=top.category,
         severity=top.severity,
         evidence=evidence,
+        quiet=_learned_concern_only(assessment),
+    )
+
+
+def _learned_concern_only(assessment: Assessment) -> bool:
+    """A concern that only the learned model saw goes quietly to the moderators' review
+    queue: no signpost to the writer, no heads-up to the room's facilitators. The model
+    catches phrasing no cue covers, but it is also wrong more often (docs/risk-detection.md),
+    and a support panel opening over a harmless message is itself a harm."""
+    return all(
+        f.severity == "concern" and all(e.rule.startswith("model:") for e in f.evidence)
+        for f in assessment.findings
     )
 
 

@@ -316,3 +316,42 @@ async def test_facilitator_flags_a_message_by_hand_and_members_cannot(
         )
     )()
     assert actors == [f"membership:{fac.pk}"]
+
+
+@pytestmark_ws
+async def test_a_concern_only_the_learned_model_saw_goes_quietly_to_review(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """No signpost to the writer and no heads-up to facilitators: moderators review it."""
+    from moderation.risk import Assessment, Evidence, Finding
+    from rooms import services as send_path
+
+    learned = Assessment(
+        findings=(
+            Finding(
+                category="suicide",
+                severity="concern",
+                score=0.7,
+                evidence=(Evidence("(learned model)", "suicide", 0, 10, 0.7, "model:1.1.0"),),
+            ),
+        )
+    )
+    monkeypatch.setattr(send_path.risk, "assess", lambda text: learned)
+    writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
+    fac = await database_sync_to_async(staff_membership)(writer.room, pseudonym="Fac")
+    from tests.conftest import login_session
+
+    fac_key = await database_sync_to_async(login_session)(fac.user, second_factor=False)
+    async with connect(writer) as w, connect(fac, session_key=fac_key) as f:
+        await w.send_json_to({"type": "send", "client_id": "c1", "body": "an ordinary line"})
+        await next_frame(w, "ack")
+        seen_by_writer = [await w.receive_json_from(timeout=1)]
+        while not await w.receive_nothing(timeout=0.3):
+            seen_by_writer.append(await w.receive_json_from())
+        assert "signpost" not in {frame["type"] for frame in seen_by_writer}
+        seen_by_fac = []
+        while not await f.receive_nothing(timeout=0.3):
+            seen_by_fac.append((await f.receive_json_from())["type"])
+        assert "risk_notice" not in seen_by_fac
+    escalation = await database_sync_to_async(Escalation.objects.get)()
+    assert escalation.queue == "review" and escalation.severity == "concern"

@@ -9,14 +9,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from moderation.risk import context
 from moderation.risk.lexicon import Cue, Lexicon, load_lexicon, shipped_data_dir
 from moderation.risk.matching import Hit, Kind, Matcher
+from moderation.risk.model import MODEL_NAME, RiskModel
 from moderation.risk.normalise import NormalisedText, normalise
 from moderation.risk.patterns import expand
 from moderation.risk.types import (
+    CATEGORIES,
     NO_RISK,
     SEVERITY_RANK,
     Assessment,
@@ -25,6 +28,12 @@ from moderation.risk.types import (
     Severity,
     Suppressed,
 )
+
+
+def _model_in(directory: Traversable | Path) -> RiskModel | None:
+    path = directory / MODEL_NAME
+    return RiskModel.load(path) if path.is_file() else None
+
 
 _ESCALATE: dict[str, Severity] = {"concern": "high", "high": "critical", "critical": "critical"}
 
@@ -47,8 +56,9 @@ class _Counted:
 class Detector:
     """Compiled lexicon. Create with :meth:`from_data_dir` or :meth:`default`."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, model: RiskModel | None = None) -> None:
         self.lexicon = lexicon
+        self.model = model
         self._cues: list[Cue] = []
         self._matcher = Matcher()
         for pack in lexicon.languages:
@@ -73,14 +83,16 @@ class Detector:
 
     @classmethod
     def from_data_dir(cls, path: str | Path) -> Detector:
-        """Build from a directory holding ``manifest.json`` and the language files."""
-        return cls(load_lexicon(Path(path)))
+        """Build from a directory holding ``manifest.json``, the language files and (if
+        present) the learned model, ``model.json``."""
+        return cls(load_lexicon(Path(path)), _model_in(Path(path)))
 
     @classmethod
     @functools.cache
     def default(cls) -> Detector:
         """The detector for the lexicon shipped with the server, built once per process."""
-        return cls(load_lexicon(shipped_data_dir()))
+        directory = shipped_data_dir()
+        return cls(load_lexicon(directory), _model_in(directory))
 
     @property
     def version(self) -> str:
@@ -96,7 +108,39 @@ class Detector:
     # --- assessing a message -------------------------------------------------------------
 
     def assess(self, text: str) -> Assessment:
-        """Classify one chat message. Never raises on any string, whatever its script."""
+        """Classify one chat message. Never raises on any string, whatever its script.
+
+        The lexicon decides when one of its cues counts; when none does, the learned model
+        (moderation/risk/model.py) may still raise a finding for phrasing no cue covers."""
+        assessment = self._assess_rules(text)
+        if assessment.findings or self.model is None:
+            return assessment
+        learned = self._learned(text)
+        if learned is None:
+            return assessment
+        return Assessment(findings=(learned,), suppressed=assessment.suppressed)
+
+    def _learned(self, text: str) -> Finding | None:
+        assert self.model is not None
+        score = self.model.score(text)
+        if score.severity not in ("concern", "high") or score.category not in CATEGORIES:
+            return None
+        evidence = Evidence(
+            cue="(learned model)",
+            category=score.category,
+            start=0,
+            end=len(text),
+            weight=round(score.probability, 3),
+            rule=f"model:{self.model.version}",
+        )
+        return Finding(
+            category=score.category,  # type: ignore[arg-type]
+            severity=score.severity,  # type: ignore[arg-type]
+            score=round(score.probability, 3),
+            evidence=(evidence,),
+        )
+
+    def _assess_rules(self, text: str) -> Assessment:
         normalised = normalise(text)
         if not normalised.text:
             return NO_RISK

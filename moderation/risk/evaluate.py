@@ -107,6 +107,8 @@ def _parse_line(number: int, raw: str) -> Example:
             f"line {number}: 'risk' is {str(risk).lower()} but 'category' is {category!r}"
         )
     severity = data.get("severity")
+    if severity in ("none", ""):  # how some files label a safe line
+        severity = None
     if severity is not None and severity not in SEVERITIES:
         raise EvalDataError(f"line {number}: 'severity' must be one of {', '.join(SEVERITIES)}")
     return Example(number, text, risk, category, severity)
