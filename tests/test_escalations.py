@@ -293,7 +293,7 @@ async def test_facilitator_flags_a_message_by_hand_and_members_cannot(
         return membership, login_session(membership.user, second_factor=False)
 
     fac, fac_key = await database_sync_to_async(facilitator)()
-    quiet = "I don't really see the point of anything now."
+    quiet = "Thanks for listening tonight, see you next week."
     async with connect_staff(staff_user) as staff:
         await staff.connect()
         await staff.receive_json_from()
