@@ -271,7 +271,10 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         elif isinstance(frame, protocol.Typing):
             await self._typing()
         elif isinstance(frame, protocol.Send | protocol.Delete | protocol.Report):
-            if await self._limited(self.send_bucket, getattr(frame, "client_id", None)):
+            ref = (
+                frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
+            )
+            if await self._limited(self.send_bucket, ref):
                 return
             if isinstance(frame, protocol.Send):
                 await self._send_message(frame)
@@ -362,10 +365,13 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _report(self, frame: protocol.Report) -> None:
         assert self.identity is not None
+        membership = self.identity.membership
         await db(reports.report_make)(
-            reporter=self.identity.membership, seq=frame.seq, reason=frame.reason, note=frame.note
+            reporter=membership, seq=frame.seq, reason=frame.reason, note=frame.note
         )
         await self.send(protocol.encode(protocol.Done(ref=frame.ref)))
+        # The reporter's list, as it now stands, so every client shows the same thing.
+        await self.send(protocol.encode(await db(reports.my_reports)(membership)))
 
     async def _delete(self, frame: protocol.Delete) -> None:
         assert self.identity is not None

@@ -73,6 +73,9 @@ export const getRoom = (slug) => request("GET", roomPath(slug));
 export const joinRoom = (slug, agreementVersion) =>
   request("POST", `${roomPath(slug)}/join`, { agreement_version: agreementVersion });
 export const redeemInvite = (code) => request("POST", "/api/invites/redeem", { code });
+/** "Delete all my data", once the person has confirmed on the page: the member's keys are
+ * destroyed and the session ends (204). The server insists on the explicit confirmation. */
+export const deleteMyData = () => request("DELETE", "/api/me", { confirm: true });
 
 /**
  * Log out during a quick exit. `keepalive` lets the request finish after the page has gone;

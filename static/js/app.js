@@ -3,7 +3,7 @@
 // chatview.js.
 
 import * as api from "./api.js";
-import { RoomConnection } from "./chat.js";
+import { ActionError, RoomConnection } from "./chat.js";
 import { ChatView } from "./chatview.js";
 import { initHelp } from "./help.js";
 import { Close, CloseAction } from "./protocol.js";
@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   member: false,
+  staff: null, // { username, role } when a staff user is signed in (GET /api/session)
   room: null, // the room whose agreement or chat is shown
   connection: null,
   // The recovery phrase between creating the session and showing it; then only in the DOM.
@@ -21,14 +22,17 @@ const state = {
 };
 
 const MAX_MESSAGE_CHARS = 4000;
+const LEAVE_WAIT_MS = 5000; // how long "Leave room" waits for the server before stepping out
 
 const CLOSE_NOTICES = {
   [Close.FORBIDDEN]: "You can't take part in that room just now.",
   [Close.ROOM_NOT_FOUND]: "That room is no longer available.",
   [Close.ROOM_CLOSED]: "That room has closed. Thank you for being part of it.",
 };
-const SESSION_ENDED_NOTICE =
-  "Your session has ended. You can join again as someone new, or use your recovery phrase.";
+const SESSION_ENDED_NOTICE = "Your session has ended. You can join again as someone new, or use your recovery phrase.";
+const SITTING_CLOSED_NOTICE =
+  "This session has ended. Thank you for being part of it. You're welcome back at the next one.";
+const NOT_CONNECTED = "You're not connected just now. Please try again in a moment.";
 
 const chatView = new ChatView({
   onRetry: (clientId) => state.connection?.retry(clientId),
@@ -36,6 +40,9 @@ const chatView = new ChatView({
   onDelete: (seq) => state.connection?.deleteMessage(seq) ?? false,
   onLoadEarlier: () => state.connection?.requestEarlier(),
   onOpenRoom: (slug) => openRoom(slug),
+  onAgree: (version) => state.connection?.agree(version) ?? false,
+  act: (name, ...args) =>
+    state.connection ? state.connection.act(name, ...args) : Promise.reject(new ActionError(NOT_CONNECTED)),
 });
 
 // --- session ------------------------------------------------------------------------------
@@ -43,12 +50,16 @@ const chatView = new ChatView({
 async function refreshSession() {
   const session = await api.getSession();
   state.member = Boolean(session.member);
+  state.staff = session.staff && typeof session.staff.role === "string" ? session.staff : null;
   views.setSignedIn(state.member);
 }
 
-/** Make sure there is a member session; a new one brings a recovery phrase to show. */
+/**
+ * Make sure there is a member session; a new one brings a recovery phrase to show. A signed-in
+ * staff user joins rooms as themselves (their role), never as an anonymous member.
+ */
 async function ensureMember() {
-  if (state.member) return;
+  if (state.member || state.staff) return;
   const created = await api.createSession();
   state.member = true;
   state.phrase = created.recovery_phrase || null;
@@ -87,7 +98,9 @@ async function openRoom(slug) {
   }
   leaveRoom(); // an offer of another room can come from inside a chat
   state.room = room;
-  if (state.member && room.joined) return enterChat(room);
+  // `joined` is true only for someone with a current membership: a member, or a staff
+  // user (facilitators are given theirs, and sign in at /staff/).
+  if (room.joined) return enterChat(room);
   views.renderAgreement(room);
   views.showView("agreement", { route: "room", slug: room.slug });
   return undefined;
@@ -102,15 +115,50 @@ function enterChat(room) {
   state.connection.start();
 }
 
-function onConnectionEnded(action, code) {
+/** The socket closed for good: say why, calmly, on the room list. Never reconnects. */
+function onConnectionEnded(action, code, { left = false, message = "" } = {}) {
   state.connection = null;
+  const title = state.room?.title ?? "the room";
   if (action === CloseAction.START) {
     state.member = false;
     views.setSignedIn(false);
     showRooms(SESSION_ENDED_NOTICE);
+  } else if (action === CloseAction.SITTING_CLOSED) {
+    showRooms(SITTING_CLOSED_NOTICE);
+  } else if (left) {
+    showRooms(`You've left ${title}. You can come back whenever you like by accepting its agreement again.`);
+  } else if (action === CloseAction.REMOVED) {
+    showRooms(message || "You're no longer in that room. You can come back after accepting its agreement again.");
   } else {
-    showRooms(CLOSE_NOTICES[code] ?? "That room isn't available just now.");
+    showRooms(message || CLOSE_NOTICES[code] || "That room isn't available just now.");
   }
+}
+
+/** "Leave room": end the membership (the server closes the socket with 4012, which brings
+ * the room list). If the server can't be reached, just step out of the room. */
+async function onLeave() {
+  const connection = state.connection;
+  // Facilitators and staff keep their place: their membership is given, not joined.
+  if (!connection || chatView.role !== "member") return showRooms();
+  const button = $("leave");
+  const title = state.room?.title ?? "the room";
+  let confirmed = false;
+  views.setBusy(button, true);
+  // The close (4012) normally follows at once; if it does not, step out anyway.
+  const fallback = setTimeout(() => {
+    if (state.connection !== connection) return;
+    showRooms(confirmed ? `You've left ${title}.` : `You've stepped out of ${title}.`);
+  }, LEAVE_WAIT_MS);
+  try {
+    await connection.leave();
+    confirmed = true;
+  } catch {
+    clearTimeout(fallback);
+    if (state.connection === connection) showRooms();
+  } finally {
+    views.setBusy(button, false);
+  }
+  return undefined;
 }
 
 // --- forms and buttons --------------------------------------------------------------------
@@ -211,6 +259,39 @@ async function onInvite(event) {
   }
 }
 
+/** "Delete all my data", after a second, explicit step. */
+function onDeleteDataAsk() {
+  $("delete-data-confirm").hidden = false;
+  $("delete-data-ask").hidden = true;
+  $("delete-data-yes").focus();
+}
+
+function onDeleteDataCancel() {
+  $("delete-data-confirm").hidden = true;
+  $("delete-data-ask").hidden = false;
+  $("delete-data-error").textContent = "";
+  $("delete-data-ask").focus();
+}
+
+async function onDeleteData() {
+  const button = $("delete-data-yes");
+  views.setBusy(button, true);
+  $("delete-data-error").textContent = "";
+  try {
+    await api.deleteMyData();
+  } catch (error) {
+    $("delete-data-error").textContent = error.message;
+    return;
+  } finally {
+    views.setBusy(button, false);
+  }
+  $("delete-data-confirm").hidden = true;
+  $("delete-data-ask").hidden = false;
+  state.member = false;
+  views.setSignedIn(false);
+  await showRooms("Your data has been deleted. What you wrote can no longer be read, and this device is signed out.");
+}
+
 async function onSignOut() {
   try {
     await api.endSession();
@@ -227,7 +308,7 @@ function onSend(event) {
   event.preventDefault();
   const field = $("message-input");
   const error = $("composer-error");
-  const body = field.value;
+  const { body, cw, themes } = chatView.composer.read();
   if (!body.trim()) {
     error.textContent = "Please write a message first.";
     return;
@@ -237,8 +318,8 @@ function onSend(event) {
     return;
   }
   error.textContent = "";
-  state.connection?.send(body);
-  field.value = "";
+  state.connection?.send(body, { cw, themes });
+  chatView.composer.clear();
   field.focus();
 }
 
@@ -265,7 +346,11 @@ function bind() {
   $("recover-form").addEventListener("submit", onRecover);
   $("invite-form").addEventListener("submit", onInvite);
   $("sign-out").addEventListener("click", onSignOut);
-  $("leave").addEventListener("click", () => showRooms());
+  $("leave").addEventListener("click", onLeave);
+  $("waiting-back").addEventListener("click", () => showRooms());
+  $("delete-data-ask").addEventListener("click", onDeleteDataAsk);
+  $("delete-data-no").addEventListener("click", onDeleteDataCancel);
+  $("delete-data-yes").addEventListener("click", onDeleteData);
   $("composer").addEventListener("submit", onSend);
   $("message-input").addEventListener("keydown", onComposerKey);
   $("message-input").addEventListener("input", () => state.connection?.typing());

@@ -1,11 +1,15 @@
 // One room's socket: connecting, the sequence rules of docs/protocol.md (history on a first
 // visit, resume after every reconnect, on a seq gap and when a heartbeat is ahead), sending
-// with acks and retries, and reconnecting with exponential back-off and jitter.
+// with acks and retries, actions answered by `done`/`error` with their `ref`, the waiting
+// room, and reconnecting with exponential back-off and jitter.
 //
 // The page is told what changed through the `ui` object (chatview.js); `onEnded` is called
-// when the close code says the room or the session is gone.
+// when the close code says the room, the membership, the session or the sitting is over.
 
-import {
+import * as wire from "./protocol.js";
+import { Outbox, RoomLog } from "./store.js";
+
+const {
   Close,
   CloseAction,
   ErrorCode,
@@ -19,8 +23,7 @@ import {
   resumeFrame,
   sendFrame,
   typingFrame,
-} from "./protocol.js";
-import { Outbox, RoomLog } from "./store.js";
+} = wire;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -31,6 +34,41 @@ const RESUME_STALE_MS = 15_000; // a resume that got no answer may be asked agai
 // `ref` would otherwise leave it "Sending…" for ever.
 const ACK_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 15_000; // a handshake lost in a dead network may never close
+const ACTION_TIMEOUT_MS = 15_000; // an action with no done/error by then is reported as unknown
+// The waiting room gets no heartbeats: the page pings to keep the socket (and its watchdog)
+// alive, and to notice a dead connection.
+const WAITING_PING_MS = 20_000;
+const NOT_CONNECTED = "You're not connected just now. Please try again in a moment.";
+
+/** An action the server refused (or that could not be sent): `message` is for people. */
+export class ActionError extends Error {
+  constructor(message, code = "") {
+    super(message);
+    this.code = code;
+  }
+}
+
+// Actions the page may ask for: method name -> frame builder taking (...args, ref).
+const ACTIONS = {
+  report: wire.reportFrame,
+  ignore: wire.ignoreFrame,
+  unignore: wire.unignoreFrame,
+  preferences: wire.preferencesFrame,
+  mute: wire.muteFrame,
+  remove: wire.removeFrame,
+  ban: wire.banFrame,
+  hide: wire.hideFrame,
+  pin: wire.pinFrame,
+  unpin: wire.unpinFrame,
+  slowMode: wire.slowModeFrame,
+  roomState: wire.roomStateFrame,
+  announce: wire.announceFrame,
+  release: wire.releaseFrame,
+  reject: wire.rejectFrame,
+  session: wire.sessionFrame,
+  admit: wire.admitFrame,
+  flag: wire.flagFrame,
+};
 
 /**
  * Delay before reconnect attempt `attempt` (0, 1, 2, ...): exponential, capped, with "equal
@@ -54,9 +92,27 @@ export function describeError(frame) {
       return "This message is empty.";
     case ErrorCode.INTERNAL:
       return "Something went wrong on our side. Please try again.";
+    case ErrorCode.MUTED:
+      return "A facilitator has paused your messages for a while. You can still read the room.";
+    case ErrorCode.SLOW_MODE: {
+      const wait = Math.max(1, Math.ceil(frame.retry_after ?? 1));
+      return `The room is in slow mode. You can send again in ${wait} second${wait === 1 ? "" : "s"}.`;
+    }
+    case ErrorCode.WAITING:
+      return "You're in the waiting room: a facilitator will let you in.";
+    case ErrorCode.ROOM_LOCKED:
+      return "The session is locked, so nobody new can come in just now.";
     default:
-      return frame.message;
+      return sentence(frame.message);
   }
+}
+
+/** Server messages are lower-case phrases; shown to people, they start with a capital. */
+export function sentence(text) {
+  const trimmed = String(text ?? "").trim();
+  if (!trimmed) return "Something went wrong. Please try again.";
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
 export class RoomConnection {
@@ -68,7 +124,12 @@ export class RoomConnection {
     this.outbox = new Outbox();
     this.ws = null;
     this.ready = false; // welcomed: frames may be sent
+    this.waiting = false; // in the waiting room: only agreeing, leaving and pings make sense
     this.stopped = false;
+    this.leaving = false; // the member asked to leave: the close that follows is expected
+    this.endMessage = ""; // a facilitator's words (removed, banned) for the close that follows
+    this.pending = new Map(); // ref -> {resolve, reject, timer}, while an action waits
+    this.pingTimer = null;
     this.everConnected = false;
     this.attempt = 0;
     this.reconnectTimer = null;
@@ -102,9 +163,12 @@ export class RoomConnection {
   stop() {
     this.stopped = true;
     this.ready = false;
+    this.waiting = false;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.watchdogTimer);
+    clearInterval(this.pingTimer);
     this.clearAckTimers();
+    this.failPending("You left the room before this was confirmed.");
     window.removeEventListener("online", this.handleOnline);
     window.removeEventListener("offline", this.handleOffline);
     const ws = this.ws;
@@ -139,9 +203,12 @@ export class RoomConnection {
   handleClose(code) {
     this.ws = null;
     this.ready = false;
+    this.waiting = false;
     this.resumeSentAt = 0;
     clearTimeout(this.watchdogTimer);
+    clearInterval(this.pingTimer);
     this.clearAckTimers(); // unsent messages wait for the next welcome instead
+    this.failPending("The connection dropped before this was confirmed. Please check, and try again if needed.");
     if (this.historyKind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
     this.historyKind = null;
     if (this.stopped) return;
@@ -152,9 +219,13 @@ export class RoomConnection {
       }
     }
     const action = closeAction(code);
-    if (action === CloseAction.START || action === CloseAction.ROOMS) {
+    if (action === CloseAction.RETRY && this.leaving) {
+      // The member asked to leave and the socket went: do not come back.
       this.stop();
-      this.onEnded(action, code);
+      this.onEnded(CloseAction.REMOVED, Close.REMOVED, { left: true, message: "" });
+    } else if (action !== CloseAction.LATER && action !== CloseAction.RETRY) {
+      this.stop();
+      this.onEnded(action, code, { left: this.leaving, message: this.endMessage });
     } else if (action === CloseAction.LATER) {
       this.ui.connection("paused");
       this.reconnectTimer = setTimeout(() => this.connect(), FLOODING_PAUSE_MS * (1 + Math.random() / 2));
@@ -185,7 +256,7 @@ export class RoomConnection {
   }
 
   transmit(text) {
-    if (!this.ready || !this.ws) return false;
+    if (!(this.ready || this.waiting) || !this.ws) return false;
     try {
       this.ws.send(text);
       return true;
@@ -198,14 +269,17 @@ export class RoomConnection {
 
   handleFrame(frame) {
     if (!frame) return; // not a valid frame: ignored, never shown
-    if (this.ready) this.armWatchdog();
+    if (this.ready || this.waiting) this.armWatchdog(this.waiting ? WAITING_PING_MS * 2 + 5_000 : undefined);
     switch (frame.type) {
       case ServerType.WELCOME:
         return this.onWelcome(frame);
+      case ServerType.WAITING:
+        return this.onWaiting(frame);
       case ServerType.ACK:
         return this.onAck(frame);
       case ServerType.MESSAGE:
       case ServerType.DELETED:
+      case ServerType.HIDDEN:
         this.applyEntries([frame], "live");
         return this.checkGap();
       case ServerType.HISTORY:
@@ -220,27 +294,69 @@ export class RoomConnection {
       case ServerType.HEARTBEAT:
         this.latestKnown = Math.max(this.latestKnown, frame.latest_seq);
         return this.checkGap();
-      case ServerType.ROOM_STATE:
-        return this.ui.roomState(frame.state);
       case ServerType.ERROR:
         return this.onError(frame);
+      case ServerType.DONE:
+        return this.settle(frame.ref, null);
+      case ServerType.HELD:
+        return this.onHeld(frame);
+      case ServerType.HELD_DECISION:
+        return this.onHeldDecision(frame);
+      case ServerType.MODERATED:
+        if (frame.action === "removed" || frame.action === "banned") this.endMessage = frame.message;
+        return this.ui.moderated(frame);
+      case ServerType.YOU:
+        return this.onYou(frame.you);
+      case ServerType.ROOM_STATE:
+      case ServerType.PINS:
       case ServerType.SIGNPOST:
-        return this.ui.signpost(frame);
       case ServerType.SUPPORT_OFFER:
-        return this.ui.supportOffer(frame);
+      case ServerType.MY_REPORTS:
+      case ServerType.MODERATOR_REPLY:
+      case ServerType.HELD_QUEUE:
+      case ServerType.MOD_ACTION:
+      case ServerType.REPORT_NOTICE:
+      case ServerType.RISK_NOTICE:
+      case ServerType.WAITING_ROOM:
+        return this.ui.roomFrame(frame); // nothing here for the socket to track
       default:
         return undefined; // pong, or a frame type from a newer server
     }
   }
 
+  onWaiting(frame) {
+    const first = !this.waiting;
+    this.waiting = true;
+    this.ready = false;
+    this.everConnected = true;
+    this.attempt = 0;
+    if (first) {
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.transmit(wire.pingFrame()), WAITING_PING_MS);
+      this.armWatchdog(WAITING_PING_MS * 2 + 5_000);
+      this.ui.connection("connected");
+    }
+    this.ui.waiting(frame);
+  }
+
+  onYou(you) {
+    this.me = you.pseudonym;
+    this.log.keepHiddenText = wire.roleAtLeast(you.role, "moderator");
+    this.ui.you(you);
+  }
+
   onWelcome(frame) {
+    const admitted = this.waiting;
+    this.waiting = false;
+    clearInterval(this.pingTimer);
     this.ready = true;
     this.everConnected = true;
     this.attempt = 0;
     this.me = frame.you.pseudonym;
+    this.log.keepHiddenText = wire.roleAtLeast(frame.you.role, "moderator");
     this.heartbeatMs = Math.max(frame.heartbeat_seconds, 1) * 1000;
     this.latestKnown = Math.max(this.latestKnown, frame.latest_seq);
-    this.ui.welcome(frame);
+    this.ui.welcome(frame, { admitted });
     this.ui.connection("connected");
     if (this.log.loaded) {
       this.requestResume({ force: true });
@@ -251,6 +367,7 @@ export class RoomConnection {
     // Anything not acknowledged before the connection dropped goes again with the same
     // client_id: the server answers a duplicate with the original ack.
     for (const item of this.outbox.unsent()) this.transmitSend(item);
+    for (const item of this.outbox.awaitingReview()) this.transmitSend(item, { timeout: false });
     this.armWatchdog();
   }
 
@@ -301,6 +418,18 @@ export class RoomConnection {
     if (item) {
       this.clearAckTimer(item.clientId);
       this.ui.outboxChanged(this.outbox.failed(item.clientId, describeError(frame)));
+      if (frame.code === ErrorCode.MUTED && frame.retry_after) {
+        this.ui.mutedFor(frame.retry_after);
+      }
+      return;
+    }
+    if (frame.ref && this.pending.has(frame.ref)) {
+      this.settle(frame.ref, new ActionError(describeError(frame), frame.code));
+      return;
+    }
+    if (this.waiting) {
+      // `agree` has no ref: in the waiting room an error is about agreeing.
+      this.ui.waitingError(describeError(frame));
       return;
     }
     if (frame.code === ErrorCode.RATE_LIMITED) {
@@ -309,18 +438,41 @@ export class RoomConnection {
       this.historyKind = null;
       this.resumeSentAt = 0;
       if (kind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
-      setTimeout(() => {
-        if (kind === "initial" && this.ready && !this.log.loaded) {
-          this.historyKind = "initial";
-          this.transmit(historyFrame({ limit: HISTORY_PAGE }));
-        } else {
-          this.checkGap();
-        }
-      }, (frame.retry_after ?? 1) * 1000);
+      setTimeout(
+        () => {
+          if (kind === "initial" && this.ready && !this.log.loaded) {
+            this.historyKind = "initial";
+            this.transmit(historyFrame({ limit: HISTORY_PAGE }));
+          } else {
+            this.checkGap();
+          }
+        },
+        (frame.retry_after ?? 1) * 1000,
+      );
     } else if (frame.code === ErrorCode.NOT_FOUND || frame.code === ErrorCode.FORBIDDEN) {
       this.ui.notice("That message couldn't be deleted.");
     }
     // Anything else comes just before a close code, which decides what happens.
+  }
+
+  onHeld(frame) {
+    const item = this.outbox.get(frame.client_id);
+    if (!item) return;
+    this.clearAckTimer(item.clientId);
+    this.ui.outboxChanged(this.outbox.held(item.clientId, frame.message));
+    this.ui.held(frame);
+  }
+
+  onHeldDecision(frame) {
+    const item = this.outbox.get(frame.client_id);
+    if (frame.status === "released" && frame.seq) {
+      if (item) this.onAck({ client_id: frame.client_id, seq: frame.seq, ts: new Date().toISOString() });
+      this.latestKnown = Math.max(this.latestKnown, frame.seq);
+      this.checkGap();
+    } else if (frame.status === "rejected" && item) {
+      this.ui.outboxChanged(this.outbox.rejected(item.clientId));
+    }
+    this.ui.heldDecision(frame);
   }
 
   applyEntries(entries, source) {
@@ -349,9 +501,10 @@ export class RoomConnection {
 
   // --- sending ---------------------------------------------------------------------------
 
-  transmitSend(item) {
-    if (!this.transmit(sendFrame(item.clientId, item.body))) return; // sent on reconnect
+  transmitSend(item, { timeout = true } = {}) {
+    if (!this.transmit(sendFrame(item.clientId, item.body, item))) return; // sent on reconnect
     this.clearAckTimer(item.clientId);
+    if (!timeout) return;
     this.ackTimers.set(
       item.clientId,
       setTimeout(() => {
@@ -377,8 +530,8 @@ export class RoomConnection {
 
   // --- actions from the page ---------------------------------------------------------------
 
-  send(body) {
-    const item = this.outbox.add(body);
+  send(body, { cw = false, themes = [] } = {}) {
+    const item = this.outbox.add(body, { cw, themes });
     this.ui.outboxChanged(item);
     this.transmitSend(item);
     return item;
@@ -395,6 +548,66 @@ export class RoomConnection {
     this.clearAckTimer(clientId);
     this.outbox.remove(clientId);
     this.ui.outboxRemoved(clientId);
+  }
+
+  // --- actions answered by done/error ------------------------------------------------------
+
+  /**
+   * Send an action frame built by `build(ref)`; resolves on `done`, rejects with an
+   * ActionError on `error` (or when it could not be sent, or got no answer in time).
+   */
+  request(build) {
+    return new Promise((resolve, reject) => {
+      const ref = wire.newRef();
+      if (!this.transmit(build(ref))) {
+        reject(new ActionError(NOT_CONNECTED, "not_connected"));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.settle(
+          ref,
+          new ActionError("There was no answer in time. Please check, and try again if needed.", "timeout"),
+        );
+      }, ACTION_TIMEOUT_MS);
+      this.pending.set(ref, { resolve, reject, timer });
+    });
+  }
+
+  /** One of ACTIONS by name: `act("mute", pseudonym, minutes)`. */
+  act(name, ...args) {
+    const build = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : null;
+    if (!build) return Promise.reject(new ActionError(`Unknown action ${name}.`));
+    return this.request((ref) => build(...args, ref));
+  }
+
+  settle(ref, error) {
+    const waiter = this.pending.get(ref);
+    if (!waiter) return;
+    this.pending.delete(ref);
+    clearTimeout(waiter.timer);
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+
+  failPending(message) {
+    for (const ref of [...this.pending.keys()]) this.settle(ref, new ActionError(message, "not_connected"));
+  }
+
+  /** Leave the room for good: the server closes every socket of this membership (4012). */
+  leave() {
+    if (!this.ws || !(this.ready || this.waiting))
+      return Promise.reject(new ActionError(NOT_CONNECTED, "not_connected"));
+    this.leaving = true;
+    return this.request((ref) => wire.leaveFrame(ref)).catch((error) => {
+      this.leaving = false;
+      throw error;
+    });
+  }
+
+  agree(version) {
+    if (this.transmit(wire.agreeFrame(version))) return true;
+    this.ui.waitingError(NOT_CONNECTED);
+    return false;
   }
 
   deleteMessage(seq) {

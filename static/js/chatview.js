@@ -1,9 +1,20 @@
-// The chat view: the message list, the messages being sent, presence, typing and the
-// connection line. RoomConnection (chat.js) calls these methods; nothing here touches the
-// socket. Message text is set with textContent only.
+// The chat view: the message list, the messages being sent, presence, typing, the
+// connection line, and the panels around them (pins, my settings, my reports, facilitator
+// tools, the waiting room). RoomConnection (chat.js) calls these methods; nothing here
+// touches the socket. Message text is set with textContent only.
 
+import { Composer } from "./composer.js";
 import { openHelp } from "./help.js";
-import { announce, el, setNotice } from "./views.js";
+import { closeOpenMenu } from "./messageactions.js";
+import { fillMessage, fillOutbox } from "./messageview.js";
+import { FacilitatorPanel } from "./moderation.js";
+import { PinsPanel } from "./pins.js";
+import { roleAtLeast } from "./protocol.js";
+import { MyReports } from "./reports.js";
+import { MySettings } from "./settings.js";
+import { collapseReason } from "./themes.js";
+import { announce, el, showView } from "./views.js";
+import { SessionControls, WaitingView } from "./waiting.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,29 +36,41 @@ const ROLE_LABELS = {
 const TYPING_SHOWN_MS = 4000;
 const ANNOUNCE_MAX_CHARS = 300;
 const NEAR_BOTTOM_PX = 80;
+const HIGHLIGHT_MS = 2500;
+const ACTION_STATUS_MS = 20_000;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
 
-function formatTime(ts) {
-  const date = new Date(ts);
-  if (Number.isNaN(date.getTime())) return "";
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay ? timeFormat.format(date) : `${dayFormat.format(date)}, ${timeFormat.format(date)}`;
-}
+const shorten = (text) => (text.length > ANNOUNCE_MAX_CHARS ? `${text.slice(0, ANNOUNCE_MAX_CHARS)}…` : text);
 
 export class ChatView {
-  constructor({ onRetry, onDiscard, onDelete, onLoadEarlier, onOpenRoom }) {
+  constructor({ onRetry, onDiscard, onDelete, onLoadEarlier, onOpenRoom, onAgree, act }) {
     this.actions = { onRetry, onDiscard, onDelete };
+    this.act = act;
     this.log = $("log");
     this.list = $("messages");
     this.outbox = $("outbox");
     this.bySeq = new Map(); // seq -> <li>
+    this.messages = new Map(); // seq -> message entry, shown or not (ignored authors)
     this.byClientId = new Map(); // client_id -> <li> in the outbox
     this.typists = new Map(); // pseudonym -> timer
+    this.revealed = new Set(); // seqs of collapsed messages this reader chose to show
     this.me = "";
+    this.role = "member";
+    this.blur = [];
+    this.ignoring = new Set();
+    this.slug = "";
+    this.title = "";
+    this.roomStateKnown = null;
     this.isLoaded = false;
     this.hadConnection = false;
+    this.composer = new Composer();
+    this.pins = new PinsPanel({ onShow: (seq) => this.showMessage(seq), onUnpin: (seq) => act("unpin", seq) });
+    this.settings = new MySettings({ act });
+    this.reports = new MyReports();
+    this.facilitator = new FacilitatorPanel({ act, onShow: (seq) => this.showMessage(seq) });
+    this.session = new SessionControls({ act, run: (promise, text) => this.facilitator.run(promise, text) });
+    this.waitingView = new WaitingView({ onAgree });
     $("load-earlier").addEventListener("click", onLoadEarlier);
     this.offeredRoom = "";
     $("offer-go").addEventListener("click", () => onOpenRoom(this.offeredRoom));
@@ -55,46 +78,118 @@ export class ChatView {
       $("offer").hidden = true;
       $("message-input").focus();
     });
-    // Presence is a side column on wide screens and a fold-away list on phones.
-    this.wide = window.matchMedia("(min-width: 48rem)");
-    this.wide.addEventListener("change", () => {
-      $("presence").open = this.wide.matches;
+    $("private-dismiss").addEventListener("click", () => {
+      $("private").hidden = true;
+      $("message-input").focus();
     });
+    // The side panels sit in a column on wide screens and fold away on phones, where one
+    // open panel at a time leaves the messages in view.
+    this.wide = window.matchMedia("(min-width: 48rem)");
+    this.wide.addEventListener("change", () => this.openPanels());
+    for (const panel of document.querySelectorAll(".side-panel")) {
+      panel.addEventListener("toggle", () => {
+        if (!panel.open || this.wide.matches) return;
+        for (const other of document.querySelectorAll(".side-panel[open]")) if (other !== panel) other.open = false;
+      });
+    }
+    this.statusTimer = null;
+  }
+
+  openPanels() {
+    for (const id of ["presence", "pins", "facilitator"]) $(id).open = this.wide.matches;
   }
 
   /** Empty everything, so no message text stays in the page after leaving a room. */
   reset(room = null) {
+    closeOpenMenu();
     this.list.replaceChildren();
     this.outbox.replaceChildren();
     this.bySeq.clear();
+    this.messages.clear();
     this.byClientId.clear();
     for (const timer of this.typists.values()) clearTimeout(timer);
     this.typists.clear();
+    this.revealed.clear();
     this.me = "";
+    this.role = "member";
+    this.blur = [];
+    this.ignoring = new Set();
+    this.slug = room ? room.slug : "";
+    this.title = room ? room.title : "";
+    this.roomStateKnown = null;
     this.isLoaded = false;
     this.hadConnection = false;
-    $("chat-title").textContent = room ? room.title : "";
+    $("chat-title").textContent = this.title;
     $("chat-you").textContent = room && room.pseudonym ? room.pseudonym : "";
+    $("chat-role").textContent = "";
     $("presence-list").replaceChildren();
     $("presence-count").textContent = "0";
     $("typing").textContent = "";
     $("conn-status").textContent = "";
+    $("waiting-conn").textContent = "";
+    $("action-status").textContent = "";
     $("offer").hidden = true;
+    $("private").hidden = true;
+    $("private-text").textContent = "";
     this.offeredRoom = "";
     $("load-earlier").hidden = true;
     $("log-empty").hidden = true;
-    $("composer-error").textContent = "";
-    $("message-input").value = "";
-    $("presence").open = this.wide.matches;
+    this.composer.reset();
+    this.pins.reset();
+    this.settings.reset();
+    this.reports.reset();
+    this.facilitator.reset();
+    this.session.reset();
+    this.waitingView.reset();
+    $("settings").open = false;
+    $("my-reports").open = false;
+    this.openPanels();
   }
 
   // --- called by RoomConnection -------------------------------------------------------------
 
-  welcome(frame) {
-    this.me = frame.you.pseudonym;
+  welcome(frame, { admitted = false } = {}) {
     $("chat-title").textContent = frame.room.title;
-    $("chat-you").textContent = frame.you.pseudonym;
-    this.roomState(frame.room.state);
+    this.title = frame.room.title;
+    this.role = frame.you.role;
+    $("chat-role").textContent = ROLE_LABELS[this.role] ? ` (${ROLE_LABELS[this.role]})` : "";
+    this.composer.setRole(this.role);
+    this.pins.setRole(this.role);
+    this.facilitator.setRole(this.role);
+    this.applyYou(frame.you, { announceIt: false });
+    this.roomState(frame.room.state, frame.room.slow_mode_seconds);
+    this.pinsChanged(frame.pins, { quiet: true });
+    if (admitted || this.waitingView.active) {
+      this.waitingView.reset();
+      showView("chat", { slug: this.slug });
+      announce("You're in the room now. Welcome.");
+    }
+  }
+
+  you(you) {
+    this.applyYou(you, { announceIt: true });
+  }
+
+  applyYou(you, { announceIt }) {
+    this.me = you.pseudonym;
+    $("chat-you").textContent = you.pseudonym;
+    this.blur = you.blur;
+    const ignoring = new Set(you.ignoring);
+    const changed = ignoring.size !== this.ignoring.size || [...ignoring].some((p) => !this.ignoring.has(p));
+    this.ignoring = ignoring;
+    this.settings.update(you);
+    this.composer.setMuted(you.muted_until, { announceIt });
+    // Blurring or ignoring changed: render every message again (a few hundred at most).
+    for (const entry of this.messages.values()) this.renderMessage(entry);
+    if (changed) this.updateEmpty();
+  }
+
+  waiting(frame) {
+    this.waitingView.update(frame, { title: this.title, slug: this.slug });
+  }
+
+  waitingError(text) {
+    this.waitingView.error(text);
   }
 
   connection(state) {
@@ -102,6 +197,7 @@ export class ChatView {
     if (state === "connected" && this.hadConnection) text = "Connected again.";
     if (state === "connected") this.hadConnection = true;
     $("conn-status").textContent = text;
+    $("waiting-conn").textContent = text;
   }
 
   loaded() {
@@ -110,15 +206,18 @@ export class ChatView {
     this.scrollToBottom();
   }
 
-  entries({ messages, deletions }, source) {
+  entries({ messages, changed }, source) {
     const stick = source !== "earlier" && this.nearBottom();
     const fromBottom = this.log.scrollHeight - this.log.scrollTop;
-    for (const message of messages) this.renderMessage(message);
-    for (const seq of deletions) {
-      const li = this.bySeq.get(seq);
-      if (li) this.fill(li, li.entry);
+    for (const message of messages) {
+      this.messages.set(message.seq, message);
+      this.renderMessage(message);
     }
-    const others = messages.filter((m) => m.author !== this.me && !m.deleted && m.body !== null);
+    for (const seq of changed) {
+      const entry = this.messages.get(seq);
+      if (entry) this.renderMessage(entry);
+    }
+    const others = messages.filter((m) => m.author !== this.me && this.shown(m) && m.body !== null && !m.deleted);
     for (const message of others) this.stoppedTyping(message.author);
     this.updateEmpty();
     if (source === "earlier") {
@@ -129,12 +228,18 @@ export class ChatView {
     }
     // Only new arrivals are read out, never the history loaded on entry.
     if (source === "live" && others.length === 1) {
-      const body = others[0].body;
-      const text = body.length > ANNOUNCE_MAX_CHARS ? `${body.slice(0, ANNOUNCE_MAX_CHARS)}…` : body;
-      announce(`${others[0].author}: ${text}`);
+      announce(this.spoken(others[0]));
     } else if ((source === "live" || source === "resume") && others.length > 1) {
       announce(`${others.length} new messages.`);
     }
+  }
+
+  /** How a new message is read out: a collapsed one by its warning, never its text. */
+  spoken(message) {
+    const prefix = message.announcement ? `Announcement from ${message.author}` : message.author;
+    const collapsed = collapseReason(message, this.blur);
+    if (collapsed) return `${prefix}: a message folded away. ${collapsed.text}.`;
+    return `${prefix}: ${shorten(message.body)}`;
   }
 
   outboxChanged(item) {
@@ -144,14 +249,18 @@ export class ChatView {
       const li = this.byClientId.get(item.clientId);
       this.byClientId.delete(item.clientId);
       if (li) li.remove();
-      if (!this.bySeq.has(item.seq)) {
-        this.renderMessage({
+      if (!this.messages.has(item.seq)) {
+        const entry = {
           type: "message",
           seq: item.seq,
           ts: item.ts,
           author: this.me,
           body: item.body,
-        });
+          cw: item.cw,
+          themes: item.themes,
+        };
+        this.messages.set(item.seq, entry);
+        this.renderMessage(entry);
       }
       this.updateEmpty();
       return;
@@ -163,7 +272,7 @@ export class ChatView {
       this.outbox.append(li);
       this.scrollToBottom();
     }
-    this.fillOutbox(li, item);
+    fillOutbox(li, item, this);
     this.updateEmpty();
   }
 
@@ -172,6 +281,18 @@ export class ChatView {
     this.byClientId.delete(clientId);
     if (li) li.remove();
     this.updateEmpty();
+  }
+
+  held(frame) {
+    announce(frame.message);
+  }
+
+  heldDecision(frame) {
+    announce(
+      frame.status === "released"
+        ? "A facilitator shared your message with the room."
+        : "A facilitator decided not to share your message. Only you saw it.",
+    );
   }
 
   earlierState(hasEarlier, loading) {
@@ -200,6 +321,7 @@ export class ChatView {
   }
 
   typing(author) {
+    if (this.ignoring.has(author)) return;
     clearTimeout(this.typists.get(author));
     this.typists.set(
       author,
@@ -208,13 +330,80 @@ export class ChatView {
     this.renderTyping();
   }
 
-  roomState(state) {
-    if (state === "paused") setNotice("This room is paused just now. You can read, but not post.");
-    else if (state === "open") setNotice("");
+  /** Private to this person: a facilitator acted on them. Said plainly, and read out. */
+  moderated(frame) {
+    let text = frame.message;
+    if (frame.action === "muted") {
+      this.composer.setMuted(frame.until ?? null);
+      if (frame.until && this.composer.muted) {
+        text = `${frame.message} This lasts until ${timeFormat.format(new Date(frame.until))}.`;
+      }
+    } else if (frame.action === "unmuted") {
+      this.composer.setMuted(null);
+    }
+    this.privateNotice(text);
   }
 
-  signpost(frame) {
-    openHelp({ message: frame.message, resources: frame.resources.length ? frame.resources : null });
+  mutedFor(seconds) {
+    if (!this.composer.muted) this.composer.setMuted(new Date(Date.now() + seconds * 1000).toISOString());
+  }
+
+  privateNotice(text) {
+    $("private-text").textContent = text;
+    $("private").hidden = false;
+    announce(text);
+  }
+
+  /** Frames that only change what is shown. */
+  roomFrame(frame) {
+    switch (frame.type) {
+      case "room_state":
+        return this.roomState(frame.state, frame.slow_mode_seconds, { announceIt: true });
+      case "pins":
+        return this.pinsChanged(frame.items);
+      case "signpost":
+        return openHelp({ message: frame.message, resources: frame.resources.length ? frame.resources : null });
+      case "support_offer":
+        return this.supportOffer(frame);
+      case "my_reports":
+        return this.reports.update(frame.items);
+      case "moderator_reply":
+        return this.reports.reply(frame);
+      case "held_queue":
+        return this.facilitator.heldQueue(frame.items);
+      case "mod_action":
+        return this.facilitator.modAction(frame);
+      case "report_notice":
+        return this.facilitator.reportNotice(frame);
+      case "risk_notice":
+        return this.facilitator.riskNotice(frame);
+      case "waiting_room":
+        return this.session.update(frame);
+      default:
+        return undefined;
+    }
+  }
+
+  roomState(state, slowSeconds, { announceIt = false } = {}) {
+    const before = this.roomStateKnown;
+    this.roomStateKnown = { state, slowSeconds };
+    this.composer.setRoomState(state, slowSeconds);
+    this.facilitator.roomState(state, slowSeconds);
+    if (!announceIt || !before) return;
+    if (before.state !== state) {
+      announce(
+        state === "paused" ? "The room is paused just now. You can read, but not post." : "The room is open again.",
+      );
+    } else if (before.slowSeconds !== slowSeconds) {
+      announce(slowSeconds ? $("composer-status").textContent || "Slow mode is on." : "Slow mode is off.");
+    }
+  }
+
+  pinsChanged(items, { quiet = false } = {}) {
+    for (const seq of this.pins.update(items, { quiet })) {
+      const entry = this.messages.get(seq);
+      if (entry) this.renderMessage(entry);
+    }
   }
 
   /** Staff opened a private room for this member: offer it, never move them without asking. */
@@ -227,19 +416,56 @@ export class ChatView {
   }
 
   notice(text) {
-    setNotice(text);
+    this.actionResult(text);
+  }
+
+  /** The result of an action from a message's options, in the room's status line (read
+   * out as it appears; cleared after a while so it does not crowd a small screen). */
+  actionResult(text) {
+    $("action-status").textContent = text;
+    clearTimeout(this.statusTimer);
+    this.statusTimer = setTimeout(() => {
+      $("action-status").textContent = "";
+    }, ACTION_STATUS_MS);
+  }
+
+  /** Scroll to a message and put focus on it (from a pin, a report or an alert). */
+  showMessage(seq) {
+    const li = this.bySeq.get(seq);
+    if (!li) {
+      this.notice(
+        "That message isn't on the page. It may be further back (Load earlier messages), hidden, or from someone you ignore.",
+      );
+      return;
+    }
+    li.tabIndex = -1;
+    li.scrollIntoView({ block: "center" });
+    li.focus();
+    li.classList.add("msg-highlight");
+    setTimeout(() => li.classList.remove("msg-highlight"), HIGHLIGHT_MS);
   }
 
   // --- rendering ----------------------------------------------------------------------------
 
+  /** Whether a message is shown at all: not from someone this reader ignores. */
+  shown(entry) {
+    return !entry.ignored && !(entry.author !== this.me && this.ignoring.has(entry.author));
+  }
+
   renderMessage(entry) {
     let li = this.bySeq.get(entry.seq);
+    if (!this.shown(entry)) {
+      // Kept in the log (its seq counts) but never on the page.
+      if (li) li.remove();
+      this.bySeq.delete(entry.seq);
+      return;
+    }
     if (!li) {
       li = el("li", { className: "msg" });
       this.bySeq.set(entry.seq, li);
       this.place(li, entry.seq);
     }
-    this.fill(li, entry);
+    fillMessage(li, entry, this);
   }
 
   /** Insert in seq order; new messages nearly always go last, earlier pages first. */
@@ -251,84 +477,6 @@ export class ChatView {
       next = node;
     }
     this.list.insertBefore(li, next);
-  }
-
-  fill(li, entry) {
-    li.entry = entry;
-    const mine = entry.author === this.me;
-    li.className = "msg";
-    li.classList.toggle("msg-mine", mine);
-    li.classList.toggle("msg-deleted", Boolean(entry.deleted));
-    li.classList.toggle("msg-unavailable", Boolean(entry.unavailable));
-    let text = entry.body;
-    if (entry.deleted) text = "This message was deleted.";
-    else if (entry.unavailable || text === null) text = "This message can't be shown.";
-    const meta = el(
-      "p",
-      { className: "msg-meta" },
-      el("span", { className: "msg-author", text: mine ? `${entry.author} (you)` : entry.author }),
-      el("time", { attrs: { datetime: entry.ts }, text: formatTime(entry.ts) }),
-    );
-    const children = [meta, el("p", { className: "msg-body", text })];
-    if (mine && !entry.deleted) {
-      li.dataset.state = "sent";
-      meta.append(el("span", { className: "msg-state", text: "Sent" }));
-      children.push(this.deleteControls(entry.seq));
-    } else {
-      delete li.dataset.state;
-    }
-    li.replaceChildren(...children);
-  }
-
-  fillOutbox(li, item) {
-    li.dataset.state = item.state;
-    li.dataset.clientId = item.clientId;
-    const stateText = item.state === "failed" ? "Not sent" : "Sending…";
-    const children = [
-      el(
-        "p",
-        { className: "msg-meta" },
-        el("span", { className: "msg-author", text: this.me ? `${this.me} (you)` : "You" }),
-        el("span", { className: "msg-state", text: stateText }),
-      ),
-      el("p", { className: "msg-body", text: item.body }),
-    ];
-    if (item.state === "failed") {
-      children.push(
-        el("p", { className: "error-text", text: item.error }),
-        el(
-          "div",
-          { className: "msg-actions" },
-          this.button("Try again", () => this.actions.onRetry(item.clientId)),
-          this.button("Remove", () => this.actions.onDiscard(item.clientId)),
-        ),
-      );
-    }
-    li.replaceChildren(...children);
-  }
-
-  /** Delete asks once more in place, so a slip of the finger does not remove a message. */
-  deleteControls(seq) {
-    const box = el("div", { className: "msg-actions" });
-    const ask = this.button("Delete", () => {
-      const yes = this.button("Yes, delete it", () => {
-        if (this.actions.onDelete(seq)) this.log.focus();
-        else reset();
-      });
-      const no = this.button("Keep it", () => {
-        reset();
-        ask.focus();
-      });
-      box.replaceChildren(el("span", { text: "Delete this message for everyone?" }), yes, no);
-      yes.focus();
-    });
-    const reset = () => box.replaceChildren(ask);
-    box.append(ask);
-    return box;
-  }
-
-  button(label, onClick) {
-    return el("button", { className: "button-link small", attrs: { type: "button" }, on: { click: onClick } }, label);
   }
 
   stoppedTyping(author) {

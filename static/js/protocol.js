@@ -12,6 +12,8 @@ export const Close = Object.freeze({
   ROOM_NOT_FOUND: 4004,
   ROOM_CLOSED: 4010,
   SESSION_ENDED: 4011, // logged out (possibly elsewhere), erased, or role changed
+  REMOVED: 4012, // removed from the room by a facilitator (may come back), or left
+  SITTING_CLOSED: 4013, // the room's session ended; it can be joined at the next one
   FLOODING: 4029, // kept sending after being rate limited
 });
 
@@ -27,6 +29,10 @@ export const ErrorCode = Object.freeze({
   ROOM_CLOSED: "room_closed",
   NOT_FOUND: "not_found",
   FORBIDDEN: "forbidden",
+  MUTED: "muted",
+  SLOW_MODE: "slow_mode",
+  WAITING: "waiting", // not admitted to the session yet
+  ROOM_LOCKED: "room_locked",
   INTERNAL: "internal_error",
   // Sent once at connect time (or when a session ends), just before the close code.
   NOT_AUTHENTICATED: "not_authenticated",
@@ -52,7 +58,69 @@ export const ServerType = Object.freeze({
   SIGNPOST: "signpost",
   // Private to this member: staff opened a one-to-one support room for them.
   SUPPORT_OFFER: "support_offer",
+  // A facilitator hid message `target` (a log entry with its own seq, like `deleted`).
+  HIDDEN: "hidden",
+  PINS: "pins",
+  YOU: "you", // this participant's own settings changed, maybe on another device
+  DONE: "done", // an action with a `ref` succeeded
+  // Private to the participant a facilitator acted on.
+  MODERATED: "moderated",
+  // To the sender: the message waits for a facilitator's review (instead of an ack) ...
+  HELD: "held",
+  // ... and what the facilitator decided.
+  HELD_DECISION: "held_decision",
+  MY_REPORTS: "my_reports",
+  MODERATOR_REPLY: "moderator_reply",
+  // A member outside the room's current session.
+  WAITING: "waiting",
+  // Facilitators only.
+  HELD_QUEUE: "held_queue",
+  MOD_ACTION: "mod_action",
+  REPORT_NOTICE: "report_notice",
+  RISK_NOTICE: "risk_notice",
+  WAITING_ROOM: "waiting_room",
 });
+
+// Closed lists, as the server's schemas have them.
+export const THEMES = Object.freeze([
+  "suicide",
+  "self_harm",
+  "sexual_violence",
+  "violence",
+  "child_abuse",
+  "substances",
+  "eating",
+]);
+export const REPORT_REASONS = Object.freeze([
+  "harassment",
+  "unsafe",
+  "identifying",
+  "graphic",
+  "spam",
+  "impersonation",
+  "other",
+]);
+export const HIDE_REASONS = Object.freeze(["agreement", "identifying", "graphic", "harassment", "spam", "other"]);
+export const FLAG_CATEGORIES = Object.freeze([
+  "suicide",
+  "self_harm",
+  "immediate_danger",
+  "child_at_risk",
+  "harm_to_others",
+  "medical_emergency",
+]);
+export const FLAG_SEVERITIES = Object.freeze(["concern", "high", "critical"]);
+// Roles from least to most trusted. What each may do is the server's decision; the page only
+// uses this to choose which controls to offer.
+export const ROLES = Object.freeze(["member", "facilitator", "moderator", "staff", "admin"]);
+export const MAX_SLOW_MODE_SECONDS = 3600;
+export const MAX_MUTE_MINUTES = 10080;
+export const MAX_REPORT_NOTE_CHARS = 1000;
+
+export function roleAtLeast(role, minimum) {
+  const have = ROLES.indexOf(role);
+  return have >= 0 && have >= ROLES.indexOf(minimum);
+}
 
 export const HISTORY_PAGE = 50;
 export const RESUME_LIMIT = 200;
@@ -62,8 +130,13 @@ export const TYPING_INTERVAL_MS = 2000; // the server coalesces faster typing no
 
 const encode = (frame) => JSON.stringify(frame);
 
-export function sendFrame(clientId, body) {
-  return encode({ type: "send", client_id: clientId, body });
+/** A message; `cw` and `themes` (the author's content warning) only when set. */
+export function sendFrame(clientId, body, { cw = false, themes = [] } = {}) {
+  const frame = { type: "send", client_id: clientId, body };
+  if (cw) frame.cw = true;
+  const known = themes.filter((t) => THEMES.includes(t));
+  if (known.length) frame.themes = known;
+  return encode(frame);
 }
 
 export function historyFrame({ before = null, limit = HISTORY_PAGE } = {}) {
@@ -88,14 +161,57 @@ export function pingFrame() {
   return encode({ type: "ping" });
 }
 
+/** In the waiting room: accept this session's agreement (no ref: a `waiting` or `welcome`
+ * frame answers it). */
+export function agreeFrame(version) {
+  return encode({ type: "agree", version });
+}
+
+// Actions answered by `done {ref}` or `error {code, message, ref}`. Each builder takes the
+// ref last; RoomConnection.request() supplies it.
+
+export const reportFrame = (seq, reason, note, ref) => {
+  const frame = { type: "report", seq, reason, ref };
+  if (note) frame.note = note.slice(0, MAX_REPORT_NOTE_CHARS);
+  return encode(frame);
+};
+export const ignoreFrame = (pseudonym, ref) => encode({ type: "ignore", pseudonym, ref });
+export const unignoreFrame = (pseudonym, ref) => encode({ type: "unignore", pseudonym, ref });
+export const preferencesFrame = (blur, ref) =>
+  encode({ type: "preferences", blur: blur.filter((t) => THEMES.includes(t)), ref });
+export const leaveFrame = (ref) => encode({ type: "leave", ref });
+// Facilitators and up (the server checks every one).
+export const muteFrame = (pseudonym, minutes, ref) => encode({ type: "mute", pseudonym, minutes, ref });
+export const removeFrame = (pseudonym, ref) => encode({ type: "remove", pseudonym, ref });
+export const banFrame = (pseudonym, scope, ref) => encode({ type: "ban", pseudonym, scope, ref });
+export const hideFrame = (seq, reason, ref) => encode({ type: "hide", seq, reason, ref });
+export const pinFrame = (seq, ref) => encode({ type: "pin", seq, ref });
+export const unpinFrame = (seq, ref) => encode({ type: "unpin", seq, ref });
+export const slowModeFrame = (seconds, ref) => encode({ type: "slow_mode", seconds, ref });
+export const roomStateFrame = (state, ref) => encode({ type: "set_room_state", state, ref });
+export const announceFrame = (body, ref) => encode({ type: "announce", body, ref });
+export const releaseFrame = (id, ref) => encode({ type: "release", id, ref });
+export const rejectFrame = (id, ref) => encode({ type: "reject", id, ref });
+export const sessionFrame = (action, ref) => encode({ type: "session", action, ref });
+export const admitFrame = (pseudonym, ref) => encode({ type: "admit", pseudonym, ref });
+export const flagFrame = (seq, category, severity, ref) => encode({ type: "flag", seq, category, severity, ref });
+
 // A client_id is 1-64 of A-Z a-z 0-9 _ . : -. Random, so a retry after a reconnect can reuse
 // it and the server stores the message once. getRandomValues works on plain http too
 // (randomUUID needs a secure context, which a laptop on a LAN address is not).
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+function randomHex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export function newClientId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return "c-" + randomHex(16);
+}
+
+/** The `ref` of an action; never confused with a client_id (those start with "c-"). */
+export function newRef() {
+  return "a-" + randomHex(8);
 }
 
 // --- close codes ----------------------------------------------------------------------------
@@ -104,6 +220,8 @@ export const CloseAction = Object.freeze({
   START: "start", // the session is gone: back to the start
   ROOMS: "rooms", // this room is not available: back to the room list
   LATER: "later", // flooding: reconnect, but only after a long pause
+  REMOVED: "removed", // removed by a facilitator, or left: back to the room list, no reconnect
+  SITTING_CLOSED: "sitting_closed", // the session ended: say so, no reconnect
   RETRY: "retry", // anything else is temporary: reconnect with back-off and resume
 });
 
@@ -116,6 +234,10 @@ export function closeAction(code) {
     case Close.ROOM_NOT_FOUND:
     case Close.ROOM_CLOSED:
       return CloseAction.ROOMS;
+    case Close.REMOVED:
+      return CloseAction.REMOVED;
+    case Close.SITTING_CLOSED:
+      return CloseAction.SITTING_CLOSED;
     case Close.FLOODING:
       return CloseAction.LATER;
     default:
@@ -128,7 +250,12 @@ export function closeAction(code) {
 const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 const isString = (v) => typeof v === "string";
 const isSeq = (v) => Number.isSafeInteger(v) && v >= 0;
+const isId = (v) => Number.isSafeInteger(v) && v > 0;
+const isBool = (v) => typeof v === "boolean";
 const isOptional = (v, check) => v === undefined || v === null || check(v);
+const isListOf = (v, check) => Array.isArray(v) && v.every(check);
+const isStringList = (v) => isListOf(v, isString);
+const knownThemes = (v) => (Array.isArray(v) ? THEMES.filter((t) => v.includes(t)) : []);
 
 function isMessage(f) {
   return (
@@ -136,43 +263,67 @@ function isMessage(f) {
     f.seq > 0 &&
     isString(f.ts) &&
     isString(f.author) &&
-    (f.body === null || isString(f.body))
+    (f.body === null || isString(f.body)) &&
+    isOptional(f.hidden_reason, isString) &&
+    isOptional(f.themes, isStringList)
   );
 }
 
+// `deleted` and `hidden` entries: their own seq, and the message they act on.
 function isDeleted(f) {
   return isSeq(f.seq) && f.seq > 0 && isSeq(f.target) && isString(f.ts);
 }
+
+const isHidden = (f) => isDeleted(f) && isString(f.reason);
 
 // A log entry inside `history` or `resumed`: objects tagged like the live frames.
 function isEntry(e) {
   if (!isObject(e)) return false;
   if (e.type === ServerType.MESSAGE) return isMessage(e);
   if (e.type === ServerType.DELETED) return isDeleted(e);
+  if (e.type === ServerType.HIDDEN) return isHidden(e);
   return false;
 }
 
-const isEntryList = (v) => Array.isArray(v) && v.every(isEntry);
+const isEntryList = (v) => isListOf(v, isEntry);
+const isPin = (p) => isObject(p) && isId(p.seq) && isString(p.author) && (p.body === null || isString(p.body));
+const isYou = (y) =>
+  isObject(y) &&
+  isString(y.pseudonym) &&
+  isOptional(y.role, isString) &&
+  isOptional(y.blur, isStringList) &&
+  isOptional(y.ignoring, isStringList) &&
+  isOptional(y.muted_until, isString);
+const isHeldItem = (h) =>
+  isObject(h) &&
+  isId(h.id) &&
+  isString(h.author) &&
+  (h.body === null || isString(h.body)) &&
+  isString(h.reason) &&
+  isString(h.ts);
+const isReportItem = (r) =>
+  isObject(r) && isId(r.id) && isSeq(r.seq) && isString(r.reason) && isString(r.status) && isStringList(r.replies);
+const isWaitingMember = (m) => isObject(m) && isString(m.pseudonym) && isBool(m.agreed);
 
 const VALIDATORS = {
   [ServerType.WELCOME]: (f) =>
     isObject(f.room) &&
     isString(f.room.title) &&
-    isObject(f.you) &&
-    isString(f.you.pseudonym) &&
+    isOptional(f.room.slow_mode_seconds, isSeq) &&
+    isYou(f.you) &&
     isSeq(f.latest_seq) &&
-    typeof f.heartbeat_seconds === "number",
+    typeof f.heartbeat_seconds === "number" &&
+    isOptional(f.pins, (v) => isListOf(v, isPin)),
   [ServerType.ACK]: (f) => isString(f.client_id) && isSeq(f.seq) && f.seq > 0,
   [ServerType.MESSAGE]: isMessage,
   [ServerType.DELETED]: isDeleted,
-  [ServerType.HISTORY]: (f) => isEntryList(f.messages) && typeof f.has_more === "boolean",
-  [ServerType.RESUMED]: (f) =>
-    isSeq(f.after) && isEntryList(f.messages) && isSeq(f.latest_seq) && typeof f.has_more === "boolean",
-  [ServerType.PRESENCE]: (f) =>
-    Array.isArray(f.members) && f.members.every((m) => isObject(m) && isString(m.pseudonym)),
+  [ServerType.HIDDEN]: isHidden,
+  [ServerType.HISTORY]: (f) => isEntryList(f.messages) && isBool(f.has_more),
+  [ServerType.RESUMED]: (f) => isSeq(f.after) && isEntryList(f.messages) && isSeq(f.latest_seq) && isBool(f.has_more),
+  [ServerType.PRESENCE]: (f) => isListOf(f.members, (m) => isObject(m) && isString(m.pseudonym)),
   [ServerType.TYPING]: (f) => isString(f.author),
   [ServerType.HEARTBEAT]: (f) => isSeq(f.latest_seq),
-  [ServerType.ROOM_STATE]: (f) => isString(f.state),
+  [ServerType.ROOM_STATE]: (f) => isString(f.state) && isOptional(f.slow_mode_seconds, isSeq),
   [ServerType.PONG]: () => true,
   [ServerType.ERROR]: (f) =>
     isString(f.code) &&
@@ -181,6 +332,29 @@ const VALIDATORS = {
     isOptional(f.retry_after, (v) => typeof v === "number"),
   [ServerType.SIGNPOST]: (f) => isOptional(f.message, isString),
   [ServerType.SUPPORT_OFFER]: (f) => isString(f.room) && f.room !== "" && isString(f.title),
+  [ServerType.PINS]: (f) => isListOf(f.items, isPin),
+  [ServerType.YOU]: (f) => isYou(f.you),
+  [ServerType.DONE]: (f) => isString(f.ref),
+  [ServerType.MODERATED]: (f) =>
+    isString(f.action) && isString(f.message) && isOptional(f.until, isString) && isOptional(f.seq, isSeq),
+  [ServerType.HELD]: (f) => isString(f.client_id) && isString(f.reason) && isString(f.message),
+  [ServerType.HELD_DECISION]: (f) =>
+    isString(f.client_id) && (f.status === "released" || f.status === "rejected") && isOptional(f.seq, isSeq),
+  [ServerType.MY_REPORTS]: (f) => isListOf(f.items, isReportItem),
+  [ServerType.MODERATOR_REPLY]: (f) => isId(f.report_id) && isSeq(f.seq) && isOptional(f.text, isString),
+  [ServerType.WAITING]: (f) =>
+    isString(f.session) &&
+    isSeq(f.agreement_version) &&
+    isString(f.agreement) &&
+    isBool(f.agreed) &&
+    isOptional(f.schedule, isString),
+  [ServerType.HELD_QUEUE]: (f) => isListOf(f.items, isHeldItem),
+  [ServerType.MOD_ACTION]: (f) =>
+    isString(f.actor) && isString(f.action) && isOptional(f.target, isString) && isOptional(f.detail, isString),
+  [ServerType.REPORT_NOTICE]: (f) => isId(f.id) && isSeq(f.seq) && isString(f.author) && isString(f.reason),
+  [ServerType.RISK_NOTICE]: (f) =>
+    isString(f.author) && isString(f.category) && isString(f.severity) && isOptional(f.seq, isSeq),
+  [ServerType.WAITING_ROOM]: (f) => isString(f.session) && isListOf(f.members, isWaitingMember),
 };
 
 // A signpost's resources are shown as text; entries without a name and contact are dropped
@@ -193,6 +367,36 @@ function normaliseSignpost(f) {
     : [];
   return { type: ServerType.SIGNPOST, message: isString(f.message) ? f.message : "", resources };
 }
+
+/** The participant's own settings, with every optional field present. */
+function normaliseYou(y) {
+  return {
+    pseudonym: y.pseudonym,
+    role: isString(y.role) ? y.role : "member",
+    blur: knownThemes(y.blur),
+    ignoring: isStringList(y.ignoring) ? [...y.ignoring] : [],
+    muted_until: isString(y.muted_until) ? y.muted_until : null,
+  };
+}
+
+const withThemes = (m) => (m.type === ServerType.MESSAGE ? { ...m, themes: knownThemes(m.themes) } : m);
+
+// Optional fields get their defaults here, so the rest of the page never checks for them.
+const NORMALISERS = {
+  [ServerType.SIGNPOST]: normaliseSignpost,
+  [ServerType.WELCOME]: (f) => ({
+    ...f,
+    room: { ...f.room, slow_mode_seconds: f.room.slow_mode_seconds ?? 0 },
+    you: normaliseYou(f.you),
+    pins: f.pins ?? [],
+  }),
+  [ServerType.YOU]: (f) => ({ ...f, you: normaliseYou(f.you) }),
+  [ServerType.MESSAGE]: withThemes,
+  [ServerType.HISTORY]: (f) => ({ ...f, messages: f.messages.map(withThemes) }),
+  [ServerType.RESUMED]: (f) => ({ ...f, messages: f.messages.map(withThemes) }),
+  [ServerType.ROOM_STATE]: (f) => ({ ...f, slow_mode_seconds: f.slow_mode_seconds ?? 0 }),
+  [ServerType.WAITING]: (f) => ({ ...f, schedule: f.schedule ?? "" }),
+};
 
 /**
  * Parse one text frame from the server. Returns the frame object, or null when it is not
@@ -211,6 +415,6 @@ export function parseServerFrame(text) {
   if (!isObject(frame) || !isString(frame.type)) return null;
   const check = Object.hasOwn(VALIDATORS, frame.type) ? VALIDATORS[frame.type] : null;
   if (check && !check(frame)) return null;
-  if (frame.type === ServerType.SIGNPOST) return normaliseSignpost(frame);
-  return frame;
+  const normalise = Object.hasOwn(NORMALISERS, frame.type) ? NORMALISERS[frame.type] : null;
+  return normalise ? normalise(frame) : frame;
 }

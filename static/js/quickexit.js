@@ -53,12 +53,15 @@ export function quickExit() {
 }
 
 export function installQuickExit() {
-  const link = document.getElementById("quick-exit");
-  link.href = quickExitUrl();
-  link.addEventListener("click", (event) => {
-    event.preventDefault();
-    quickExit();
-  });
+  // The header's button, and a copy inside every modal panel: a modal dialog makes the rest
+  // of the page inert, and the way out must never be behind it.
+  for (const link of document.querySelectorAll("#quick-exit, [data-quick-exit]")) {
+    link.href = quickExitUrl();
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      quickExit();
+    });
+  }
   let lastEscape = -Infinity;
   // Capture phase, so an open dialog or a text field cannot swallow the key first.
   window.addEventListener(

@@ -21,34 +21,56 @@ export class RoomLog {
     this.hasEarlier = false;
     this.loaded = false; // the first page has arrived; from now on reconnects resume
     this.deletedTargets = new Set(); // deletions whose message is not loaded (yet)
+    this.hiddenTargets = new Map(); // seq -> reason, for hides whose message is not loaded (yet)
+    // Moderators may still read a hidden message; everyone else's copy of the text is dropped.
+    this.keepHiddenText = false;
   }
 
   /**
    * Apply entries in seq order, ignoring any seq already held. Returns the new messages and
-   * the seqs of loaded messages that a new `deleted` entry removed, for the view to render.
+   * the seqs of loaded messages that a new `deleted` or `hidden` entry changed, for the view
+   * to render again.
    */
   apply(list) {
     const messages = [];
-    const deletions = [];
+    const changed = [];
     for (const entry of [...list].sort((a, b) => a.seq - b.seq)) {
       if (this.entries.has(entry.seq)) continue;
       this.entries.set(entry.seq, entry);
       this.maxSeq = Math.max(this.maxSeq, entry.seq);
       this.oldest = this.oldest === null ? entry.seq : Math.min(this.oldest, entry.seq);
-      if (entry.type === "deleted") {
-        this.deletedTargets.add(entry.target);
+      if (entry.type === "deleted" || entry.type === "hidden") {
         const target = this.entries.get(entry.target);
-        if (target && target.type === "message" && !target.deleted) {
-          markDeleted(target);
-          deletions.push(target.seq);
-        }
+        if (entry.type === "deleted") this.deletedTargets.add(entry.target);
+        else this.hiddenTargets.set(entry.target, entry.reason);
+        if (target && target.type === "message" && this.settle(target)) changed.push(target.seq);
       } else {
-        if (this.deletedTargets.has(entry.seq)) markDeleted(entry);
+        this.settle(entry);
         messages.push(entry);
       }
     }
     this.advance();
-    return { messages, deletions };
+    return { messages, changed };
+  }
+
+  /** Apply a deletion or hide that arrived before (or after) its message. True if changed. */
+  settle(message) {
+    if (this.deletedTargets.has(message.seq) && !message.deleted) {
+      Object.assign(message, { deleted: true, body: null });
+      return true;
+    }
+    if (this.hiddenTargets.has(message.seq) && !message.hidden && !message.deleted) {
+      message.hidden = true;
+      message.hidden_reason = this.hiddenTargets.get(message.seq);
+      if (!this.keepHiddenText) message.body = null;
+      return true;
+    }
+    return false;
+  }
+
+  /** The loaded messages, in seq order. */
+  messages() {
+    return [...this.entries.values()].filter((e) => e.type === "message").sort((a, b) => a.seq - b.seq);
   }
 
   /** The first page (the newest entries) has arrived; `pageMax` is its highest seq. */
@@ -68,23 +90,19 @@ export class RoomLog {
   }
 }
 
-function markDeleted(message) {
-  message.deleted = true;
-  message.body = null;
-}
-
 /**
- * Messages typed here that the server has not stored yet (`pending`), refused (`failed`), or
- * acknowledged before their broadcast arrived (`sent`). A retry keeps the client_id, so the
- * server stores a message once however often it is sent.
+ * Messages typed here that the server has not stored yet (`pending`), refused (`failed`),
+ * acknowledged before their broadcast arrived (`sent`), kept back for a facilitator's review
+ * (`held`), or that a facilitator decided not to share (`rejected`). A retry keeps the
+ * client_id, so the server stores a message once however often it is sent.
  */
 export class Outbox {
   constructor() {
     this.items = new Map(); // client_id -> item, in the order they were written
   }
 
-  add(body) {
-    const item = { clientId: newClientId(), body, state: "pending", seq: null, ts: null, error: "" };
+  add(body, { cw = false, themes = [] } = {}) {
+    const item = { clientId: newClientId(), body, cw, themes, state: "pending", seq: null, ts: null, error: "" };
     this.items.set(item.clientId, item);
     return item;
   }
@@ -106,7 +124,20 @@ export class Outbox {
 
   failed(clientId, error) {
     const item = this.get(clientId);
-    if (item && item.state !== "sent") Object.assign(item, { state: "failed", error });
+    if (item && item.state !== "sent" && item.state !== "rejected") Object.assign(item, { state: "failed", error });
+    return item;
+  }
+
+  /** Kept for review: `note` is the server's own words for the sender. */
+  held(clientId, note) {
+    const item = this.get(clientId);
+    if (item && item.state !== "sent") Object.assign(item, { state: "held", error: "", note });
+    return item;
+  }
+
+  rejected(clientId) {
+    const item = this.get(clientId);
+    if (item && item.state !== "sent") Object.assign(item, { state: "rejected", error: "" });
     return item;
   }
 
@@ -123,5 +154,14 @@ export class Outbox {
   /** Items still waiting for an ack: sent again (same client_id) after every reconnect. */
   unsent() {
     return [...this.items.values()].filter((item) => item.state === "pending");
+  }
+
+  /**
+   * Held items are asked about again after a reconnect (same client_id): the decision may
+   * have been sent while the connection was down. The server answers `held` again, or the
+   * ack of the released message.
+   */
+  awaitingReview() {
+    return [...this.items.values()].filter((item) => item.state === "held");
   }
 }

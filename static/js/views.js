@@ -18,7 +18,7 @@ export function el(tag, { className = "", text = null, attrs = {}, on = {} } = {
 
 // --- views and the address bar ----------------------------------------------------------
 
-const VIEWS = ["rooms", "agreement", "phrase", "chat"];
+const VIEWS = ["rooms", "agreement", "phrase", "chat", "waiting"];
 
 /**
  * Show one view and move focus to its heading. The address is updated with replaceState,

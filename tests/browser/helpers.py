@@ -185,3 +185,95 @@ class Member:
                 "[Object.entries(localStorage), Object.entries(sessionStorage)])"
             )
         )
+
+
+# --- facilitators and rooms set up on the server under test --------------------------------
+
+STAFF_PASSWORD = "long enough password"  # tests.factories.staff_membership's password
+
+
+def run_on_server(server: Any, code: str) -> Any:
+    """Run Python in ``chatserver shell`` against the server's data and return what it
+    printed last, as JSON."""
+    from tests.browser.staff_helpers import chatserver
+
+    output = chatserver(server, "shell", "-c", code)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def create_staff_membership(
+    server: Any, slug: str, *, pseudonym: str, role: str = "facilitator"
+) -> dict[str, str]:
+    """A staff user with ``role`` (and, for a facilitator, current training) holding a
+    membership of room ``slug``: ``{"username", "pseudonym"}``."""
+    code = f"""
+import json
+from rooms.models import Room
+from tests.factories import staff_membership
+m = staff_membership(Room.objects.get(slug={slug!r}), role={role!r}, pseudonym={pseudonym!r})
+print(json.dumps({{"username": m.user.username, "pseudonym": m.pseudonym}}))
+"""
+    return dict(run_on_server(server, code))
+
+
+def create_room(server: Any, slug: str, title: str, agreement: str, **fields: Any) -> None:
+    """A room with a first agreement; ``fields`` are Room model fields (uses_sessions=True,
+    schedule=..., blocked_terms=...)."""
+    code = f"""
+import json
+from rooms.models import Agreement, Room
+room = Room.objects.create(slug={slug!r}, title={title!r}, description="", **{fields!r})
+Agreement.objects.create(room=room, version=1, text={agreement!r})
+print(json.dumps(room.slug))
+"""
+    run_on_server(server, code)
+
+
+def update_room(server: Any, slug: str, **fields: Any) -> None:
+    code = f"""
+import json
+from rooms.models import Room
+print(json.dumps(Room.objects.filter(slug={slug!r}).update(**{fields!r})))
+"""
+    assert run_on_server(server, code) == 1
+
+
+def sign_in_as_staff(member: Member, username: str, password: str = STAFF_PASSWORD) -> None:
+    """Sign in at /staff/ in this browser context (a facilitator needs no one-time code),
+    then come back to the member page, where the room list says "Enter the room"."""
+    page = member.page
+    page.goto(member.base_url + "/staff/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    with page.expect_response(lambda r: r.url.endswith("/api/staff/login")) as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 200, answer.value.text()
+    member.open()
+
+
+def enter_room(member: Member, title: str = ROOM_TITLE) -> None:
+    """From the room list, into a room this person already belongs to."""
+    member.page.get_by_role("button", name=f"Enter the room ({title})").click()
+    expect(member.page.locator("#view-chat")).to_be_visible()
+    expect(member.page.locator("#chat-you")).not_to_have_text("")
+    member.pseudonym = member.page.locator("#chat-you").inner_text()
+    member.wait_in_room()
+
+
+def options(member: Member, message: Locator) -> Locator:
+    """Open the "⋯" options of ``message`` (from the start, if they were open); returns the
+    panel."""
+    toggle = message.get_by_role("button", name=re.compile(r"^Options for "))
+    if toggle.get_attribute("aria-expanded") == "true":
+        toggle.click()
+    toggle.click()
+    panel = message.locator(".msg-menu")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def message_by_author(member: Member, author: str) -> Locator:
+    """Messages in the log written by ``author`` (whatever their body shows)."""
+    return member.page.locator("#messages li.msg").filter(
+        has=member.page.locator(".msg-author", has_text=re.compile(f"^{re.escape(author)}$"))
+    )

@@ -1,0 +1,194 @@
+// One message on the page: its author, time and state, its text (or the words shown instead:
+// deleted, hidden, can't be shown), a content warning or blurred theme that folds it away,
+// and its actions (Delete for your own, the "⋯" options). Text only ever via textContent.
+
+import { messageMenu } from "./messageactions.js";
+import { HIDE_REASON_BECAUSE, HIDE_REASON_LABELS, label } from "./reasons.js";
+import { collapseReason } from "./themes.js";
+import { el } from "./views.js";
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+
+export function formatTime(ts) {
+  const date = new Date(ts);
+  if (Number.isNaN(date.getTime())) return "";
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? timeFormat.format(date) : `${dayFormat.format(date)}, ${timeFormat.format(date)}`;
+}
+
+/** The words in place of a message that is not shown as written, or null. */
+function placeholder(entry, mine, role) {
+  if (entry.deleted) return "This message was deleted.";
+  if (entry.hidden && entry.body === null) {
+    const reason = entry.hidden_reason ?? "";
+    if (mine) {
+      const because = HIDE_REASON_BECAUSE[reason] ?? "it should not stay up";
+      return `A facilitator hid this message because ${because}.`;
+    }
+    if (role !== "member") return `Hidden by a facilitator: ${label(HIDE_REASON_LABELS, reason || "other")}.`;
+    return "A facilitator hid this message.";
+  }
+  if (entry.unavailable || entry.body === null) return "This message can't be shown.";
+  return null;
+}
+
+/** Render one stored message into its <li>. `view` is the ChatView (who reads, and how). */
+export function fillMessage(li, entry, view) {
+  const hadFocus = li.contains(document.activeElement);
+  li.entry = entry;
+  const mine = entry.author === view.me;
+  const shownInstead = placeholder(entry, mine, view.role);
+  li.className = "msg";
+  li.classList.toggle("msg-mine", mine);
+  li.classList.toggle("msg-deleted", Boolean(entry.deleted));
+  li.classList.toggle("msg-unavailable", Boolean(entry.unavailable));
+  li.classList.toggle("msg-hidden", Boolean(entry.hidden));
+  li.classList.toggle("msg-announcement", Boolean(entry.announcement));
+  const meta = el(
+    "p",
+    { className: "msg-meta" },
+    entry.announcement ? el("span", { className: "msg-tag", text: "Announcement" }) : null,
+    el("span", { className: "msg-author", text: mine ? `${entry.author} (you)` : entry.author }),
+    el("time", { attrs: { datetime: entry.ts }, text: formatTime(entry.ts) }),
+    view.pins.has(entry.seq) ? el("span", { className: "msg-tag", text: "Pinned" }) : null,
+  );
+  const children = [meta];
+  const bodyId = `msg-body-${entry.seq}`;
+  const body = el("p", { className: "msg-body", text: shownInstead ?? entry.body, attrs: { id: bodyId } });
+  const collapsed = shownInstead === null && !mine ? collapseReason(entry, view.blur) : null;
+  if (collapsed) {
+    children.push(foldControls(entry.seq, collapsed, body, view.revealed));
+  }
+  children.push(body);
+  if (entry.hidden && entry.body !== null) {
+    const why = label(HIDE_REASON_LABELS, entry.hidden_reason || "other");
+    children.push(el("p", { className: "msg-note", text: `Hidden from the room: ${why}. Members can't see it.` }));
+  }
+  const actions = el("div", { className: "msg-actions" });
+  if (mine && !entry.deleted) {
+    li.dataset.state = "sent";
+    meta.append(el("span", { className: "msg-state", text: "Sent" }));
+    actions.append(deleteControls(entry.seq, view));
+  } else {
+    delete li.dataset.state;
+  }
+  const menu = messageMenu({
+    entry,
+    role: view.role,
+    me: view.me,
+    pinned: view.pins.has(entry.seq),
+    act: view.act,
+    onResult: (text) => view.actionResult(text),
+    onReported: (seq, reason) => view.reports.added(seq, reason),
+  });
+  if (actions.childElementCount) children.push(actions);
+  // The "⋯" button comes after the text for screen readers; the stylesheet puts it top right.
+  if (menu) children.push(el("div", { className: "msg-corner" }, menu.toggle), menu.panel);
+  li.replaceChildren(...children);
+  if (hadFocus) (li.querySelector(".msg-more") ?? view.log).focus();
+}
+
+/** A collapsed message: its warning, and Show / Hide again. The text stays out of sight
+ * (and out of the accessibility tree) until asked for; `revealed` remembers the choice. */
+function foldControls(seq, collapsed, body, revealed) {
+  const open = revealed.has(seq);
+  body.hidden = !open;
+  const noteId = `msg-cw-${seq}`;
+  const toggle = el(
+    "button",
+    {
+      className: "button button-small button-quiet",
+      attrs: { type: "button", "aria-expanded": String(open), "aria-controls": body.id, "aria-describedby": noteId },
+      on: {
+        click: () => {
+          const now = !revealed.has(seq);
+          if (now) revealed.add(seq);
+          else revealed.delete(seq);
+          body.hidden = !now;
+          toggle.setAttribute("aria-expanded", String(now));
+          toggle.textContent = now ? "Hide again" : "Show";
+        },
+      },
+    },
+    open ? "Hide again" : "Show",
+  );
+  return el(
+    "div",
+    { className: `msg-cw msg-cw-${collapsed.kind}` },
+    el("p", { className: "msg-cw-text", text: collapsed.text, attrs: { id: noteId } }),
+    toggle,
+  );
+}
+
+/** A message typed here and not (yet) in the log: sending, not sent, held or not shared. */
+export function fillOutbox(li, item, view) {
+  li.dataset.state = item.state;
+  li.dataset.clientId = item.clientId;
+  const stateText =
+    {
+      failed: "Not sent",
+      held: "Waiting for review",
+      rejected: "Not shared",
+    }[item.state] ?? "Sending…";
+  const children = [
+    el(
+      "p",
+      { className: "msg-meta" },
+      el("span", { className: "msg-author", text: view.me ? `${view.me} (you)` : "You" }),
+      el("span", { className: "msg-state", text: stateText }),
+      item.cw ? el("span", { className: "msg-tag", text: "Content warning" }) : null,
+    ),
+    el("p", { className: "msg-body", text: item.body }),
+  ];
+  if (item.state === "failed") {
+    children.push(
+      el("p", { className: "error-text", text: item.error }),
+      el(
+        "div",
+        { className: "msg-actions" },
+        linkButton("Try again", () => view.actions.onRetry(item.clientId)),
+        linkButton("Remove", () => view.actions.onDiscard(item.clientId)),
+      ),
+    );
+  } else if (item.state === "held") {
+    children.push(el("p", { className: "msg-note", text: item.note }));
+  } else if (item.state === "rejected") {
+    children.push(
+      el("p", {
+        className: "msg-note",
+        text: "A facilitator decided not to share this message. Only you can see it here.",
+      }),
+      el(
+        "div",
+        { className: "msg-actions" },
+        linkButton("Remove", () => view.actions.onDiscard(item.clientId)),
+      ),
+    );
+  }
+  li.replaceChildren(...children);
+}
+
+/** Delete asks once more in place, so a slip of the finger does not remove a message. */
+function deleteControls(seq, view) {
+  const box = el("span", { className: "msg-delete" });
+  const ask = linkButton("Delete", () => {
+    const yes = linkButton("Yes, delete it", () => {
+      if (view.actions.onDelete(seq)) view.log.focus();
+      else reset();
+    });
+    const no = linkButton("Keep it", () => {
+      reset();
+      ask.focus();
+    });
+    box.replaceChildren(el("span", { text: "Delete this message for everyone?" }), yes, no);
+    yes.focus();
+  });
+  const reset = () => box.replaceChildren(ask);
+  box.append(ask);
+  return box;
+}
+
+function linkButton(text, onClick) {
+  return el("button", { className: "button-link small", attrs: { type: "button" }, on: { click: onClick } }, text);
+}
