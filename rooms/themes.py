@@ -13,24 +13,15 @@ import json
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, get_args
 
 import ahocorasick
 
 from moderation.risk import Assessment
+from rooms.protocol import HideReason, Theme
 
-Theme = Literal[
-    "suicide",
-    "self_harm",
-    "sexual_violence",
-    "violence",
-    "child_abuse",
-    "substances",
-    "eating",
-]
+# The wire protocol names the themes and reasons; these are the same lists, for the server.
 THEMES: Final[tuple[Theme, ...]] = get_args(Theme)
-
-HideReason = Literal["agreement", "identifying", "graphic", "harassment", "spam", "other"]
 HIDE_REASONS: Final[tuple[HideReason, ...]] = get_args(HideReason)
 
 # The detector's categories, as the themes a reader may want blurred.

@@ -14,7 +14,7 @@ from moderation.models import Escalation
 from rooms.models import HeldMessage, Message, Room
 from tests.conftest import login_session
 from tests.factories import staff_membership
-from tests.wsutil import next_frame
+from tests.wsutil import next_error, next_frame
 
 RISKY = "I have the pills in front of me and I'm going to take them all tonight."
 
@@ -112,15 +112,11 @@ async def test_rejected_message_is_destroyed_and_the_sender_told(
         decision = await next_frame(a, "held_decision")
         assert decision["status"] == "rejected" and "seq" not in decision
         await f.send_json_to({"type": "reject", "id": item["id"], "ref": "r2"})
-        again = await f.receive_json_from(timeout=5)
-        while again["type"] != "error":
-            again = await f.receive_json_from(timeout=5)
+        again = await next_error(f)
         assert again["code"] == "not_found"
         # Members cannot review held messages.
         await a.send_json_to({"type": "release", "id": item["id"], "ref": "r3"})
-        refused = await a.receive_json_from(timeout=5)
-        while refused["type"] != "error":
-            refused = await a.receive_json_from(timeout=5)
+        refused = await next_error(a)
         assert refused["code"] == "forbidden"
     row = await database_sync_to_async(HeldMessage.objects.get)(pk=item["id"])
     assert row.status == "rejected" and row.ciphertext is None

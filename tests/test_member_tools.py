@@ -13,7 +13,7 @@ from rooms.models import Membership, Room
 from rooms.themes import classified_themes, decode_themes, encode_themes
 from tests.conftest import login_session
 from tests.factories import staff_membership
-from tests.wsutil import closed_with, next_frame
+from tests.wsutil import answer_to, closed_with, next_frame
 
 
 @pytest.mark.parametrize(
@@ -39,13 +39,6 @@ def test_themes_round_trip_in_a_fixed_order() -> None:
 
 
 pytestmark_ws = pytest.mark.django_db(transaction=True)
-
-
-async def _answer(ws: Any, ref: str) -> dict[str, Any]:
-    while True:
-        frame = await ws.receive_json_from(timeout=5)
-        if frame["type"] in {"done", "error"} and frame.get("ref") == ref:
-            return frame
 
 
 @pytestmark_ws
@@ -80,7 +73,7 @@ async def test_ignored_author_reaches_the_reader_only_as_placeholders(
     carol = await database_sync_to_async(make_membership)(pseudonym="Carol")
     async with connect(alice) as a, connect(bob) as b, connect(carol) as c:
         await a.send_json_to({"type": "ignore", "pseudonym": "Bob", "ref": "i1"})
-        assert (await _answer(a, "i1"))["type"] == "done"
+        assert (await answer_to(a, "i1"))["type"] == "done"
         assert (await next_frame(a, "you"))["you"]["ignoring"] == ["Bob"]
         await b.send_json_to({"type": "send", "client_id": "b1", "body": "from bob"})
         placeholder = await next_frame(a, "message")
@@ -91,7 +84,7 @@ async def test_ignored_author_reaches_the_reader_only_as_placeholders(
         (entry,) = (await next_frame(a, "history"))["messages"]
         assert entry["ignored"] is True and "from bob" not in str(entry)
         await a.send_json_to({"type": "unignore", "pseudonym": "Bob", "ref": "u1"})
-        await _answer(a, "u1")
+        await answer_to(a, "u1")
         await next_frame(a, "you")
         await b.send_json_to({"type": "send", "client_id": "b2", "body": "again"})
         assert (await next_frame(a, "message"))["body"] == "again"
@@ -105,12 +98,12 @@ async def test_ignoring_yourself_or_a_facilitator_is_refused(
     await database_sync_to_async(staff_membership)(room, pseudonym="Fac Jo")
     async with connect(alice) as a:
         await a.send_json_to({"type": "ignore", "pseudonym": "Alice", "ref": "i1"})
-        assert (await _answer(a, "i1"))["code"] == "forbidden"
+        assert (await answer_to(a, "i1"))["code"] == "forbidden"
         await a.send_json_to({"type": "ignore", "pseudonym": "Fac Jo", "ref": "i2"})
-        answer = await _answer(a, "i2")
+        answer = await answer_to(a, "i2")
         assert answer["code"] == "forbidden" and "safety" in answer["message"]
         await a.send_json_to({"type": "ignore", "pseudonym": "Nobody", "ref": "i3"})
-        assert (await _answer(a, "i3"))["code"] == "not_found"
+        assert (await answer_to(a, "i3"))["code"] == "not_found"
 
 
 @pytestmark_ws
@@ -122,7 +115,7 @@ async def test_blur_preferences_reach_every_socket_of_the_member(
         await phone.send_json_to(
             {"type": "preferences", "blur": ["violence", "suicide"], "ref": "p1"}
         )
-        await _answer(phone, "p1")
+        await answer_to(phone, "p1")
         assert (await next_frame(laptop, "you"))["you"]["blur"] == ["suicide", "violence"]
     async with connect(alice) as later:
         assert later.welcome["you"]["blur"] == ["suicide", "violence"]
@@ -156,6 +149,6 @@ async def test_ignoring_is_the_readers_own_filter(
     mod, key = await database_sync_to_async(make)()
     async with connect(alice) as a, connect(bob) as b, connect(mod, session_key=key) as m:
         await a.send_json_to({"type": "ignore", "pseudonym": "Bob", "ref": "i1"})
-        await _answer(a, "i1")
+        await answer_to(a, "i1")
         await b.send_json_to({"type": "send", "client_id": "b1", "body": "hello"})
         assert (await next_frame(m, "message"))["body"] == "hello"

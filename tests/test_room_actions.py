@@ -13,7 +13,7 @@ from moderation.models import AuditEntry
 from rooms.models import Membership, Message, Room
 from tests.conftest import login_session
 from tests.factories import staff_membership
-from tests.wsutil import closed_with, next_frame
+from tests.wsutil import answer_to, closed_with, next_error, next_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,10 +34,7 @@ async def _send(ws: Any, body: str, client_id: str, **extra: Any) -> dict[str, A
 async def _act(ws: Any, frame: dict[str, Any]) -> dict[str, Any]:
     """Send an action and return its answer (``done`` or ``error``) for its ref."""
     await ws.send_json_to(frame)
-    while True:
-        got = await ws.receive_json_from(timeout=5)
-        if got["type"] in {"done", "error"} and got.get("ref") == frame["ref"]:
-            return got
+    return await answer_to(ws, frame["ref"])
 
 
 async def _audit_actions() -> list[str]:
@@ -140,9 +137,7 @@ async def test_mute_stops_posting_until_lifted_and_the_member_is_told(
         told = await next_frame(a, "moderated")
         assert told["action"] == "muted" and told["until"]
         await a.send_json_to({"type": "send", "client_id": "c2", "body": "during"})
-        refused = await a.receive_json_from(timeout=5)
-        while refused["type"] != "error":
-            refused = await a.receive_json_from(timeout=5)
+        refused = await next_error(a)
         assert refused["code"] == "muted" and refused["ref"] == "c2"
         assert 590 < refused["retry_after"] <= 600
         # Reading still works while muted.
@@ -187,9 +182,7 @@ async def test_slow_mode_spaces_a_members_messages_but_not_a_facilitators(
         assert state == {"type": "room_state", "state": "open", "slow_mode_seconds": 60}
         await _send(a, "one", "c1")
         await a.send_json_to({"type": "send", "client_id": "c2", "body": "two"})
-        refused = await a.receive_json_from(timeout=5)
-        while refused["type"] != "error":
-            refused = await a.receive_json_from(timeout=5)
+        refused = await next_error(a)
         assert refused["code"] == "slow_mode" and 55 < refused["retry_after"] <= 60
         await _send(f, "facilitators are not slowed", "f1")
         await _send(f, "at all", "f2")
@@ -206,9 +199,7 @@ async def test_pause_and_reopen_reach_every_client(
         await _act(f, {"type": "set_room_state", "state": "paused", "ref": "p1"})
         assert (await next_frame(a, "room_state"))["state"] == "paused"
         await a.send_json_to({"type": "send", "client_id": "c1", "body": "hi"})
-        refused = await a.receive_json_from(timeout=5)
-        while refused["type"] != "error":
-            refused = await a.receive_json_from(timeout=5)
+        refused = await next_error(a)
         assert refused["code"] == "room_paused"
         await _send(f, "We are taking a short break.", "f1")
         await _act(f, {"type": "set_room_state", "state": "open", "ref": "p2"})

@@ -13,7 +13,7 @@ from moderation.models import AuditEntry
 from rooms.models import Room
 from tests.conftest import login_session
 from tests.factories import staff_membership
-from tests.wsutil import closed_with, next_frame
+from tests.wsutil import answer_to, closed_with, next_error, next_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,13 +25,6 @@ async def _session_room(room: Room) -> tuple[Any, str]:
         return fac, login_session(fac.user)
 
     return await database_sync_to_async(make)()
-
-
-async def _answer(ws: Any, ref: str) -> dict[str, Any]:
-    while True:
-        frame = await ws.receive_json_from(timeout=5)
-        if frame["type"] in {"done", "error"} and frame.get("ref") == ref:
-            return frame
 
 
 async def _first(ws: Any) -> dict[str, Any]:
@@ -53,12 +46,12 @@ async def test_member_waits_agrees_is_admitted_then_chats(
             assert waiting["schedule"] == "Tuesdays 7pm" and waiting["agreement"] == "Be kind."
             # Nothing of the room while waiting: no history, no sending.
             await a.send_json_to({"type": "history"})
-            assert (await next_frame_any(a))["code"] == "waiting"
+            assert (await next_error(a))["code"] == "waiting"
             await a.send_json_to({"type": "send", "client_id": "c1", "body": "hi"})
-            assert (await next_frame_any(a))["code"] == "waiting"
+            assert (await next_error(a))["code"] == "waiting"
 
             await f.send_json_to({"type": "session", "action": "open", "ref": "o1"})
-            assert (await _answer(f, "o1"))["type"] == "done"
+            assert (await answer_to(f, "o1"))["type"] == "done"
             waiting = await next_frame(a, "waiting")
             assert waiting["session"] == "open" and waiting["agreed"] is False
             listed = await next_frame(f, "waiting_room")
@@ -66,11 +59,11 @@ async def test_member_waits_agrees_is_admitted_then_chats(
                 listed = await next_frame(f, "waiting_room")
             # Not agreed yet: cannot be admitted.
             await f.send_json_to({"type": "admit", "pseudonym": "Alice", "ref": "x"})
-            assert (await _answer(f, "x"))["code"] == "agreement_required"
+            assert (await answer_to(f, "x"))["code"] == "agreement_required"
             await a.send_json_to({"type": "agree", "version": 1})
             assert (await next_frame(a, "waiting"))["agreed"] is True
             await f.send_json_to({"type": "admit", "pseudonym": "Alice", "ref": "a1"})
-            assert (await _answer(f, "a1"))["type"] == "done"
+            assert (await answer_to(f, "a1"))["type"] == "done"
             welcome = await next_frame(a, "welcome")
             assert welcome["latest_seq"] == 1  # the facilitator's message before admission
             await a.send_json_to({"type": "send", "client_id": "c2", "body": "hello"})
@@ -80,14 +73,6 @@ async def test_member_waits_agrees_is_admitted_then_chats(
         lambda: set(AuditEntry.objects.values_list("action", flat=True))
     )()
     assert {"session.open", "session.admit"} <= actions
-
-
-async def next_frame_any(ws: Any) -> dict[str, Any]:
-    """The next error frame (skipping broadcasts)."""
-    while True:
-        frame = await ws.receive_json_from(timeout=5)
-        if frame["type"] == "error":
-            return frame
 
 
 async def _send_fac_message(f: Any) -> None:
@@ -102,7 +87,7 @@ async def test_waiting_member_gets_no_room_broadcasts(
     alice = await database_sync_to_async(make_membership)(pseudonym="Alice")
     async with connect(fac, session_key=key) as f:
         await f.send_json_to({"type": "session", "action": "open", "ref": "o1"})
-        await _answer(f, "o1")
+        await answer_to(f, "o1")
         async with connect(alice, expect_welcome=False) as a:
             assert (await _first(a))["type"] == "waiting"
             await f.send_json_to({"type": "send", "client_id": "f1", "body": "private talk"})
@@ -121,7 +106,7 @@ async def test_lock_keeps_newcomers_out_and_close_ends_members_places(
     bob = await database_sync_to_async(make_membership)(pseudonym="Bob")
     async with connect(fac, session_key=key) as f:
         await f.send_json_to({"type": "session", "action": "open", "ref": "o1"})
-        await _answer(f, "o1")
+        await answer_to(f, "o1")
         async with connect(alice, expect_welcome=False) as a:
             await _first(a)
             await a.send_json_to({"type": "agree", "version": 1})
@@ -129,17 +114,17 @@ async def test_lock_keeps_newcomers_out_and_close_ends_members_places(
             await f.send_json_to({"type": "admit", "pseudonym": "Alice", "ref": "a1"})
             await next_frame(a, "welcome")
             await f.send_json_to({"type": "session", "action": "lock", "ref": "l1"})
-            await _answer(f, "l1")
+            await answer_to(f, "l1")
             async with connect(bob, expect_welcome=False) as b:
                 waiting = await _first(b)
                 assert waiting["type"] == "waiting" and waiting["session"] == "locked"
                 await b.send_json_to({"type": "agree", "version": 1})
-                assert (await next_frame_any(b))["code"] == "waiting"
+                assert (await next_error(b))["code"] == "waiting"
                 # Bob is not on the list; a locked session admits nobody.
                 await f.send_json_to({"type": "admit", "pseudonym": "Bob", "ref": "a2"})
-                assert (await _answer(f, "a2"))["code"] == "room_locked"
+                assert (await answer_to(f, "a2"))["code"] == "room_locked"
                 await f.send_json_to({"type": "session", "action": "close", "ref": "c1"})
-                await _answer(f, "c1")
+                await answer_to(f, "c1")
                 assert await closed_with(a) == 4013
                 assert (await next_frame(b, "waiting"))["session"] == "none"
             # The facilitator stays; the member's reconnect waits for the next session.
@@ -157,18 +142,18 @@ async def test_agreement_must_be_accepted_again_at_the_next_session(
     async with connect(fac, session_key=key) as f:
         for n in range(2):
             await f.send_json_to({"type": "session", "action": "open", "ref": f"o{n}"})
-            await _answer(f, f"o{n}")
+            await answer_to(f, f"o{n}")
             async with connect(alice, expect_welcome=False) as a:
                 waiting = await _first(a)
                 assert waiting["agreed"] is False, f"session {n} started already agreed"
                 await a.send_json_to({"type": "agree", "version": 0})
-                assert (await next_frame_any(a))["code"] == "agreement_required"
+                assert (await next_error(a))["code"] == "agreement_required"
                 await a.send_json_to({"type": "agree", "version": 1})
                 await next_frame(a, "waiting")
                 await f.send_json_to({"type": "admit", "pseudonym": "Alice", "ref": f"a{n}"})
                 await next_frame(a, "welcome")
             await f.send_json_to({"type": "session", "action": "close", "ref": f"c{n}"})
-            await _answer(f, f"c{n}")
+            await answer_to(f, f"c{n}")
 
 
 async def test_members_cannot_run_sessions(connect: Any, make_membership: Any, room: Room) -> None:
@@ -177,7 +162,7 @@ async def test_members_cannot_run_sessions(connect: Any, make_membership: Any, r
     async with connect(alice, expect_welcome=False) as a:
         await _first(a)
         await a.send_json_to({"type": "session", "action": "open", "ref": "o1"})
-        assert (await next_frame_any(a))["code"] == "waiting"
+        assert (await next_error(a))["code"] == "waiting"
 
 
 async def test_session_controls_refused_in_a_drop_in_room(connect: Any, room: Room) -> None:
@@ -188,5 +173,5 @@ async def test_session_controls_refused_in_a_drop_in_room(connect: Any, room: Ro
     fac, key = await database_sync_to_async(make)()
     async with connect(fac, session_key=key) as f:
         await f.send_json_to({"type": "session", "action": "open", "ref": "o1"})
-        answer = await _answer(f, "o1")
+        answer = await answer_to(f, "o1")
         assert answer["code"] == "forbidden" and "does not run sessions" in answer["message"]

@@ -26,3 +26,19 @@ async def closed_with(ws: WebsocketCommunicator, timeout: float = 5.0) -> int:
         output = await ws.receive_output(timeout=timeout)
         if output["type"] == "websocket.close":
             return int(output.get("code", 1000))
+
+
+async def next_error(ws: WebsocketCommunicator, timeout: float = 5.0) -> dict[str, Any]:
+    """The next error frame, skipping broadcasts (for tests that expect a refusal)."""
+    while True:
+        frame = await ws.receive_json_from(timeout=timeout)
+        if frame["type"] == "error":
+            return frame
+
+
+async def answer_to(ws: WebsocketCommunicator, ref: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The ``done`` or ``error`` that answers the action sent with ``ref``."""
+    while True:
+        frame = await ws.receive_json_from(timeout=timeout)
+        if frame["type"] in {"done", "error"} and frame.get("ref") == ref:
+            return frame
