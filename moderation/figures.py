@@ -12,6 +12,8 @@ Definitions (also in docs/governance.md):
 * **rooms**: rooms that exist now (open or paused; closed rooms are counted apart).
 * **sessions held**: room-days with conversation: distinct (room, UTC calendar day) pairs
   on which at least one message was posted in the period.
+* **facilitated sessions**: sessions of rooms that run them (with a waiting room) opened in
+  the period (rooms/sittings.py). A count of sittings, not of people, so never suppressed.
 * **participants**: distinct anonymous members who posted at least one message in the period
   (staff and facilitators are not counted).
 * **messages**: messages posted in the period (deletion entries are not messages).
@@ -32,7 +34,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from moderation.models import Escalation, Report
-from rooms.models import Message, Room
+from rooms.models import Message, Room, RoomSession
 
 SMALL = 5
 SUPPRESSED = "<5"
@@ -98,6 +100,9 @@ def service_figures(*, days: int = 30, now: dt.datetime | None = None) -> dict[s
             "closed": Room.objects.filter(state=Room.State.CLOSED).count(),
         },
         "sessions_held": suppress(sessions_held),
+        "facilitated_sessions": RoomSession.objects.filter(
+            opened_at__gte=start, opened_at__lt=end
+        ).count(),
         "participants": suppress(participants),
         "messages": suppress(messages.count()),
         "reports": suppress(

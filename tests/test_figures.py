@@ -82,6 +82,7 @@ def test_definitions_and_suppression() -> None:
     assert figures["participants"] == 8
     assert figures["messages"] == 6 * 2 + 2 + 1
     assert figures["reports"] == 0
+    assert figures["facilitated_sessions"] == 0
 
     narrow = service_figures(days=1, now=NOW)
     assert narrow["participants"] == SUPPRESSED  # the evening room's two members
@@ -169,3 +170,14 @@ def test_figures_page_is_static_with_no_inline_script() -> None:
     assert '<script type="module" src="/static/js/figures.js"></script>' in html
     assert html.count("<script") == 1
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_facilitated_sessions_count_sittings_opened_in_the_period() -> None:
+    from rooms.models import RoomSession
+
+    room = RoomFactory(uses_sessions=True)
+    for days_ago in (1, 3, 45):
+        RoomSession.objects.create(
+            room=room, state="closed", opened_at=NOW - dt.timedelta(days=days_ago)
+        )
+    assert service_figures(days=30, now=NOW)["facilitated_sessions"] == 2

@@ -58,6 +58,7 @@ async function load(days) {
     ["Rooms open", data.rooms.open],
     ["Rooms closed", data.rooms.closed],
     ["Sessions held", data.sessions_held],
+    ["Facilitated sessions (with a waiting room)", data.facilitated_sessions],
     ["Participants", data.participants],
     ["Messages", data.messages],
     ["Reports", data.reports],
