@@ -90,6 +90,10 @@ export function renderRooms(rooms, onOpen) {
         { className: "room" },
         el("h3", { text: room.title }),
         room.description ? el("p", { text: room.description }) : null,
+        room.schedule ? el("p", { className: "room-schedule", text: `When: ${room.schedule}` }) : null,
+        room.sessions
+          ? el("p", { className: "room-sessions", text: "Sessions start in a waiting room: a facilitator lets you in." })
+          : null,
         STATE_LABELS[room.state] ? el("p", { className: "room-state", text: STATE_LABELS[room.state] }) : null,
         room.state === "closed"
           ? null

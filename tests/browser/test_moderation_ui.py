@@ -250,6 +250,10 @@ def test_waiting_room_agree_then_admitted_then_session_ends(
 
     member = members()
     member.open()
+    # The room list says when the room meets and that it starts in a waiting room.
+    listed = member.page.locator("#room-list .room", has_text=CIRCLE_TITLE)
+    expect(listed.locator(".room-schedule")).to_have_text("When: Tuesdays, 7 to 8pm")
+    expect(listed.locator(".room-sessions")).to_contain_text("waiting room")
     member.open_room(CIRCLE_TITLE)
     member.accept_agreement()
     member.page.get_by_role("button", name="I have saved it").click()
