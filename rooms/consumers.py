@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -477,39 +478,28 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self._close_with(protocol.Close.SITTING_CLOSED, "this session has ended")
 
 
-def _call(fn: Any, **fields: str) -> Any:
-    """A service call for a frame: ``fields`` maps the service's keyword arguments to the
-    frame's attributes."""
-
-    def call(actor: Any, frame: Any) -> Any:
-        return fn(actor, **{arg: getattr(frame, attr) for arg, attr in fields.items()})
-
-    return call
-
-
-def _as_actor(fn: Any, name: str = "actor") -> Any:
-    return lambda actor, **kw: fn(**{name: actor}, **kw)
-
-
-_ACTIONS: dict[type, Any] = {
-    protocol.Flag: _call(
-        _as_actor(escalation_flag, "flagger"), seq="seq", category="category", severity="severity"
+# Each action frame and the one service call it stands for: (acting membership, frame).
+_ACTIONS: dict[type, Callable[[Any, Any], object]] = {
+    protocol.Flag: lambda m, f: escalation_flag(
+        flagger=m, seq=f.seq, category=f.category, severity=f.severity
     ),
-    protocol.Mute: _call(_as_actor(room_actions.mute), pseudonym="pseudonym", minutes="minutes"),
-    protocol.Remove: _call(_as_actor(room_actions.remove), pseudonym="pseudonym"),
-    protocol.Ban: _call(_as_actor(room_actions.ban), pseudonym="pseudonym", scope="scope"),
-    protocol.Hide: _call(_as_actor(room_actions.hide), seq="seq", reason="reason"),
-    protocol.Pin: _call(_as_actor(room_actions.pin), seq="seq"),
-    protocol.Unpin: _call(_as_actor(room_actions.unpin), seq="seq"),
-    protocol.SlowMode: _call(_as_actor(room_actions.slow_mode), seconds="seconds"),
-    protocol.SetRoomState: _call(_as_actor(room_actions.set_state), state="state"),
-    protocol.Announce: _call(_as_actor(room_actions.announce), body="body"),
-    protocol.Release: _call(_as_actor(held.held_release), held_id="id"),
-    protocol.Reject: _call(_as_actor(held.held_reject), held_id="id"),
-    protocol.Admit: _call(_as_actor(sittings.admit), pseudonym="pseudonym"),
-    protocol.SessionControl: _call(_as_actor(sittings.session_control), action="action"),
-    protocol.Ignore: _call(_as_actor(preferences.ignore, "membership"), pseudonym="pseudonym"),
-    protocol.Unignore: _call(_as_actor(preferences.unignore, "membership"), pseudonym="pseudonym"),
-    protocol.Preferences: _call(_as_actor(preferences.set_blur, "membership"), themes="blur"),
-    protocol.Leave: _call(_as_actor(preferences.leave, "membership")),
+    protocol.Mute: lambda m, f: room_actions.mute(
+        actor=m, pseudonym=f.pseudonym, minutes=f.minutes
+    ),
+    protocol.Remove: lambda m, f: room_actions.remove(actor=m, pseudonym=f.pseudonym),
+    protocol.Ban: lambda m, f: room_actions.ban(actor=m, pseudonym=f.pseudonym, scope=f.scope),
+    protocol.Hide: lambda m, f: room_actions.hide(actor=m, seq=f.seq, reason=f.reason),
+    protocol.Pin: lambda m, f: room_actions.pin(actor=m, seq=f.seq),
+    protocol.Unpin: lambda m, f: room_actions.unpin(actor=m, seq=f.seq),
+    protocol.SlowMode: lambda m, f: room_actions.slow_mode(actor=m, seconds=f.seconds),
+    protocol.SetRoomState: lambda m, f: room_actions.set_state(actor=m, state=f.state),
+    protocol.Announce: lambda m, f: room_actions.announce(actor=m, body=f.body),
+    protocol.Release: lambda m, f: held.held_release(actor=m, held_id=f.id),
+    protocol.Reject: lambda m, f: held.held_reject(actor=m, held_id=f.id),
+    protocol.Admit: lambda m, f: sittings.admit(actor=m, pseudonym=f.pseudonym),
+    protocol.SessionControl: lambda m, f: sittings.session_control(actor=m, action=f.action),
+    protocol.Ignore: lambda m, f: preferences.ignore(membership=m, pseudonym=f.pseudonym),
+    protocol.Unignore: lambda m, f: preferences.unignore(membership=m, pseudonym=f.pseudonym),
+    protocol.Preferences: lambda m, f: preferences.set_blur(membership=m, themes=list(f.blur)),
+    protocol.Leave: lambda m, f: preferences.leave(membership=m),
 }
