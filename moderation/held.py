@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -27,6 +26,8 @@ from rooms import events, protocol, records
 from rooms.encryption import current_data_key, open_text, seal_body, seal_text
 from rooms.errors import MessageNotFound
 from rooms.models import HeldMessage, Membership, Message, Room
+from rooms.selectors import message_frame
+from rooms.themes import fold
 
 HOLD_MESSAGES: dict[str, str] = {
     HeldMessage.Reason.BLOCKED_TERM: (
@@ -40,17 +41,12 @@ HOLD_MESSAGES: dict[str, str] = {
 }
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 @functools.lru_cache(maxsize=512)
 def _blocked_pattern(terms: str) -> re.Pattern[str] | None:
     """One compiled alternation per distinct term list (cached: the list changes rarely).
     Terms match whole words, case- and accent-insensitively, with any spacing between the
     words of a phrase."""
-    words = [_fold(line.strip()) for line in terms.splitlines() if line.strip()]
+    words = [fold(line.strip()) for line in terms.splitlines() if line.strip()]
     if not words:
         return None
     parts = [re.escape(w).replace(r"\ ", r"\s+") for w in sorted(set(words), key=len, reverse=True)]
@@ -59,7 +55,7 @@ def _blocked_pattern(terms: str) -> re.Pattern[str] | None:
 
 def blocked_term_found(terms: str, body: str) -> bool:
     pattern = _blocked_pattern(terms)
-    return pattern is not None and pattern.search(_fold(body)) is not None
+    return pattern is not None and pattern.search(fold(body)) is not None
 
 
 def hold_reason(room: Room, body: str, assessment: Assessment) -> str | None:
@@ -218,8 +214,6 @@ def held_release(*, actor: Membership, held_id: int) -> int:
         detail={"room": room.slug, "seq": seq},
     )
     message = Message(room=room, seq=seq, author_pseudonym=held.author_pseudonym, created_at=now)
-    from rooms.selectors import message_frame  # the one place a log entry is shaped
-
     frame = message_frame(message, body=body, themes=held.themes, cw=held.cw)
     events.publish_on_commit(
         events.room_group(room.pk),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from moderation.audit import audit_append
@@ -55,10 +54,6 @@ def _target(actor: Membership, pseudonym: str) -> Membership:
     if ROLES.index(target.role) >= ROLES.index(actor.role):
         raise NotAllowed(f"{pseudonym} has the same or a more trusted role than you")
     return target
-
-
-def _bump_moderation(room: Room) -> None:
-    Room.objects.filter(pk=room.pk).update(moderation_rev=F("moderation_rev") + 1)
 
 
 def _audit(
@@ -108,7 +103,7 @@ def mute(*, actor: Membership, pseudonym: str, minutes: int) -> dt.datetime | No
     until = timezone.now() + dt.timedelta(minutes=minutes) if minutes else None
     target.muted_until = until
     target.save(update_fields=["muted_until"])
-    _bump_moderation(room)
+    Room.moderation_moved(room.pk)
     _audit(
         actor, "member.mute" if until else "member.unmute", "membership", target.pk, minutes=minutes
     )
@@ -132,7 +127,7 @@ def remove(*, actor: Membership, pseudonym: str) -> None:
     target = _target(actor, pseudonym)
     target.agreement_version = 0
     target.save(update_fields=["agreement_version"])
-    _bump_moderation(room)
+    Room.moderation_moved(room.pk)
     _audit(actor, "member.remove", "membership", target.pk)
     message = "A facilitator has asked you to leave this room for now."
     _tell(target, protocol.Moderated(action="removed", message=message))
@@ -145,7 +140,7 @@ def remove(*, actor: Membership, pseudonym: str) -> None:
 @transaction.atomic
 def ban(*, actor: Membership, pseudonym: str, scope: str) -> None:
     """Ban from this room, or (professional staff) from the whole service."""
-    from rooms.services import member_ban, membership_ban
+    from rooms.services import member_ban, membership_ban  # services import this module
 
     require(actor.role, "ban_room" if scope == "room" else "ban_service")
     room = _lock_room(actor)
@@ -160,7 +155,7 @@ def ban(*, actor: Membership, pseudonym: str, scope: str) -> None:
         message = "You can no longer use this service."
         _tell(target, protocol.Moderated(action="banned", message=message))
         member_ban(member=target.member, actor=_actor_name(actor))
-    _bump_moderation(room)
+    Room.moderation_moved(room.pk)
     _tell_facilitators(actor, f"ban_{scope}", target.pseudonym)
 
 
@@ -312,10 +307,6 @@ def announce(*, actor: Membership, body: str) -> int:
 # --- the room ---------------------------------------------------------------------------------
 
 
-def room_state_frame(room: Room) -> protocol.RoomState:
-    return protocol.RoomState(state=room.state, slow_mode_seconds=room.slow_mode_seconds)
-
-
 @transaction.atomic
 def slow_mode(*, actor: Membership, seconds: int) -> None:
     require(actor.role, "slow_mode")
@@ -323,21 +314,21 @@ def slow_mode(*, actor: Membership, seconds: int) -> None:
     room.slow_mode_seconds = seconds
     room.save(update_fields=["slow_mode_seconds"])
     _audit(actor, "room.slow_mode", "room", room.pk, seconds=seconds)
-    _to_room(room.pk, room_state_frame(room))
+    _to_room(room.pk, selectors.room_state_frame(room))
     _tell_facilitators(actor, "slow_mode", None, f"{seconds} s")
 
 
 @transaction.atomic
 def set_state(*, actor: Membership, state: str) -> None:
     """Pause the room (members cannot post; facilitators can, to explain) or reopen it."""
+    from rooms.services import room_set_state
+
     require(actor.role, "pause_room")
     if state not in (Room.State.OPEN, Room.State.PAUSED):
         raise NotAllowed("a room can be paused or reopened here; closing is done by staff")
     room = _lock_room(actor)
     if room.state == Room.State.CLOSED:
         raise NotAllowed("this room is closed")
-    room.state = state
-    room.save(update_fields=["state"])
+    room_set_state(room=room, state=state)
     _audit(actor, "room.pause" if state == Room.State.PAUSED else "room.reopen", "room", room.pk)
-    _to_room(room.pk, room_state_frame(room))
     _tell_facilitators(actor, "pause" if state == Room.State.PAUSED else "reopen", None)

@@ -352,7 +352,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         )
         if sent.held is not None:
             held_frame = protocol.Held(
-                client_id=frame.client_id, reason=sent.held, message=sent.held_message
+                client_id=frame.client_id, reason=sent.held, message=held.HOLD_MESSAGES[sent.held]
             )
             await self.send(protocol.encode(held_frame))
             return

@@ -82,6 +82,12 @@ class Room(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @classmethod
+    def moderation_moved(cls, room_id: int) -> None:
+        """A participant's right to post changed (mute, ban, removal, leaving): the send
+        path re-reads memberships from now on (``moderation_rev``)."""
+        cls.objects.filter(pk=room_id).update(moderation_rev=models.F("moderation_rev") + 1)
+
 
 class Agreement(models.Model):
     """A version of a room's group agreement; members accept the latest before joining."""

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from rooms import events, protocol, selectors
 from rooms.errors import NotAllowed
-from rooms.models import Ignore, Membership
+from rooms.models import Ignore, Membership, Room
 from rooms.themes import THEMES
 
 PREFERENCES_CHANGED = "preferences.changed"
@@ -56,6 +56,9 @@ def leave(*, membership: Membership) -> None:
     stays (delete it first, or use "delete all my data"); every socket in the room closes."""
     membership.agreement_version = 0
     membership.save(update_fields=["agreement_version"])
+    # Like a removal: the send path re-reads the membership, so a socket whose close event
+    # was lost cannot post.
+    Room.moderation_moved(membership.room_id)
     events.publish_on_commit(
         events.membership_group(membership.pk), events.close_event(protocol.Close.REMOVED)
     )

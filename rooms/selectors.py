@@ -142,6 +142,10 @@ def presence(room_id: int) -> list[protocol.PresenceMember]:
     return [protocol.PresenceMember(pseudonym=p, role=r) for p, r in rows]
 
 
+def room_state_frame(room: Room) -> protocol.RoomState:
+    return protocol.RoomState(state=room.state, slow_mode_seconds=room.slow_mode_seconds)
+
+
 def pins(room_id: int) -> protocol.Pins:
     """The room's pinned messages with their text (a hidden or deleted one shows no text)."""
     seqs = list(Pin.objects.filter(room_id=room_id).values_list("seq", flat=True))

@@ -35,7 +35,7 @@ from rooms.errors import (
 from rooms.models import Connection, Invite, Member, Membership, Message, Room
 from rooms.pseudonyms import new_pseudonym
 from rooms.roles import role_for_user
-from rooms.selectors import current_agreement_version
+from rooms.selectors import current_agreement_version, room_state_frame
 from rooms.themes import classified_themes, decode_themes, encode_themes
 
 # --- membership ---------------------------------------------------------------------------
@@ -174,9 +174,8 @@ class Sent:
     # committed). None for a duplicate: it was broadcast the first time.
     fanout: tuple[str, dict[str, Any]] | None = None
     # Set when the message was held for review instead of published (moderation/held.py):
-    # the reason, and what to tell the sender. ``seq`` is then 0.
+    # the reason (``held.HOLD_MESSAGES`` says what to tell the sender). ``seq`` is then 0.
     held: str | None = None
-    held_message: str = ""
 
 
 def _next_seq(room: Room) -> int:
@@ -188,12 +187,15 @@ def _next_seq(room: Room) -> int:
 
 
 def _refresh_if_moderated(room: Room, membership: Membership) -> None:
-    """Re-read the sender's mute and ban if anything was moderated in the room since this
-    membership object was loaded (``Room.moderation_rev``); otherwise no query at all."""
+    """Re-read the sender's mute, ban and agreement if anything was moderated in the room
+    since this membership object was loaded (``Room.moderation_rev``); otherwise no query at
+    all. A removed or departed participant whose socket's close was lost is refused here."""
     if getattr(membership, "_moderation_rev", None) == room.moderation_rev:
         return
     membership.refresh_from_db(fields=["muted_until", "banned_at", "agreement_version"])
     membership._moderation_rev = room.moderation_rev  # type: ignore[attr-defined]
+    if membership.agreement_version != current_agreement_version(room):
+        raise NotAllowed("you are no longer in this room; join it again to post")
 
 
 def _check_can_write(room: Room, membership: Membership, now: dt.datetime) -> None:
@@ -261,14 +263,20 @@ def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
     does not affect the others; its result is the exception. Rooms are locked in ascending
     id order (a stable sort keeps each room's messages in arrival order), so two processes
     writing batches can never deadlock on each other's room locks."""
+    # Pure work on the text is done before the transaction: the room locks below are held
+    # only for the writes.
     assessments = [risk.assess(r.body) for r in requests]
+    themes = [
+        encode_themes({*r.themes, *classified_themes(a, r.body)})
+        for r, a in zip(requests, assessments, strict=True)
+    ]
     order = sorted(range(len(requests)), key=lambda i: requests[i].membership.room_id)
     results: list[Sent | Exception] = [RuntimeError("not processed")] * len(requests)
     with transaction.atomic():
         for i in order:
             r = requests[i]
             try:
-                results[i] = _store_message(r, assessments[i])
+                results[i] = _store_message(r, assessments[i], themes[i])
             except Exception as exc:  # the savepoint rolled back this message only
                 # A key created in the rolled-back savepoint must not stay cached.
                 forget_cached_keys()
@@ -298,9 +306,9 @@ class _AlreadyStored(Exception):
     """Raised inside the message's savepoint when its client id was stored before."""
 
 
-def _store_message(request: SendRequest, assessment: risk.Assessment) -> Sent:
+def _store_message(request: SendRequest, assessment: risk.Assessment, themes: str) -> Sent:
     try:
-        return _store_new_message(request, assessment)
+        return _store_new_message(request, assessment, themes)
     except _AlreadyStored:
         seq, ts = (
             Message.objects.filter(
@@ -315,7 +323,7 @@ def _store_message(request: SendRequest, assessment: risk.Assessment) -> Sent:
 
 
 @transaction.atomic
-def _store_new_message(request: SendRequest, assessment: risk.Assessment) -> Sent:
+def _store_new_message(request: SendRequest, assessment: risk.Assessment, themes: str) -> Sent:
     """The hot path, in as few statements as it can be: lock the room row, insert the
     sealed message (a repeated client id conflicts and inserts nothing), move the room's
     counter. The two writes are plain SQL: the ORM's per-query overhead was most of the
@@ -324,7 +332,6 @@ def _store_new_message(request: SendRequest, assessment: risk.Assessment) -> Sen
     room = Room.objects.select_for_update().only(*_SEND_ROOM_FIELDS).get(pk=membership.room_id)
     now = timezone.now()
     _check_can_write(room, membership, now)
-    themes = encode_themes({*request.themes, *classified_themes(assessment, body)})
     reason = held.hold_reason(room, body, assessment)
     if reason is not None:
         return _hold(room, request, assessment, reason=reason, themes=themes, now=now)
@@ -412,7 +419,6 @@ def _hold(
         ts=item.created_at,
         duplicate=result.duplicate,
         held=item.reason,
-        held_message=held.HOLD_MESSAGES[item.reason],
     )
 
 
@@ -455,9 +461,7 @@ def room_set_state(*, room: Room, state: str) -> Room:
     room = Room.objects.select_for_update().get(pk=room.pk)
     room.state = state
     room.save(update_fields=["state"])
-    frame = protocol.encode(
-        protocol.RoomState(state=state, slow_mode_seconds=room.slow_mode_seconds)
-    )
+    frame = protocol.encode(room_state_frame(room))
     events.publish_on_commit(events.room_group(room.pk), events.room_frame_event(text=frame))
     if state == Room.State.CLOSED:
         events.publish_on_commit(

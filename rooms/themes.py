@@ -40,7 +40,8 @@ _NOT_A_THEME: Final = frozenset({"idiom"})
 THEME_DATA: Final = Path(__file__).parent / "data" / "themes.json"
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of ``text``, for matching terms against it."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -61,7 +62,7 @@ def _automaton() -> Any:
         if theme not in THEMES:
             raise ValueError(f"{THEME_DATA.name}: unknown theme {theme!r}")
         for term in terms:
-            stem = " ".join(_fold(term.removesuffix("*")).split())
+            stem = " ".join(fold(term.removesuffix("*")).split())
             entries = automaton.get(stem, [])
             entries.append((theme, term.endswith("*"), _unspaced(stem), len(stem)))
             automaton.add_word(stem, entries)
@@ -70,7 +71,7 @@ def _automaton() -> Any:
 
 
 def lexicon_themes(text: str) -> set[Theme]:
-    folded = " ".join(_fold(text).split())
+    folded = " ".join(fold(text).split())
     found: set[Theme] = set()
     for end, entries in _automaton().iter(folded):
         for theme, open_right, unspaced, length in entries:

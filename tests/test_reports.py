@@ -324,7 +324,11 @@ def member_groups(m: Membership) -> list[str]:
 def facilitator(room_member: Membership) -> Membership:
     user = staff_account("fac", "facilitator")
     return Membership.objects.create(
-        room=room_member.room, user=user, role="facilitator", pseudonym="Facilitator Sam"
+        room=room_member.room,
+        user=user,
+        role="facilitator",
+        pseudonym="Facilitator Sam",
+        agreement_version=1,  # joined, as a facilitator does before posting
     )
 
 

@@ -171,6 +171,28 @@ async def test_mute_applies_even_to_a_socket_that_missed_the_event(
     await database_sync_to_async(run)()
 
 
+async def test_removed_or_departed_members_cannot_post_even_if_the_close_was_lost(
+    make_membership: Any, room: Room
+) -> None:
+    from moderation import room_actions
+    from rooms import preferences, services
+    from rooms.errors import NotAllowed
+
+    def run() -> None:
+        alice = make_membership(pseudonym="Alice")
+        bob = make_membership(pseudonym="Bob")
+        fac = staff_membership(room)
+        services.message_send(membership=alice, client_id="a1", body="one")
+        services.message_send(membership=bob, client_id="b1", body="one")
+        room_actions.remove(actor=fac, pseudonym="Alice")
+        preferences.leave(membership=Membership.objects.get(pk=bob.pk))
+        for stale in (alice, bob):  # the objects their sockets still hold
+            with pytest.raises(NotAllowed, match="no longer in this room"):
+                services.message_send(membership=stale, client_id="x", body="two")
+
+    await database_sync_to_async(run)()
+
+
 async def test_slow_mode_spaces_a_members_messages_but_not_a_facilitators(
     connect: Any, make_membership: Any, room: Room
 ) -> None:
