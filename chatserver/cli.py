@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatserver.settings")
     if len(args) > 1 and "-" in args[1] and not args[1].startswith("-"):
         args[1] = args[1].replace("-", "_")
+    if len(args) > 1:
+        from moderation.risk.commands import BARE_COMMANDS
+
+        bare = BARE_COMMANDS.get(args[1])
+        if bare is not None:  # needs no settings, secret or database
+            raise SystemExit(bare(args[2:]))
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

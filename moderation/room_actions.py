@@ -23,6 +23,7 @@ from rooms import events, protocol, records, selectors
 from rooms.encryption import current_data_key, seal_body
 from rooms.errors import MessageNotFound, NotAllowed
 from rooms.models import Membership, Message, Pin, Room
+from rooms.recent import RECENT
 from rooms.themes import HIDE_REASONS
 
 MAX_PINS = 5
@@ -219,6 +220,7 @@ def hide(*, actor: Membership, seq: int, reason: str) -> int:
     message.hidden_at = timezone.now()
     message.hidden_reason = reason
     message.save(update_fields=["hidden_at", "hidden_reason"])
+    RECENT.forget(room.pk, seq)  # no longer anyone's context for the risk detector
     entry_seq, now = _next_entry(
         room, kind=Message.Kind.HIDE, actor=actor, target_seq=seq, reason=reason
     )

@@ -25,6 +25,7 @@ from moderation.audit import audit_append
 from moderation.models import Escalation
 from rooms import encryption
 from rooms.models import DataKey, Member, Membership, Message, Room
+from rooms.recent import RECENT
 
 # --- KEK rotation -----------------------------------------------------------------------------
 
@@ -271,6 +272,7 @@ def _erase(member: Member, actor: str) -> Erasure:
     )
     Member.objects.filter(pk=member.pk).update(erased_at=now)
     member.erased_at = now
+    RECENT.forget_member({pk for pk, _ in memberships})
     destroyed = _destroy_keys(DataKey.objects.filter(membership__member=member), now)
     erased = (
         Message.objects.filter(Q(author__member=member) | Q(data_key__membership__member=member))

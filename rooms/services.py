@@ -34,6 +34,7 @@ from rooms.errors import (
 )
 from rooms.models import Connection, Invite, Member, Membership, Message, Room
 from rooms.pseudonyms import new_pseudonym
+from rooms.recent import RECENT
 from rooms.roles import role_for_user
 from rooms.selectors import current_agreement_version, room_state_frame
 from rooms.themes import classified_themes, decode_themes, encode_themes
@@ -265,7 +266,8 @@ def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
     writing batches can never deadlock on each other's room locks."""
     # Pure work on the text is done before the transaction: the room locks below are held
     # only for the writes.
-    assessments = [risk.assess(r.body) for r in requests]
+    contexts = _conversations(requests)
+    assessments = [risk.assess(r.body, context=c) for r, c in zip(requests, contexts, strict=True)]
     themes = [
         encode_themes({*r.themes, *classified_themes(a, r.body)})
         for r, a in zip(requests, assessments, strict=True)
@@ -281,7 +283,24 @@ def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
                 # A key created in the rolled-back savepoint must not stay cached.
                 forget_cached_keys()
                 results[i] = exc
+    for r, result in zip(requests, results, strict=True):
+        if isinstance(result, Sent) and result.seq and not result.duplicate and not result.held:
+            RECENT.remember(r.membership.room_id, result.seq, r.membership.pk, r.body)
     return results
+
+
+def _conversations(requests: list[SendRequest]) -> list[tuple[tuple[str, bool], ...]]:
+    """What each message replies to: the room's last messages in this process's memory,
+    then the earlier messages of the same batch in the same room (no query per message)."""
+    pending: dict[int, list[tuple[str, int]]] = {}
+    contexts = []
+    for r in requests:
+        room_id, author = r.membership.room_id, r.membership.pk
+        earlier = list(RECENT.context(room_id, author))
+        earlier += [(text, member == author) for text, member in pending.get(room_id, ())]
+        contexts.append(tuple(earlier[-4:]))
+        pending.setdefault(room_id, []).append((r.body, author))
+    return contexts
 
 
 # What the send path reads of the locked room row (the rest is not needed per message).

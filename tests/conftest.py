@@ -45,6 +45,17 @@ def _fresh_key_cache() -> Iterator[None]:
     forget_cached_keys()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_conversation_memory() -> Iterator[None]:
+    """The send path's in-memory recent messages must not carry one test's room into the
+    next (a database flush can hand out the same room id again)."""
+    from rooms.recent import RECENT
+
+    RECENT.clear()
+    yield
+    RECENT.clear()
+
+
 def require_service(name: str, available: bool) -> None:
     """Tests that need a real service fail in CI when it is absent, and say so locally."""
     if available:

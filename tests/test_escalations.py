@@ -336,7 +336,7 @@ async def test_a_concern_only_the_learned_model_saw_goes_quietly_to_review(
             ),
         )
     )
-    monkeypatch.setattr(send_path.risk, "assess", lambda text: learned)
+    monkeypatch.setattr(send_path.risk, "assess", lambda text, **_: learned)
     writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
     fac = await database_sync_to_async(staff_membership)(writer.room, pseudonym="Fac")
     from tests.conftest import login_session

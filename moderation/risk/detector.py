@@ -13,9 +13,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from moderation.risk import context
+from moderation.risk.conversation import CONVERSATION_NAME, Phrases
 from moderation.risk.lexicon import Cue, Lexicon, load_lexicon, shipped_data_dir
 from moderation.risk.matching import Hit, Kind, Matcher
-from moderation.risk.model import MODEL_NAME, RiskModel
+from moderation.risk.model import MODEL_NAME, Context, RiskModel
 from moderation.risk.normalise import NormalisedText, normalise
 from moderation.risk.patterns import expand
 from moderation.risk.types import (
@@ -56,9 +57,16 @@ class _Counted:
 class Detector:
     """Compiled lexicon. Create with :meth:`from_data_dir` or :meth:`default`."""
 
-    def __init__(self, lexicon: Lexicon, model: RiskModel | None = None) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        model: RiskModel | None = None,
+        phrases: Phrases | None = None,
+    ) -> None:
         self.lexicon = lexicon
         self.model = model
+        self.phrases = phrases
+        self._context_memo: dict[str, Assessment] = {}
         self._cues: list[Cue] = []
         self._matcher = Matcher()
         for pack in lexicon.languages:
@@ -85,14 +93,14 @@ class Detector:
     def from_data_dir(cls, path: str | Path) -> Detector:
         """Build from a directory holding ``manifest.json``, the language files and (if
         present) the learned model, ``model.json``."""
-        return cls(load_lexicon(Path(path)), _model_in(Path(path)))
+        return cls(load_lexicon(Path(path)), _model_in(Path(path)), _phrases_in(Path(path)))
 
     @classmethod
     @functools.cache
     def default(cls) -> Detector:
         """The detector for the lexicon shipped with the server, built once per process."""
         directory = shipped_data_dir()
-        return cls(load_lexicon(directory), _model_in(directory))
+        return cls(load_lexicon(directory), _model_in(directory), _phrases_in(directory))
 
     @property
     def version(self) -> str:
@@ -107,26 +115,79 @@ class Detector:
 
     # --- assessing a message -------------------------------------------------------------
 
-    def assess(self, text: str) -> Assessment:
+    def assess(self, text: str, *, context: Context = ()) -> Assessment:
         """Classify one chat message. Never raises on any string, whatever its script.
 
-        The lexicon decides when one of its cues counts; when none does, the learned model
-        (moderation/risk/model.py) may still raise a finding for phrasing no cue covers."""
+        ``context`` is the preceding messages in the room, oldest first, at most the last
+        four counted, as ``(text, same_author)`` pairs: a short "same" after another
+        member's risky message, or a goodbye after the writer's own hopeless ones, is a
+        concern only the conversation shows. The lexicon decides when one of its cues
+        counts; when none does, the learned model may still raise a finding for phrasing
+        no cue covers, reading the context too."""
+        context = tuple(context)[-4:]
         assessment = self._assess_rules(text)
-        if assessment.findings or self.model is None:
+        if assessment.findings:
             return assessment
-        learned = self._learned(text)
-        if learned is None:
-            return assessment
-        return Assessment(findings=(learned,), suppressed=assessment.suppressed)
+        learned = self._learned(text, context) if self.model is not None else None
+        if learned is not None:
+            return Assessment(findings=(learned,), suppressed=assessment.suppressed)
+        if context and self.phrases is not None:
+            found = self._in_conversation(text, context)
+            if found is not None:
+                return Assessment(findings=(found,), suppressed=assessment.suppressed)
+        return assessment
 
-    def _learned(self, text: str) -> Finding | None:
+    def _in_conversation(self, text: str, context: Context) -> Finding | None:
+        """An identification with another member's risky message, or a farewell after the
+        writer's own (moderation/risk/conversation.py)."""
+        assert self.phrases is not None
+        identifies = self.phrases.identifies(text)
+        farewell = not identifies and self.phrases.farewells(text)
+        if not identifies and not farewell:
+            return None
+        earlier = [(self._alone(t).top, same) for t, same in context if same == farewell]
+        risky = [f for f, _ in earlier if f is not None]
+        if not risky:
+            return None
+        top = max(risky, key=lambda f: (SEVERITY_RANK[f.severity], f.score))
+        if identifies:
+            category, severity, cue = top.category, "concern", "(identifies with a risky message)"
+        else:
+            category = "suicide"
+            severity = "critical" if top.severity == "critical" else "high"
+            cue = "(farewell after the writer's risky messages)"
+        evidence = Evidence(
+            cue=cue, category=category, start=0, end=len(text), weight=1.0, rule="conversation"
+        )
+        return Finding(
+            category=category,
+            severity=severity,  # type: ignore[arg-type]
+            score=top.score,
+            evidence=(evidence,),
+        )
+
+    def _alone(self, text: str) -> Assessment:
+        """A context message assessed on its own, remembered by text (each message is
+        context for the next four)."""
+        known = self._context_memo.get(text)
+        if known is None:
+            if len(self._context_memo) >= 4096:
+                self._context_memo.clear()
+            known = self._context_memo[text] = self.assess(text)
+        return known
+
+    def _learned(self, text: str, context: Context) -> Finding | None:
         assert self.model is not None
-        score = self.model.score(text)
+        score = self.model.score(text, context)
         if score.severity not in ("concern", "high") or score.category not in CATEGORIES:
             return None
+        if _is_short(text):
+            # "same", "omg same", "this ^": nothing on their own, and after a risky message
+            # only an identification counts (moderation/risk/conversation.py), not whatever
+            # the model makes of a word or two.
+            return None
         evidence = Evidence(
-            cue="(learned model)",
+            cue="(learned model, in context)" if score.from_context else "(learned model)",
             category=score.category,
             start=0,
             end=len(text),
@@ -425,6 +486,20 @@ def _suppressed(candidate: _Candidate, reason: str, normalised: NormalisedText) 
     )
 
 
-def assess(text: str) -> Assessment:
-    """Assess ``text`` with the detector built from the shipped lexicon."""
-    return Detector.default().assess(text)
+def _phrases_in(directory: Traversable | Path) -> Phrases | None:
+    path = directory / CONVERSATION_NAME
+    return Phrases.load(path) if path.is_file() else None
+
+
+def _is_short(text: str) -> bool:
+    """A chat line of at most three words (or, in an unspaced script, six characters)."""
+    words = text.split()
+    if len(words) > 3:
+        return False
+    return len(words) > 1 or len(text.strip()) <= 6 or text.strip().isascii()
+
+
+def assess(text: str, *, context: Context = ()) -> Assessment:
+    """Assess ``text`` (with the room's preceding messages, oldest first, as ``(text,
+    same_author)`` pairs) with the detector built from the shipped lexicon and model."""
+    return Detector.default().assess(text, context=context)

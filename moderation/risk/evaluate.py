@@ -1,9 +1,11 @@
 """Scoring the detector against a labelled JSONL file (pure; the ``risk_eval`` command
 prints what this computes).
 
-A line is ``{"text": ..., "risk": true|false, "category": "<category>"|"none"}``; other keys
-(``severity``, notes) are kept or ignored. A message counts as flagged when the detector
-would send it anywhere (``Assessment.flagged``: a review item or an alert).
+A line is ``{"text": ..., "risk": true|false, "category": "<category>"|"none"}`` with the
+optional keys ``severity``, ``lang``, ``kind`` and ``context`` (the preceding messages,
+oldest first, as ``[{"text": ..., "same_author": true|false}]``); other keys are ignored.
+A message counts as flagged when the detector would send it anywhere
+(``Assessment.flagged``: a review item or an alert).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Example:
     risk: bool
     category: str
     severity: str | None
+    lang: str = "?"
+    kind: str = "?"
+    context: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class Outcome:
     categories: tuple[str, ...]
     severity: str | None
     micros: float
+    action: str = "none"
 
 
 @dataclass(slots=True)
@@ -82,6 +88,16 @@ class Report:
     median_us: float
     p99_us: float
     errors: list[Outcome] = field(default_factory=list)
+    # Flagged recall and false-positive rate per language and per kind of line, and the
+    # flagged recall of the lines that carry context.
+    per_language: dict[str, Counts] = field(default_factory=dict)
+    per_kind: dict[str, Counts] = field(default_factory=dict)
+    context_counts: Counts = field(default_factory=Counts)
+    critical_alerted: float = 1.0
+
+    @property
+    def right_category(self) -> dict[str, float]:
+        return {c: round(n.recall, 4) for c, n in self.per_category.items()}
 
 
 def _parse_line(number: int, raw: str) -> Example:
@@ -111,7 +127,22 @@ def _parse_line(number: int, raw: str) -> Example:
         severity = None
     if severity is not None and severity not in SEVERITIES:
         raise EvalDataError(f"line {number}: 'severity' must be one of {', '.join(SEVERITIES)}")
-    return Example(number, text, risk, category, severity)
+    lang = data.get("lang", "?")
+    kind = data.get("kind", "?")
+    if not isinstance(lang, str) or not isinstance(kind, str):
+        raise EvalDataError(f"line {number}: 'lang' and 'kind' must be strings")
+    return Example(number, text, risk, category, severity, lang, kind, _context(number, data))
+
+
+def _context(number: int, data: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+    raw = data.get("context", [])
+    if not isinstance(raw, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("text"), str) for c in raw
+    ):
+        raise EvalDataError(
+            f'line {number}: \'context\' must be a list of {{"text", "same_author"}} objects'
+        )
+    return tuple((c["text"], bool(c.get("same_author", False))) for c in raw)
 
 
 def parse_jsonl(lines: Iterable[str]) -> list[Example]:
@@ -132,14 +163,19 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def run(
     examples: list[Example],
-    assess: Callable[[str], Assessment],
+    assess: Callable[..., Assessment],
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> Report:
-    """Assess every example, timing each call, and compute the scores."""
+    """Assess every example (with its context, when it has one), timing each call, and
+    compute the scores."""
     outcomes: list[Outcome] = []
     for example in examples:
         started = clock()
-        assessment = assess(example.text)
+        assessment = (
+            assess(example.text, context=example.context)
+            if example.context
+            else assess(example.text)
+        )
         micros = (clock() - started) / 1000
         top = assessment.top
         outcomes.append(
@@ -149,6 +185,7 @@ def run(
                 tuple(f.category for f in assessment.findings),
                 top.severity if top else None,
                 micros,
+                assessment.action,
             )
         )
     return score(outcomes)
@@ -158,10 +195,21 @@ def score(outcomes: list[Outcome]) -> Report:
     overall = Counts()
     per_category: dict[str, Counts] = {category: Counts() for category in CATEGORIES}
     flagged_hits: dict[str, int] = dict.fromkeys(CATEGORIES, 0)
-    critical_total = critical_hit = 0
+    critical_total = critical_hit = critical_alert = 0
     errors: list[Outcome] = []
+    per_language: dict[str, Counts] = {}
+    per_kind: dict[str, Counts] = {}
+    context_counts = Counts()
     for outcome in outcomes:
         example = outcome.example
+        groups = [
+            per_language.setdefault(example.lang, Counts()),
+            per_kind.setdefault(example.kind, Counts()),
+        ]
+        if example.context:
+            groups.append(context_counts)
+        for group in groups:
+            _count(group, example.risk, outcome.flagged)
         if example.risk and outcome.flagged:
             overall.tp += 1
         elif example.risk:
@@ -175,6 +223,7 @@ def score(outcomes: list[Outcome]) -> Report:
         if example.severity == "critical":
             critical_total += 1
             critical_hit += outcome.flagged
+            critical_alert += outcome.action == "alert"
         for category, counts in per_category.items():
             labelled = example.category == category
             found = category in outcome.categories
@@ -203,7 +252,22 @@ def score(outcomes: list[Outcome]) -> Report:
         median_us=statistics.median(timings),
         p99_us=_percentile(timings, 0.99),
         errors=errors,
+        per_language=dict(sorted(per_language.items())),
+        per_kind=dict(sorted(per_kind.items())),
+        context_counts=context_counts,
+        critical_alerted=critical_alert / critical_total if critical_total else 1.0,
     )
+
+
+def _count(counts: Counts, truth: bool, flagged: bool) -> None:
+    if truth and flagged:
+        counts.tp += 1
+    elif truth:
+        counts.fn += 1
+    elif flagged:
+        counts.fp += 1
+    else:
+        counts.tn += 1
 
 
 def format_table(report: Report) -> str:
@@ -230,6 +294,20 @@ def format_table(report: Report) -> str:
         f"p99 {report.p99_us:.1f} µs"
     )
     rows.append("recall = the right category found; flagged = any finding at all")
+    for title, groups in (("language", report.per_language), ("kind", report.per_kind)):
+        rows.append("")
+        rows.append(f"{title:<18} {'lines':>6} {'risky':>6} {'recall':>7} {'fpr':>6}")
+        for name, counts in groups.items():
+            rows.append(
+                f"{name:<18} {counts.tp + counts.fn + counts.fp + counts.tn:>6d} "
+                f"{counts.support:>6d} {counts.recall:>7.3f} {counts.false_positive_rate:>6.3f}"
+            )
+    ctx = report.context_counts
+    rows.append(
+        f"\nwith context: {ctx.tp + ctx.fn + ctx.fp + ctx.tn} lines, recall {ctx.recall:.3f}, "
+        f"false-positive rate {ctx.false_positive_rate:.3f}; critical lines alerted "
+        f"{report.critical_alerted:.3f}"
+    )
     return "\n".join(rows)
 
 
@@ -254,6 +332,18 @@ def summary(report: Report) -> dict[str, Any]:
             }
             for c, n in report.per_category.items()
         },
+        "right_category": report.right_category,
+        "per_language": {
+            lang: {
+                "recall": round(n.recall, 4),
+                "false_positive_rate": round(n.false_positive_rate, 4),
+                "lines": n.tp + n.fn + n.fp + n.tn,
+            }
+            for lang, n in report.per_language.items()
+        },
+        "per_kind": {kind: round(n.recall, 4) for kind, n in report.per_kind.items()},
+        "context_recall": round(report.context_counts.recall, 4),
+        "critical_alerted": round(report.critical_alerted, 4),
         "median_us": round(report.median_us, 1),
         "p99_us": round(report.p99_us, 1),
     }

@@ -183,3 +183,34 @@ async def test_risk_reaches_staff_member_mail_webhook_and_sla(alerting_server: A
         renotified = (await recv_until(queue, "escalation"))["item"]
         assert renotified["id"] == item["id"] and renotified["renotified"] == 1
         await eventually(lambda: any("NOT ACKNOWLEDGED" in m for m in mailbox.messages))
+
+
+async def test_a_reply_in_context_raises_a_concern_for_the_replier(alerting_server: Any) -> None:
+    """Two members in one room of a real server: another member's risky message, then a
+    one-word "same" that alone means nothing. The send path passes the room's recent
+    messages to the detector, so the replier gets an escalation of their own."""
+    server, _, _ = alerting_server
+    staff = ChatClient(server.base_url)
+    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42")
+    writer, replier = ChatClient(server.base_url), ChatClient(server.base_url)
+    await writer.astart_and_join("welcome")
+    await replier.astart_and_join("welcome")
+    async with (
+        await staff.connect_path("/ws/staff/") as queue,
+        await writer.connect("welcome") as first,
+        await replier.connect("welcome") as second,
+    ):
+        await recv_until(queue, "escalations")
+        own_name = (await recv_until(second, "welcome"))["you"]["pseudonym"]
+        await recv_until(first, "welcome")
+        await send_json(second, {"type": "send", "client_id": "c0", "body": "same"})
+        await recv_until(second, "ack")
+        await send_json(first, {"type": "send", "client_id": "c1", "body": RISKY})
+        item = (await recv_until(queue, "escalation"))["item"]
+        assert item["pseudonym"] != own_name
+        await recv_until(second, "message")
+        await send_json(second, {"type": "send", "client_id": "c2", "body": "same"})
+        await recv_until(second, "ack")
+        reply = (await recv_until(queue, "escalation"))["item"]
+        assert reply["pseudonym"] == own_name
+        assert reply["category"] in ("suicide", "medical_emergency")

@@ -89,3 +89,47 @@ def test_risk_eval_missing_file(tmp_path: Path) -> None:
 def test_risk_check_invalid_lexicon_dir(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"invalid lexicon: manifest\.json"):
         _run("risk_check", "hi", "--data-dir", str(tmp_path))
+
+
+def test_risk_eval_runs_in_a_bare_environment_and_reports_languages_and_context(
+    tmp_path: Path,
+) -> None:
+    """No SECRET_KEY, no database, no setting at all: scoring touches no secret."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "mixed.jsonl"
+    rows = [
+        {"text": "i want to die", "risk": True, "category": "suicide", "lang": "en"},
+        {"text": "quiero morirme", "risk": True, "category": "suicide", "lang": "es"},
+        {
+            "text": "same",
+            "risk": False,
+            "category": "none",
+            "kind": "short",
+            "context": [{"text": "the bus was late", "same_author": False}],
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from chatserver.cli import main; main()",
+            "risk-eval",
+            str(path),
+            "--explain",
+        ],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert set(summary["per_language"]) == {"en", "es", "?"}
+    assert summary["per_language"]["en"]["recall"] == 1.0
+    assert set(summary["right_category"]) >= {"suicide", "harm_to_others"}
+    assert summary["per_kind"].keys() >= {"short"}
+    assert "with context: 1 lines" in result.stdout

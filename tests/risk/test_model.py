@@ -53,15 +53,21 @@ def test_word_ngrams_use_two_letter_tokens_and_bigrams() -> None:
 
 def test_shipped_model_reproduces_the_scores_recorded_at_training(model: RiskModel) -> None:
     assert len(model.checks) >= 10
-    for text, probability in model.checks:
-        assert model.probability(text) == pytest.approx(probability, abs=1e-12), text
+    assert any(context for _, context, _ in model.checks)
+    for text, context, probability in model.checks:
+        assert model.probability(text, context) == pytest.approx(probability, abs=1e-12), text
 
 
 def test_model_is_trained_on_the_labelled_files_and_uses_the_documented_thresholds(
     model: RiskModel,
 ) -> None:
-    assert {"dev.jsonl", "test.jsonl", "holdout6.jsonl"} <= set(model.trained_on)
-    assert model.threshold == 0.6 and model.high_threshold == 0.85
+    assert {"risk/dev.jsonl", "risk/test.jsonl", "w1/en.jsonl", "w2/zh.jsonl"} <= set(
+        model.trained_on
+    )
+    # The threshold is chosen by leaving one training writer out at a time
+    # (moderation/risk/train.py); the high threshold sits well above it.
+    assert 0.3 <= model.threshold <= 0.9
+    assert model.high_threshold >= max(0.8, model.threshold + 0.15)
     assert set(model.categories) == {
         "suicide",
         "self_harm",

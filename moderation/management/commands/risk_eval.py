@@ -7,14 +7,12 @@ CI can read the figures. A malformed line stops with an error naming the line nu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from moderation.risk import Detector, LexiconError
-from moderation.risk.evaluate import EvalDataError, format_table, parse_jsonl, run, summary
+from moderation.risk.commands import RiskCommandError, evaluate_file
 
 
 class Command(BaseCommand):
@@ -26,36 +24,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--show-errors", action="store_true", help="list every missed or false alarm line"
         )
+        parser.add_argument("--explain", action="store_true", help="misses with their evidence")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["file"])
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise CommandError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: cannot read ({exc})") from None
-        try:
-            examples = parse_jsonl(lines)
-        except EvalDataError as exc:
-            raise CommandError(f"{path}: {exc}") from None
-        try:
-            detector = (
-                Detector.from_data_dir(options["data_dir"])
-                if options["data_dir"]
-                else Detector.default()
+            evaluate_file(
+                Path(options["file"]),
+                data_dir=options["data_dir"],
+                show_errors=options["show_errors"],
+                explain=options["explain"],
+                write=self.stdout.write,
             )
-        except LexiconError as exc:
-            raise CommandError(f"invalid lexicon: {exc}") from None
-        detector.assess("warm up")
-        report = run(examples, detector.assess)
-        self.stdout.write(format_table(report))
-        if options["show_errors"]:
-            for outcome in report.errors:
-                kind = "missed" if outcome.example.risk else "false alarm"
-                found = ",".join(outcome.categories) or "-"
-                self.stdout.write(
-                    f"{kind:<11} line {outcome.example.line} "
-                    f"[{outcome.example.category}/{found}] {outcome.example.text!r}"
-                )
-        self.stdout.write(json.dumps(summary(report), ensure_ascii=False))
+        except RiskCommandError as exc:
+            raise CommandError(str(exc)) from None
