@@ -76,6 +76,10 @@ class Counts:
     def support(self) -> int:
         return self.tp + self.fn
 
+    @property
+    def lines(self) -> int:
+        return self.tp + self.fn + self.fp + self.tn
+
 
 @dataclass(slots=True)
 class Report:
@@ -299,12 +303,12 @@ def format_table(report: Report) -> str:
         rows.append(f"{title:<18} {'lines':>6} {'risky':>6} {'recall':>7} {'fpr':>6}")
         for name, counts in groups.items():
             rows.append(
-                f"{name:<18} {counts.tp + counts.fn + counts.fp + counts.tn:>6d} "
+                f"{name:<18} {counts.lines:>6d} "
                 f"{counts.support:>6d} {counts.recall:>7.3f} {counts.false_positive_rate:>6.3f}"
             )
     ctx = report.context_counts
     rows.append(
-        f"\nwith context: {ctx.tp + ctx.fn + ctx.fp + ctx.tn} lines, recall {ctx.recall:.3f}, "
+        f"\nwith context: {ctx.lines} lines, recall {ctx.recall:.3f}, "
         f"false-positive rate {ctx.false_positive_rate:.3f}; critical lines alerted "
         f"{report.critical_alerted:.3f}"
     )
@@ -337,7 +341,7 @@ def summary(report: Report) -> dict[str, Any]:
             lang: {
                 "recall": round(n.recall, 4),
                 "false_positive_rate": round(n.false_positive_rate, 4),
-                "lines": n.tp + n.fn + n.fp + n.tn,
+                "lines": n.lines,
             }
             for lang, n in report.per_language.items()
         },
