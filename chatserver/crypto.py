@@ -16,11 +16,19 @@ Design, in short (the threat model is in docs/security.md):
 * DEKs are stored only wrapped (AES-256-GCM) by a key-encryption key (KEK). KEKs come from
   the environment or a key file, never from the database, and are named by an id so a new
   one can be introduced while old wraps still open.
+* Secrets that are already random and long (recovery phrases) and values that must never be
+  kept as they are (client addresses in the throttle) are hashed with HMAC-SHA256 under a
+  key derived from the server secret (``SECRET_KEY``) for one purpose each. A keyed hash costs
+  microseconds, where argon2 cost 100 MiB and a fifth of a second per call (issue 13, row 3),
+  and without the server secret a stolen table of them cannot be tested against guesses.
+* Slow password hashing (argon2, for staff passwords only) runs behind a small semaphore, so
+  a burst of sign-ins cannot take the process's memory.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -28,13 +36,17 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.core import signing
 
 logger = logging.getLogger(__name__)
 
@@ -248,3 +260,113 @@ def chain_hash(prev_hash: str, canonical: bytes) -> str:
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over ``timestamp.body``, as receivers of signed webhooks expect."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+# --- keyed hashes under the server secret -------------------------------------------------------
+
+RECOVERY_SCHEME = "hmac-sha256"
+
+
+@functools.lru_cache(maxsize=64)
+def _purpose_key(purpose: str, server_secret: str) -> bytes:
+    """A key for one purpose only (HKDF-SHA256 over the server secret), so a digest made for
+    one use can never be replayed as another's."""
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=None,
+        info=b"chatserver keyed hash|" + purpose.encode(),
+    )
+    return hkdf.derive(server_secret.encode())
+
+
+def keyed_digest(purpose: str, value: str, *, server_secret: str) -> str:
+    """HMAC-SHA256 of ``value`` under the key for ``purpose``, in hex. Only for values that
+    are random and long, or that must not be kept as they are and need no slow hash: the
+    key, not the cost, is what stops a guess."""
+    key = _purpose_key(purpose, server_secret)
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def recovery_digest(secret_words: str, *, server_secret: str) -> str:
+    """What is stored for a recovery phrase's secret words: ``hmac-sha256$<hex>``."""
+    digest = keyed_digest("recovery-phrase", secret_words, server_secret=server_secret)
+    return f"{RECOVERY_SCHEME}${digest}"
+
+
+def is_recovery_digest(stored: str) -> bool:
+    return stored.startswith(RECOVERY_SCHEME + "$")
+
+
+def recovery_digest_match(
+    stored: str, secret_words: str, *, server_secrets: Sequence[str]
+) -> int | None:
+    """The index in ``server_secrets`` (the current secret first, then the fallbacks) whose
+    key made ``stored`` from these words, or None. Every candidate is computed, so the time
+    does not say which secret matched or whether one did."""
+    found: int | None = None
+    for index, server_secret in enumerate(server_secrets):
+        candidate = recovery_digest(secret_words, server_secret=server_secret)
+        if hmac.compare_digest(candidate.encode(), stored.encode()) and found is None:
+            found = index
+    return found
+
+
+# --- signed tokens ------------------------------------------------------------------------------
+
+
+def sign_token(payload: dict[str, Any], *, purpose: str) -> str:
+    """A tamper-proof, timestamped token (Django's signing: HMAC under ``SECRET_KEY``, with
+    ``SECRET_KEY_FALLBACKS`` honoured when it is opened). Not encrypted: put nothing secret
+    in it."""
+    return signing.dumps(payload, salt="chatserver|" + purpose, compress=False)
+
+
+def open_signed_token(token: str, *, purpose: str, max_age: int) -> dict[str, Any] | None:
+    """The payload of a token made by ``sign_token`` for the same purpose and younger than
+    ``max_age`` seconds; None if it is forged, altered, expired or malformed."""
+    try:
+        payload = signing.loads(token, salt="chatserver|" + purpose, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+# --- the slow hash's concurrency cap ------------------------------------------------------------
+
+
+class SlowHashBusy(Exception):
+    """Every slot for a slow password hash is taken: answer "busy, try again", not OOM."""
+
+
+class SlowHashGate:
+    """At most ``capacity`` argon2 hashes at once in this process. Each takes about 100 MiB;
+    16 at once took a server from 297 MB to 1.77 GB (issue 13, row 3). A caller waits up to
+    ``wait`` seconds for a slot, then gets SlowHashBusy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._capacity = 0
+        self._semaphore: threading.BoundedSemaphore | None = None
+
+    def _semaphore_for(self, capacity: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            if self._semaphore is None or capacity != self._capacity:
+                # A changed capacity (only in tests) starts a new semaphore; hashes holding
+                # the old one finish normally.
+                self._semaphore = threading.BoundedSemaphore(capacity)
+                self._capacity = capacity
+            return self._semaphore
+
+    @contextmanager
+    def slot(self, *, capacity: int, wait: float) -> Iterator[None]:
+        semaphore = self._semaphore_for(capacity)
+        if not semaphore.acquire(timeout=wait):
+            raise SlowHashBusy("too many password checks at once")
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+SLOW_HASH_GATE = SlowHashGate()

@@ -46,6 +46,10 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecu
         "SECRET_KEY is too short or a development value: set SECRET_KEY to 50+ random characters"
     )
 
+# Earlier values of SECRET_KEY, newest first: signed cookies and recovery-phrase hashes made
+# under them still verify (and recovery hashes are re-made under the current key on use).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
 CHATSERVER_KEYS = env_str("CHATSERVER_KEYS")
 CHATSERVER_KEY_FILE = env_str("CHATSERVER_KEY_FILE")
 # A development master key is generated only where DEBUG (or a test run) allows it.
@@ -191,6 +195,37 @@ else:
         }
     }
 
+# The cache holds only short-lived abuse counters (rooms/throttles.py). With REDIS_URL they
+# are shared by every process; short timeouts, because a throttle that cannot reach Redis lets
+# requests through rather than hang them.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CHANNEL_PREFIX", "chatserver") + "-cache",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- abuse limits ------------------------------------------------------------------------------
+
+# Requests per client address per window at the doors that cost the server work or guard an
+# account. The address is only ever kept as a keyed hash, in the cache, for one window.
+THROTTLE_WINDOW_SECONDS = env_int("THROTTLE_WINDOW_SECONDS", 600, minimum=1)
+THROTTLE_SESSION_CREATES = env_int("THROTTLE_SESSION_CREATES", 20, minimum=1)
+THROTTLE_RECOVERIES = env_int("THROTTLE_RECOVERIES", 10, minimum=1)
+THROTTLE_STAFF_SIGNINS = env_int("THROTTLE_STAFF_SIGNINS", 20, minimum=1)
+# The request header a reverse proxy sets to the client's address (empty: the connection's
+# own address). Set it only behind a proxy that always overwrites it.
+THROTTLE_CLIENT_ADDRESS_HEADER = env_str("THROTTLE_CLIENT_ADDRESS_HEADER")
+# Staff password hashes (argon2, about 100 MiB each) at once per process, and how long a
+# sign-in waits for a slot before it is told the server is busy.
+SLOW_HASH_CONCURRENCY = env_int("SLOW_HASH_CONCURRENCY", 2, minimum=1)
+SLOW_HASH_WAIT_SECONDS = env_float("SLOW_HASH_WAIT_SECONDS", 5.0, minimum=0.0)
+
 # --- authentication --------------------------------------------------------------------------
 
 PASSWORD_HASHERS = [
@@ -299,6 +334,11 @@ AUTHENTICATION_BACKENDS = ["moderation.accounts.LockoutModelBackend"]
 STAFF_LOGIN_MAX_FAILURES = env_int("STAFF_LOGIN_MAX_FAILURES", 5, minimum=1)
 STAFF_LOGIN_FAILURE_WINDOW_SECONDS = env_int("STAFF_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 STAFF_LOGIN_LOCKOUT_SECONDS = env_int("STAFF_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Failed staff sign-ins across all usernames per failure window before every sign-in without a
+# trusted-device cookie is refused for a lockout period (guessing across usernames).
+STAFF_LOGIN_GLOBAL_MAX_FAILURES = env_int("STAFF_LOGIN_GLOBAL_MAX_FAILURES", 50, minimum=1)
+# How long a device that signed in with the second factor stays exempt from the lockouts.
+STAFF_TRUSTED_DEVICE_DAYS = env_int("STAFF_TRUSTED_DEVICE_DAYS", 30, minimum=1)
 # How long a provisioning URI, once shown, waits for its first code.
 STAFF_OTP_ENROL_SECONDS = env_int("STAFF_OTP_ENROL_SECONDS", 600, minimum=60)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Peer support chat")

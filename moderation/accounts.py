@@ -2,9 +2,18 @@
 
 Why each piece:
 
-* **Lockout follows the account, never the device.** Failures are counted per username (kept
-  only as a fingerprint) in a window; past the limit the account is locked for a cool-off.
-  No address or browser detail is recorded: this service keeps none, for anyone.
+* **Lockout follows the account, never the address.** Failures are counted per username
+  (kept only as a fingerprint) in a window; past the limit the account is locked for a
+  cool-off. No address or browser detail is recorded: this service keeps none, for anyone.
+* **A service-wide cap on failures** (across usernames, per window) bounds guessing spread
+  over many accounts; past it, sign-ins are refused for a cool-off.
+* **A device that signed in before gets through.** Both lockouts would otherwise let anyone
+  keep staff out of the escalation queue by failing on purpose; a trusted-device cookie
+  (moderation.devices) exempts a device that completed a sign-in with the second factor, and
+  itself locks after as many failures as an account does. ``chatserver staff-unlock`` ends a
+  lockout by hand (audited).
+* **Argon2 runs behind a cap** of concurrent hashes (rooms.throttles.slow_hash_slot), and
+  sign-in attempts are throttled per client address (never kept, rooms.throttles).
 * **A second factor for everyone who can read what survivors wrote.** Moderators, staff and
   admins must present a TOTP code at every sign-in; a peer facilitator may sign in with a
   password alone (a facilitator who enrols a device is asked for its code too).
@@ -36,12 +45,14 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chatserver.crypto import fingerprint
+from moderation import devices
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import LoginThrottle, StaffSession
 from rooms.errors import NotAuthenticated, RoomError
 from rooms.models import Membership
 from rooms.roles import role_for_user
 from rooms.services import sockets_close_for_session, sockets_close_for_user
+from rooms.throttles import STAFF_SIGNIN, client_address, slow_hash_slot, throttle_hit
 
 Role = Membership.Role
 # Roles that must present a second factor: they can read sealed content and act on people.
@@ -77,21 +88,49 @@ def _username_fingerprint(username: str) -> str:
     return fingerprint("staff-login|" + username.strip().casefold())
 
 
+# Rows of the same table count the whole service's failures and each trusted device's. Their
+# fingerprints cannot collide with a username's, whose input always has "staff-login|".
+_GLOBAL_FINGERPRINT = fingerprint("staff-login-global")
+
+
+def _device_fingerprint(device: str) -> str:
+    return fingerprint("staff-device|" + device)
+
+
 def _minutes(seconds: float) -> int:
     return max(1, int((seconds + 59) // 60))
 
 
-def lockout_remaining(username: str, *, now: dt.datetime | None = None) -> float:
-    """Seconds until ``username`` may try again (0 when it is not locked)."""
+def _remaining(key: str, now: dt.datetime | None = None) -> float:
     now = now or timezone.now()
     locked_until = (
-        LoginThrottle.objects.filter(username_fingerprint=_username_fingerprint(username))
+        LoginThrottle.objects.filter(username_fingerprint=key)
         .values_list("locked_until", flat=True)
         .first()
     )
     if locked_until is None or locked_until <= now:
         return 0.0
     return (locked_until - now).total_seconds()
+
+
+def lockout_remaining(username: str, *, now: dt.datetime | None = None) -> float:
+    """Seconds until ``username`` may try again (0 when it is not locked)."""
+    return _remaining(_username_fingerprint(username), now)
+
+
+def global_lockout_remaining(*, now: dt.datetime | None = None) -> float:
+    """Seconds until sign-ins without a trusted device are accepted again after the
+    service-wide cap on failures was reached (0 when it was not)."""
+    return _remaining(_GLOBAL_FINGERPRINT, now)
+
+
+def trusted_device(request: HttpRequest | None, username: str) -> str | None:
+    """The id of this request's trusted device for ``username``, unless that device has
+    itself failed too often lately (then it is treated like any other)."""
+    device = devices.device_for(request, username)
+    if device is None or _remaining(_device_fingerprint(device)):
+        return None
+    return device
 
 
 def _audit_target(username: str) -> tuple[str, str]:
@@ -101,31 +140,45 @@ def _audit_target(username: str) -> tuple[str, str]:
     return (actor_for_user(user), str(user.pk)) if user is not None else ("anonymous", "unknown")
 
 
-def record_failure(username: str, *, factor: str) -> bool:
-    """Count one failed attempt; lock the username past the limit. Returns True when this
-    failure locked it."""
+def _count_failure(key: str, limit: int, now: dt.datetime) -> bool:
+    """One failure on the counter ``key``, under its row lock; True when it reached
+    ``limit`` and so locked for the cool-off. Call inside a transaction."""
+    window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
+    row = LoginThrottle.objects.select_for_update().filter(username_fingerprint=key).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                row = LoginThrottle.objects.create(username_fingerprint=key, window_started_at=now)
+        except IntegrityError:  # a concurrent failure created it first
+            row = LoginThrottle.objects.select_for_update().get(username_fingerprint=key)
+    if row.window_started_at + window <= now:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    locked = row.failures >= limit
+    if locked:
+        row.locked_until = now + dt.timedelta(seconds=settings.STAFF_LOGIN_LOCKOUT_SECONDS)
+        row.failures, row.window_started_at = 0, now
+    row.save()
+    return locked
+
+
+def record_failure(username: str, *, factor: str, device: str | None = None) -> bool:
+    """Count one failed attempt against the account, the whole service and (when the
+    attempt came from one) the trusted device; lock each past its limit. Returns True when
+    this failure locked the account. Rows are always locked in that order: account, device,
+    service, so concurrent failures cannot deadlock."""
     now = timezone.now()
     window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
     cool_off = dt.timedelta(seconds=settings.STAFF_LOGIN_LOCKOUT_SECONDS)
-    key = _username_fingerprint(username)
     with transaction.atomic():
-        row = LoginThrottle.objects.select_for_update().filter(username_fingerprint=key).first()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    row = LoginThrottle.objects.create(
-                        username_fingerprint=key, window_started_at=now
-                    )
-            except IntegrityError:  # a concurrent failure created it first
-                row = LoginThrottle.objects.select_for_update().get(username_fingerprint=key)
-        if row.window_started_at + window <= now:
-            row.failures, row.window_started_at = 0, now
-        row.failures += 1
-        locked = row.failures >= settings.STAFF_LOGIN_MAX_FAILURES
-        if locked:
-            row.locked_until = now + cool_off
-            row.failures, row.window_started_at = 0, now
-        row.save()
+        locked = _count_failure(
+            _username_fingerprint(username), settings.STAFF_LOGIN_MAX_FAILURES, now
+        )
+        if device is not None:
+            _count_failure(_device_fingerprint(device), settings.STAFF_LOGIN_MAX_FAILURES, now)
+        globally = _count_failure(
+            _GLOBAL_FINGERPRINT, settings.STAFF_LOGIN_GLOBAL_MAX_FAILURES, now
+        )
         # Rows that can no longer lock anyone are dropped as we go; the table stays small.
         LoginThrottle.objects.filter(
             window_started_at__lt=now - window - cool_off, locked_until__isnull=True
@@ -146,6 +199,17 @@ def record_failure(username: str, *, factor: str) -> bool:
                 object_id=object_id,
                 detail={"seconds": settings.STAFF_LOGIN_LOCKOUT_SECONDS},
             )
+        if globally:
+            audit_append(
+                actor="system",
+                action="staff.lockout_global",
+                object_type="service",
+                object_id="sign-in",
+                detail={
+                    "failures": settings.STAFF_LOGIN_GLOBAL_MAX_FAILURES,
+                    "seconds": settings.STAFF_LOGIN_LOCKOUT_SECONDS,
+                },
+            )
     return locked
 
 
@@ -153,12 +217,60 @@ def clear_failures(username: str) -> None:
     LoginThrottle.objects.filter(username_fingerprint=_username_fingerprint(username)).delete()
 
 
-def _refuse_if_locked(username: str) -> None:
+@dataclass(frozen=True)
+class Unlocked:
+    account: bool
+    service: bool
+
+
+def staff_unlock(*, username: str | None, service: bool, actor: str) -> Unlocked:
+    """End the lockout of ``username`` (and/or the service-wide one) now, by hand; audited
+    whether or not anything was locked, so the log shows every use."""
+    account = False
+    if username is not None:
+        account = lockout_remaining(username) > 0
+        clear_failures(username)
+        _, object_id = _audit_target(username)
+        audit_append(
+            actor=actor,
+            action="staff.unlock",
+            object_type="user",
+            object_id=object_id,
+            detail={"was_locked": account},
+        )
+    was_global = False
+    if service:
+        was_global = global_lockout_remaining() > 0
+        LoginThrottle.objects.filter(username_fingerprint=_GLOBAL_FINGERPRINT).delete()
+        audit_append(
+            actor=actor,
+            action="staff.unlock_global",
+            object_type="service",
+            object_id="sign-in",
+            detail={"was_locked": was_global},
+        )
+    return Unlocked(account=account, service=was_global)
+
+
+def _refuse_if_locked(username: str, *, trusted: str | None) -> None:
+    """LockedOut when the account or the service is locked, unless the attempt comes from
+    a trusted device of this account."""
+    if trusted is not None:
+        return
     remaining = lockout_remaining(username)
     if remaining:
         raise LockedOut(
             "too many failed sign-ins for this account: try again in "
-            f"{_minutes(remaining)} minutes, or ask an admin to check the account"
+            f"{_minutes(remaining)} minutes, or ask an admin to check the account",
+            retry_after=remaining,
+        )
+    remaining = global_lockout_remaining()
+    if remaining:
+        raise LockedOut(
+            "too many failed sign-ins to the service just now: try again in "
+            f"{_minutes(remaining)} minutes (a device you signed in on before is not "
+            "affected), or ask an admin",
+            retry_after=remaining,
         )
 
 
@@ -176,11 +288,13 @@ class LockoutModelBackend(ModelBackend):
         username = username or kwargs.get(get_user_model().USERNAME_FIELD)
         if not username or password is None:
             return None
-        if lockout_remaining(username):
+        trusted = trusted_device(request, username)
+        if trusted is None and (lockout_remaining(username) or global_lockout_remaining()):
             raise PermissionDenied("locked out")  # ends the check: no backend may let it in
-        user = super().authenticate(request, username=username, password=password, **kwargs)
+        with slow_hash_slot():
+            user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            record_failure(username, factor="password")
+            record_failure(username, factor="password", device=trusted)
         return user
 
 
@@ -233,6 +347,8 @@ class SignIn:
     role: str
     signed_in: bool
     provisioning_uri: str | None = None
+    # A new trusted-device token for the client's cookie, after a sign-in with the code.
+    device_token: str | None = None
 
 
 def _start_enrolment(request: HttpRequest, user: User) -> str:
@@ -271,21 +387,27 @@ def _complete(request: HttpRequest, user: User, role: str, device: TOTPDevice | 
         object_id=user.pk,
         detail={"role": role, "second_factor": device is not None},
     )
-    return SignIn(user=user, role=role, signed_in=True)
+    token = devices.device_token_issue(user) if device is not None else None
+    return SignIn(user=user, role=role, signed_in=True, device_token=token)
 
 
 def sign_in(request: HttpRequest, *, username: str, password: str, otp: str | None) -> SignIn:
     """The password step (and the code, when the account has a device). Raises LockedOut,
-    LoginFailed, OtpRequired or OtpInvalid; returns a SignIn that is either complete or
-    carries the provisioning URI of a new enrolment."""
-    _refuse_if_locked(username)
+    LoginFailed, OtpRequired or OtpInvalid (and RateLimited or Busy under load); returns a
+    SignIn that is either complete or carries the provisioning URI of a new enrolment. A
+    trusted device of this account skips the address throttle and the lockouts."""
+    trusted = trusted_device(request, username)
+    if trusted is None:
+        throttle_hit(scope=STAFF_SIGNIN, client=client_address(request))
+    _refuse_if_locked(username, trusted=trusted)
     try:
         found = LockoutModelBackend().authenticate(request, username=username, password=password)
     except PermissionDenied:  # locked by a concurrent attempt since the check above
-        _refuse_if_locked(username)
+        _refuse_if_locked(username, trusted=None)
         raise LoginFailed("wrong username or password") from None
     if found is None:
-        _refuse_if_locked(username)  # this failure may have been the one that locked it
+        # This failure may have been the one that locked it.
+        _refuse_if_locked(username, trusted=trusted_device(request, username))
         raise LoginFailed("wrong username or password")
     user: User = found  # type: ignore[assignment]
     role = role_for_user(user)
@@ -310,8 +432,8 @@ def sign_in(request: HttpRequest, *, username: str, password: str, otp: str | No
     if not otp:
         raise OtpRequired("enter the 6-digit code from your authenticator app")
     if not _verify(device.pk, otp):
-        record_failure(username, factor="otp")
-        _refuse_if_locked(username)
+        record_failure(username, factor="otp", device=trusted)
+        _refuse_if_locked(username, trusted=trusted_device(request, username))
         raise OtpInvalid("that code is not right; codes change every 30 seconds")
     return _complete(request, user, role, device)
 
@@ -342,10 +464,10 @@ def _confirm(request: HttpRequest, device: TOTPDevice, code: str) -> SignIn:
     if role is None:
         request.session.pop(ENROL_SESSION_KEY, None)
         raise NotAuthenticated("this account has no role in the service; ask an admin")
-    _refuse_if_locked(user.get_username())
+    _refuse_if_locked(user.get_username(), trusted=None)
     if not _verify(device.pk, code):
         record_failure(user.get_username(), factor="otp")
-        _refuse_if_locked(user.get_username())
+        _refuse_if_locked(user.get_username(), trusted=None)
         raise OtpInvalid("that code is not right; check the app's clock and try the next code")
     TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
     device.confirmed = True

@@ -11,6 +11,7 @@ What each role may see or change comes from Django model permissions that
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
-from moderation import accounts, escalations, governance
+from moderation import accounts, devices, escalations, governance
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import (
     AuditEntry,
@@ -39,8 +40,10 @@ from moderation.models import (
     TrainingRecord,
 )
 from moderation.permissions import can
+from rooms.errors import RoomError
 from rooms.models import Membership
 from rooms.roles import role_for_user
+from rooms.throttles import STAFF_SIGNIN, client_address, throttle_hit
 
 ADMIN_ROLES = frozenset({Membership.Role.MODERATOR, Membership.Role.STAFF, Membership.Role.ADMIN})
 
@@ -64,7 +67,9 @@ class StaffAdminAuthenticationForm(OTPAdminAuthenticationForm):
             super().clean_otp(user)
         except ValidationError as exc:
             if user is not None and self.cleaned_data.get("otp_token"):
-                accounts.record_failure(user.get_username(), factor="otp")
+                username = user.get_username()
+                device = accounts.trusted_device(self.request, username)
+                accounts.record_failure(username, factor="otp", device=device)
             raise exc
 
 
@@ -82,9 +87,21 @@ class StaffAdminSite(OTPAdminSite):
         )
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        response = super().login(request, extra_context)
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        # The same door as the JSON sign-in: the address throttle unless the device is
+        # trusted for this account, and a clear refusal when the password checks are full.
+        try:
+            if accounts.trusted_device(request, str(request.POST.get("username", ""))) is None:
+                throttle_hit(scope=STAFF_SIGNIN, client=client_address(request))
+            response = super().login(request, extra_context)
+        except RoomError as exc:
+            refusal = HttpResponse(exc.message, status=exc.http_status, content_type="text/plain")
+            if exc.retry_after is not None:
+                refusal["Retry-After"] = str(math.ceil(exc.retry_after))
+            return refusal
         user = request.user
-        if request.method == "POST" and user.is_authenticated and response.status_code == 302:
+        if user.is_authenticated and response.status_code == 302:
             StaffSession.objects.get_or_create(
                 session_key=str(request.session.session_key),
                 defaults={"user": user, "created_at": timezone.now()},
@@ -97,6 +114,7 @@ class StaffAdminSite(OTPAdminSite):
                 object_id=user.pk,
                 detail={"role": role_for_user(user), "second_factor": True, "via": "admin"},
             )
+            devices.device_cookie_attach(response, devices.device_token_issue(user))
         return response
 
     def get_urls(self) -> list[URLResolver | URLPattern]:

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from moderation import accounts
+from moderation import accounts, devices
 from moderation.figures import service_figures
 from moderation.governance import debrief_record
 from moderation.permissions import require
@@ -62,19 +62,25 @@ def staff_login(request: HttpRequest) -> JsonResponse:
             },
             status=401,
         )
-    return JsonResponse(
+    return _signed_in(result)
+
+
+def _signed_in(result: accounts.SignIn) -> JsonResponse:
+    """The answer to a completed sign-in; with the second factor, it also (re)sets the
+    trusted-device cookie that lets this device past the lockouts next time."""
+    response = JsonResponse(
         {"username": result.user.get_username(), "role": result.role, "verified": True}
     )
+    if result.device_token:
+        devices.device_cookie_attach(response, result.device_token)
+    return response
 
 
 @require_POST
 @api_view
 def staff_otp_confirm(request: HttpRequest) -> JsonResponse:
     code = _field(_body(request), "code", str)
-    result = accounts.confirm_enrolment(request, code=code)
-    return JsonResponse(
-        {"username": result.user.get_username(), "role": result.role, "verified": True}
-    )
+    return _signed_in(accounts.confirm_enrolment(request, code=code))
 
 
 @require_POST

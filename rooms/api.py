@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from rooms import identity, protocol, selectors, services
+from rooms import identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
 from rooms.models import Member, Membership, Room
@@ -26,8 +27,18 @@ from rooms.roles import role_for_user
 View = Callable[..., HttpResponse]
 
 
-def error_response(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    code: str, message: str, status: int, *, retry_after: float | None = None
+) -> JsonResponse:
+    """A JSON error; with ``retry_after`` (seconds) also in the body and as a Retry-After
+    header, so a client or a proxy knows when to come back."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retry_after is not None:
+        error["retry_after"] = math.ceil(retry_after)
+    response = JsonResponse({"error": error}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(math.ceil(retry_after))
+    return response
 
 
 def api_view(view: View) -> View:
@@ -38,7 +49,9 @@ def api_view(view: View) -> View:
         try:
             return view(request, *args, **kwargs)
         except RoomError as exc:
-            return error_response(exc.code, exc.message, exc.http_status)
+            return error_response(
+                exc.code, exc.message, exc.http_status, retry_after=exc.retry_after
+            )
         except BadRequest as exc:
             return error_response("bad_request", str(exc), 400)
 
@@ -132,6 +145,7 @@ def session(request: HttpRequest) -> JsonResponse:
         return _logout(request)
     if _member(request) is not None:
         return JsonResponse({"member": True, "recovery_phrase": None})
+    throttles.throttle_hit(scope=throttles.SESSION_CREATE, client=throttles.client_address(request))
     created = identity.member_create()
     request.session.cycle_key()
     request.session[MEMBER_SESSION_KEY] = str(created.member.pk)
@@ -151,6 +165,7 @@ def _logout(request: HttpRequest) -> JsonResponse:
 @api_view
 def session_recover(request: HttpRequest) -> JsonResponse:
     phrase = _field(_body(request), "phrase", str)
+    throttles.throttle_hit(scope=throttles.RECOVERY, client=throttles.client_address(request))
     member = identity.member_recover(phrase=phrase)
     request.session.cycle_key()
     request.session[MEMBER_SESSION_KEY] = str(member.pk)

@@ -101,3 +101,18 @@ class RecoveryFailed(RoomError):
 class RecoveryLocked(RoomError):
     code = "recovery_locked"
     http_status = 429
+
+
+class RateLimited(RoomError):
+    """Too many requests of one kind from one client address in the window; ``retry_after``
+    says when the window ends."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+
+class Busy(RoomError):
+    """The server is at its cap of concurrent slow work (password hashes): try again soon."""
+
+    code = "busy"
+    http_status = 503

@@ -2,8 +2,15 @@
 
 A member has no email, name or phone. They get a one-time recovery phrase of eight common
 English words (BIP-39 list). The first three words are a random lookup handle stored as is;
-the other five (55 bits) are stored only as a slow argon2 hash, so a stolen database does not
-let anyone take over a member, and the phrase itself is never stored.
+the other five (55 bits, drawn at random) are stored only as an HMAC under a key derived from
+the server secret, so a stolen database without that secret does not let anyone take over a
+member, and the phrase itself is never stored.
+
+Why not argon2: the words are random, not chosen by a person, so there is no dictionary to
+slow down; what stops an offline guess is the key, not the cost. Argon2 cost 100 MiB and a
+fifth of a second of CPU for every new session, which let anyone exhaust the server's memory
+with a burst of them (issue 13, row 3). Phrases made before keep their argon2 hash until
+the member next recovers with it; it is then replaced by the keyed hash.
 """
 
 from __future__ import annotations
@@ -12,14 +19,22 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.utils import timezone
 from mnemonic import Mnemonic
 
-from chatserver.crypto import fingerprint, random_choice
+from chatserver.crypto import (
+    fingerprint,
+    is_recovery_digest,
+    random_choice,
+    recovery_digest,
+    recovery_digest_match,
+)
 from rooms.errors import RecoveryFailed, RecoveryLocked
 from rooms.models import Member, RecoveryThrottle
+from rooms.throttles import slow_hash_slot
 
 LOOKUP_WORDS = 3
 SECRET_WORDS = 5
@@ -50,15 +65,44 @@ def member_create() -> NewMember:
     words = _wordlist()
     phrase = " ".join(random_choice(words) for _ in range(LOOKUP_WORDS + SECRET_WORDS))
     lookup, secret = _split(phrase)
-    member = Member.objects.create(recovery_lookup=lookup, recovery_hash=make_password(secret))
+    member = Member.objects.create(recovery_lookup=lookup, recovery_hash=_digest(secret))
     return NewMember(member=member, recovery_phrase=phrase)
+
+
+def _digest(secret: str) -> str:
+    return recovery_digest(secret, server_secret=settings.SECRET_KEY)
+
+
+def _matches(member: Member, secret: str) -> bool:
+    """Whether ``secret`` is this member's; a hash made under an earlier server secret or by
+    argon2 is replaced by the current keyed hash when it matches."""
+    stored = member.recovery_hash
+    if is_recovery_digest(stored):
+        server_secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        index = recovery_digest_match(stored, secret, server_secrets=server_secrets)
+        if index is None:
+            return False
+        if index > 0:
+            _upgrade(member, secret)
+        return True
+    with slow_hash_slot():  # an argon2 hash from before: the same cap as staff passwords
+        matched = check_password(secret, stored)
+    if matched:
+        _upgrade(member, secret)
+    return matched
+
+
+def _upgrade(member: Member, secret: str) -> None:
+    member.recovery_hash = _digest(secret)
+    Member.objects.filter(pk=member.pk).update(recovery_hash=member.recovery_hash)
 
 
 def member_recover(*, phrase: str) -> Member:
     """The member the phrase belongs to. The same error is given for every failure so the
-    answer does not reveal whether the lookup words exist, and a wrong guess costs the same
-    slow hash whether or not they do. After ``RECOVERY_MAX_FAILURES`` failures on the same
-    lookup words within the window, those words are locked for a while."""
+    answer does not reveal whether the lookup words exist. After ``RECOVERY_MAX_FAILURES``
+    failures on the same lookup words within the window, those words are locked for a while.
+    (A member who still has an argon2 hash answers slower than unknown words do; the lookup
+    words are 33 random bits, so that tells a guesser nothing they could find by chance.)"""
     lookup, secret = _split(phrase)
     _refuse_if_locked(lookup)
     candidates = list(
@@ -67,11 +111,11 @@ def member_recover(*, phrase: str) -> Member:
         )
     )
     for member in candidates:
-        if check_password(secret, member.recovery_hash):
+        if _matches(member, secret):
             RecoveryThrottle.objects.filter(lookup_fingerprint=fingerprint(lookup)).delete()
             return member
     if not candidates:
-        make_password(secret)  # the same cost as a real check: no timing hint
+        _digest(secret)  # the same cost as a real check: no timing hint
     _record_failure(lookup)
     raise RecoveryFailed("that recovery phrase does not match an account")
 

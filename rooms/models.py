@@ -20,7 +20,7 @@ class Member(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # The recovery phrase's first words, random and public, find the row; the rest of the
-    # phrase is checked against a slow argon2 hash.
+    # phrase is checked against a keyed hash (an argon2 hash for phrases made before).
     recovery_lookup = models.CharField(max_length=64, db_index=True)
     recovery_hash = models.CharField(max_length=256)
     banned_at = models.DateTimeField(null=True, blank=True)

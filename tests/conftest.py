@@ -46,6 +46,19 @@ def _fresh_key_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_throttles() -> Iterator[None]:
+    """Throttle counters live in the cache (per process without Redis): one test's requests
+    must not count against the next test's."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):  # never flush a shared Redis
+        backend.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_conversation_memory() -> Iterator[None]:
     """The send path's in-memory recent messages must not carry one test's room into the
     next (a database flush can hand out the same room id again)."""

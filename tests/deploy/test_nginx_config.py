@@ -26,6 +26,8 @@ FORBIDDEN_IN_LOGS = re.compile(
 )
 # Headers that would tell the app who the client is.
 CLIENT_IDENTIFYING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+# The one header that carries the address, to the app's throttles only (rooms/throttles.py).
+THROTTLE_HEADER = "x-chatserver-client"
 
 
 @dataclass
@@ -151,6 +153,34 @@ def test_the_app_is_never_told_who_the_client_is(http: Directive) -> None:
         for header in CLIENT_IDENTIFYING_HEADERS:
             # An empty value removes the header, including one a client forged.
             assert sent.get(header.lower()) == "", f"{loc.args}: {header} is passed on"
+
+
+THROTTLED_DOORS = ("/api/session", "/api/session/recover", "/api/staff/login", "/admin/login/")
+
+
+def test_only_the_throttled_doors_get_the_address_in_the_throttles_own_header(
+    http: Directive,
+) -> None:
+    """The address reaches the app only where it throttles per address, in one header that
+    the proxy always overwrites; no other location (nor any websocket) carries it."""
+    tls = server_listening(http, "443")
+    told = [
+        loc
+        for loc in tls.walk()
+        if loc.name == "location"
+        and THROTTLE_HEADER in {d.args[0].lower() for d in loc.all("proxy_set_header")}
+    ]
+    assert len(told) == 1
+    throttled = told[0]
+    assert throttled.args[0] == "~"
+    pattern = re.compile(throttled.args[1])
+    assert all(pattern.match(door) for door in THROTTLED_DOORS)
+    for other in ("/api/rooms", "/api/session/x", "/ws/rooms/a/", "/", "/admin/", "/api/me"):
+        assert not pattern.match(other), other
+    assert headers_sent(throttled)[THROTTLE_HEADER] == "$remote_addr"
+    assert headers_sent(throttled)["host"] == "$host"
+    compose_env = (REPO / "docker-compose.yml").read_text()
+    assert "THROTTLE_CLIENT_ADDRESS_HEADER: X-Chatserver-Client" in compose_env
 
 
 def test_replicas_are_found_by_docker_dns_and_balanced(http: Directive) -> None:
