@@ -190,3 +190,42 @@ def test_staff_unlock_needs_a_name_and_audits_an_account_that_was_not_locked() -
     assert "was not locked" in out.getvalue()
     entry = AuditEntry.objects.get(action="staff.unlock")
     assert entry.object_id == "unknown" and entry.detail == {"was_locked": False}
+
+
+def test_the_admin_sign_in_sets_the_cookie_and_honours_it() -> None:
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = make_user("mo", "moderator")
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    browser = Client()
+
+    def admin_login(client: Client) -> Any:
+        fresh_step()
+        return client.post(
+            "/admin/login/",
+            {
+                "username": "mo",
+                "password": PASSWORD,
+                "otp_device": device.persistent_id,
+                "otp_token": f"{totp(device.bin_key):06d}",
+                "next": "/admin/",
+            },
+        )
+
+    assert admin_login(browser).status_code == 302
+    assert browser.cookies[devices.COOKIE_NAME].value
+    browser.post("/admin/logout/")
+    lock("mo")
+    assert admin_login(Client()).status_code == 200  # the form again: refused while locked
+    assert admin_login(browser).status_code == 302 and signed_in(browser)
+
+
+def test_the_admin_sign_in_is_throttled_per_address(settings: Any) -> None:
+    settings.THROTTLE_STAFF_SIGNINS = 2
+    client = Client()
+    codes = [
+        client.post("/admin/login/", {"username": "x", "password": "y"}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
