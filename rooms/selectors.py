@@ -7,21 +7,34 @@ from datetime import timedelta
 from typing import Final
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from rooms import protocol
 from rooms.encryption import open_body
 from rooms.errors import RoomNotFound
-from rooms.models import Connection, Ignore, Membership, Message, Pin, Room
+from rooms.models import Connection, Ignore, Member, Membership, Message, Pin, Room
 from rooms.themes import decode_themes
 
 
 def room_by_slug(slug: str) -> Room:
+    """The room, whoever asks. Transports that answer people go through
+    ``rooms.entry.room_for``, which also hides private rooms from those not in them."""
     try:
         return Room.objects.get(slug=slug)
     except Room.DoesNotExist:
-        raise RoomNotFound(f"there is no room {slug!r}") from None
+        raise RoomNotFound from None
+
+
+def membership_of(*, room: Room, member: Member | None, user: User | None) -> Membership | None:
+    """The caller's membership of ``room``: the anonymous member's, else the staff user's.
+    Nobody (neither given) has none; matching ``user IS NULL`` would pick any member's."""
+    if member is not None:
+        return Membership.objects.filter(room=room, member=member).first()
+    if user is not None:
+        return Membership.objects.filter(room=room, user=user).first()
+    return None
 
 
 def rooms_visible() -> QuerySet[Room]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rooms import services
 from rooms.models import Message, Room
+from tests.conftest import login_session, session_for
 from tests.factories import staff_membership
 from tests.wsutil import closed_with, next_frame
 
@@ -152,6 +153,37 @@ async def test_member_who_has_not_joined_closes_4003(connect: Any, make_membersh
         await ws.connect()
         assert (await ws.receive_json_from())["code"] == "forbidden"
         assert await closed_with(ws) == 4003
+
+
+async def test_private_rooms_answer_like_no_room_on_the_socket(
+    connect: Any, make_membership: Any
+) -> None:
+    """Issue 13, finding 1, over the room socket: a facilitator (password only) opened any
+    invite-only room by name, and "no such room" closed 4004 while "not for you" closed 4003.
+    Now both get the same error frame, byte for byte, and the same close code."""
+
+    def setup() -> tuple[str, str]:
+        Room.objects.create(slug="survivors-group", title="Group", visibility="invite")
+        Room.objects.create(slug="support-abc", title="Private support", visibility="support")
+        facilitator = staff_membership(Room.objects.create(slug="theirs", title="Theirs"))
+        member = make_membership()
+        return login_session(facilitator.user), session_for(member.member)
+
+    facilitator_key, member_key = await database_sync_to_async(setup)()
+    answers = set()
+    for key in (facilitator_key, member_key):
+        for slug in ("no-room-has-this-name", "survivors-group", "support-abc"):
+            async with connect(slug=slug, session_key=key, expect_welcome=False) as ws:
+                assert (await ws.connect())[0]
+                answers.add((await ws.receive_from(), await closed_with(ws)))
+    assert len(answers) == 1, answers
+    text, code = answers.pop()
+    assert json.loads(text) == {
+        "type": "error",
+        "code": "room_not_found",
+        "message": "there is no room by that name",
+    }
+    assert code == 4004
 
 
 async def test_changed_agreement_must_be_accepted_again(connect: Any, make_membership: Any) -> None:
