@@ -327,6 +327,64 @@ async def test_history_pages_backwards(connect: Any, make_membership: Any) -> No
         assert [m["body"] for m in page["messages"]] == ["m0", "m1", "m2"] and not page["has_more"]
 
 
+async def _page(ws: Any, request: dict[str, Any], answer: str) -> tuple[dict[str, Any], int]:
+    """Ask for one page as a client following docs/protocol.md does (waiting out
+    ``rate_limited``), and return it with its size in bytes."""
+    while True:
+        await ws.send_json_to(request)
+        while True:
+            text = await ws.receive_from(timeout=10)
+            frame = json.loads(text)
+            if frame["type"] == answer:
+                return frame, len(text.encode())
+            if frame["type"] == "error":
+                assert frame["code"] == "rate_limited", frame
+                await asyncio.sleep(frame["retry_after"])
+                break
+
+
+@pytest.mark.parametrize(
+    "text", ["We hold each other up here. ", "我们在这里互相支持慢慢来"], ids=["latin", "cjk"]
+)
+async def test_resume_of_200_long_missed_messages_gets_them_all(
+    connect: Any, make_membership: Any, text: str
+) -> None:
+    """Issue 13, finding 16: resume with its default limit answered internal_error every time
+    over long messages (the frame was over the limit). Every page now fits the limit the
+    welcome announces, and asking again while has_more brings every message."""
+    alice = await database_sync_to_async(make_membership)()
+    bodies = [(f"{n} " + text * 4000)[:4000] for n in range(200)]
+    requests = [
+        services.SendRequest(membership=alice, client_id=f"c{n}", body=body)
+        for n, body in enumerate(bodies)
+    ]
+    await database_sync_to_async(services.message_send_batch)(requests)
+    async with connect(alice) as a:
+        limit = a.welcome["limits"]["max_frame_bytes"]
+        received: list[str] = []
+        after = 0
+        while True:
+            page, size = await _page(a, {"type": "resume", "after": after}, "resumed")
+            assert size <= limit and page["latest_seq"] == 200
+            received += [m["body"] for m in page["messages"]]
+            after = page["messages"][-1]["seq"]
+            if not page["has_more"]:
+                break
+        assert received == bodies
+
+        # Default history too: the newest page, then earlier ones while has_more.
+        seqs: list[int] = []
+        request: dict[str, Any] = {"type": "history"}
+        while True:
+            page, size = await _page(a, request, "history")
+            assert size <= limit
+            seqs = [m["seq"] for m in page["messages"]] + seqs
+            if not page["has_more"]:
+                break
+            request = {"type": "history", "before": seqs[0]}
+        assert seqs == list(range(1, 201))
+
+
 async def test_resume_pages_forward_in_order(connect: Any, make_membership: Any) -> None:
     alice = await database_sync_to_async(make_membership)()
     for n in range(5):
