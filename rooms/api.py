@@ -88,6 +88,21 @@ def _staff_user(request: HttpRequest) -> Any:
     return request.user if request.user.is_authenticated else None
 
 
+def _caller(request: HttpRequest) -> tuple[Member | None, Any]:
+    """The anonymous member, else the signed-in staff user (one of them, or neither)."""
+    member = _member(request)
+    return member, None if member else _staff_user(request)
+
+
+def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
+    """A member or a staff user, asked before any room is looked up: a stranger gets the
+    same 401 for every room name, so the answer does not tell which names exist."""
+    member, user = _caller(request)
+    if member is None and user is None:
+        raise NotAuthenticated("create a member session first")
+    return member, user
+
+
 def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
     """Who is signed in on the staff side (for the dashboard after a reload): only a session
     that passed its second factor, where one is required."""
@@ -192,19 +207,13 @@ def _memberships(request: HttpRequest) -> dict[int, Membership]:
 def room_list(request: HttpRequest) -> JsonResponse:
     """Open rooms, and the private rooms the caller may enter (``rooms/entry.py``)."""
     memberships = _memberships(request)
-    user = None if _member(request) else _staff_user(request)
+    _, user = _caller(request)
     rooms = [
         _room_json(room, memberships.get(room.pk))
         for room in selectors.rooms_visible()
         if entry.may_see(room, memberships.get(room.pk), user)
     ]
     return JsonResponse({"rooms": rooms})
-
-
-def _caller(request: HttpRequest) -> tuple[Member | None, Any]:
-    """The anonymous member, else the signed-in staff user (one of them, or neither)."""
-    member = _member(request)
-    return member, None if member else _staff_user(request)
 
 
 @require_GET
@@ -227,11 +236,7 @@ def room_detail(request: HttpRequest, slug: str) -> JsonResponse:
 @api_view
 def room_join(request: HttpRequest, slug: str) -> JsonResponse:
     version = _field(_body(request), "agreement_version", int)
-    # Who asks comes first: looking the room up before would answer a stranger 404 or 401
-    # depending on whether the room exists.
-    member, user = _caller(request)
-    if member is None and user is None:
-        raise NotAuthenticated("create a member session first")
+    member, user = _require_caller(request)
     room = selectors.room_by_slug(slug)
     membership = services.membership_join(
         room=room, agreement_version=version, member=member, user=user
@@ -245,9 +250,7 @@ def room_join(request: HttpRequest, slug: str) -> JsonResponse:
 @api_view
 def invite_redeem(request: HttpRequest) -> JsonResponse:
     code = _field(_body(request), "code", str)
-    member, user = _caller(request)
-    if member is None and user is None:
-        raise NotAuthenticated("create a member session first")
+    member, user = _require_caller(request)
     membership = services.invite_redeem(code=code, member=member, user=user)
     return JsonResponse({"slug": membership.room.slug, "pseudonym": membership.pseudonym})
 
@@ -255,9 +258,7 @@ def invite_redeem(request: HttpRequest) -> JsonResponse:
 @require_GET
 @api_view
 def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
-    member, user = _caller(request)
-    if member is None and user is None:
-        raise NotAuthenticated("create a member session first")
+    member, user = _require_caller(request)
     room = selectors.room_by_slug(slug)
     services.membership_authorize(room=room, member=member, user=user)
     try:
