@@ -86,10 +86,11 @@ class ChatClient:
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.jar)
         if self.source_address:
             kwargs.setdefault("local_addr", (self.source_address, 0))
+        # Generous by default; a test of the frame limit passes the server's own.
+        kwargs.setdefault("max_size", 2**22)
         return await websockets.connect(
             self.ws_url_for(path),
             additional_headers={"Cookie": cookie, "Origin": self.base_url},
-            max_size=2**22,
             # Tests and the load generator do not read every broadcast; an unbounded queue
             # keeps an unread backlog from stalling the closing handshake.
             max_queue=None,

@@ -50,3 +50,23 @@ def check_keys(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def check_frame_limit(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """Every history or resume page holds at least one entry, so the frame limit must hold
+    the largest message there can be; otherwise that page would be over the limit and the
+    websocket layer would refuse it (issue 13, finding 16)."""
+    from rooms.protocol import PAGE_ENVELOPE_BYTES, largest_entry_bytes
+
+    needed = PAGE_ENVELOPE_BYTES + largest_entry_bytes(settings.CHAT_MAX_MESSAGE_CHARS)
+    if needed <= settings.CHAT_MAX_FRAME_BYTES:
+        return []
+    return [
+        Error(
+            f"CHAT_MAX_FRAME_BYTES ({settings.CHAT_MAX_FRAME_BYTES}) cannot hold one message of "
+            f"CHAT_MAX_MESSAGE_CHARS ({settings.CHAT_MAX_MESSAGE_CHARS}) characters.",
+            hint=f"Set CHAT_MAX_FRAME_BYTES to at least {needed}, or allow fewer characters.",
+            id="chatserver.E003",
+        )
+    ]

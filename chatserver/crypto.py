@@ -70,6 +70,12 @@ def random_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def random_slug(nbytes: int = 16) -> str:
+    """A random name for a URL path (lower-case base32, no padding): 16 bytes are 128 bits,
+    so a private room named this way cannot be found by guessing or counting."""
+    return base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
+
+
 def random_choice(items: Sequence[_T]) -> _T:
     return secrets.choice(items)
 

@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from chatserver.crypto import random_slug
 from moderation import outbox
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
@@ -324,11 +325,14 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     e = _locked(escalation_id)
     if e.membership is None or e.membership.member_id is None:
         raise EscalationNotFound("the member is no longer here")
+    # The name is random, not derived from the escalation or the time: a name anyone could
+    # work out told everyone which support rooms existed (issue 13, finding 1). Only the two
+    # memberships made below enter it (rooms/entry.py).
     room = Room.objects.create(
-        slug=f"support-{e.pk}-{timezone.now():%H%M%S}",
+        slug=f"support-{random_slug()}",
         title="Private support",
         description="A private space with a member of our support team.",
-        visibility=Room.Visibility.INVITE,
+        visibility=Room.Visibility.SUPPORT,
         capacity=2,
     )
     Agreement.objects.create(

@@ -63,6 +63,13 @@ ACTIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "resolve_escalation": (_MODERATION, "resolve an escalation or mark it a false alarm"),
     "open_support_room": (_MODERATION, "open a private support room with a member"),
     "manage_invites": (_MODERATION, "create and revoke invite codes"),
+    # Everyone else enters an invite-only room only through an invite; a support room only
+    # through the membership its opening made (rooms/entry.py). Facilitators sign in with a
+    # password alone, so this stays with the roles that hold a second factor.
+    "enter_invite_rooms": (
+        _MODERATION,
+        "enter an invite-only group room without an invite (never a support room)",
+    ),
     "ban_service": (_PROFESSIONAL, "ban a member from the whole service"),
     "manage_rooms": (_PROFESSIONAL, "create rooms and edit their agreements"),
     "manage_training": (_PROFESSIONAL, "record training, supervision and debriefs"),

@@ -18,7 +18,7 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from rooms import identity, protocol, selectors, services, throttles
+from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
 from rooms.models import Member, Membership, Room
@@ -99,6 +99,21 @@ def _require_member(request: HttpRequest) -> Member:
 
 def _staff_user(request: HttpRequest) -> Any:
     return request.user if request.user.is_authenticated else None
+
+
+def _caller(request: HttpRequest) -> tuple[Member | None, Any]:
+    """The anonymous member, else the signed-in staff user (one of them, or neither)."""
+    member = _member(request)
+    return member, None if member else _staff_user(request)
+
+
+def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
+    """A member or a staff user, asked before any room is looked up: a stranger gets the
+    same 401 for every room name, so the answer does not tell which names exist."""
+    member, user = _caller(request)
+    if member is None and user is None:
+        raise NotAuthenticated("create a member session first")
+    return member, user
 
 
 def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
@@ -205,11 +220,13 @@ def _memberships(request: HttpRequest) -> dict[int, Membership]:
 @require_GET
 @api_view
 def room_list(request: HttpRequest) -> JsonResponse:
+    """Open rooms, and the private rooms the caller may enter (``rooms/entry.py``)."""
     memberships = _memberships(request)
+    _, user = _caller(request)
     rooms = [
         _room_json(room, memberships.get(room.pk))
         for room in selectors.rooms_visible()
-        if room.visibility == Room.Visibility.OPEN or room.pk in memberships
+        if entry.may_see(room, memberships.get(room.pk), user)
     ]
     return JsonResponse({"rooms": rooms})
 
@@ -217,10 +234,8 @@ def room_list(request: HttpRequest) -> JsonResponse:
 @require_GET
 @api_view
 def room_detail(request: HttpRequest, slug: str) -> JsonResponse:
-    room = selectors.room_by_slug(slug)
-    membership = _memberships(request).get(room.pk)
-    if room.visibility == Room.Visibility.INVITE and membership is None:
-        raise selectors.RoomNotFound(f"there is no room {slug!r}")
+    member, user = _caller(request)
+    room, membership = entry.room_for(slug=slug, member=member, user=user)
     agreement = room.agreements.order_by("-version").first()
     data = _room_json(room, membership)
     data["agreement"] = (
@@ -236,11 +251,8 @@ def room_detail(request: HttpRequest, slug: str) -> JsonResponse:
 @api_view
 def room_join(request: HttpRequest, slug: str) -> JsonResponse:
     version = _field(_body(request), "agreement_version", int)
+    member, user = _require_caller(request)
     room = selectors.room_by_slug(slug)
-    member = _member(request)
-    user = None if member else _staff_user(request)
-    if member is None and user is None:
-        raise NotAuthenticated("create a member session first")
     membership = services.membership_join(
         room=room, agreement_version=version, member=member, user=user
     )
@@ -253,18 +265,17 @@ def room_join(request: HttpRequest, slug: str) -> JsonResponse:
 @api_view
 def invite_redeem(request: HttpRequest) -> JsonResponse:
     code = _field(_body(request), "code", str)
-    membership = services.invite_redeem(member=_require_member(request), code=code)
+    member, user = _require_caller(request)
+    membership = services.invite_redeem(code=code, member=member, user=user)
     return JsonResponse({"slug": membership.room.slug, "pseudonym": membership.pseudonym})
 
 
 @require_GET
 @api_view
 def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
+    member, user = _require_caller(request)
     room = selectors.room_by_slug(slug)
-    member = _member(request)
-    services.membership_authorize(
-        room=room, member=member, user=None if member else _staff_user(request)
-    )
+    services.membership_authorize(room=room, member=member, user=user)
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
         limit = min(int(request.GET.get("limit", settings.CHAT_HISTORY_PAGE)), 200)

@@ -17,10 +17,22 @@ class RoomError(Exception):
         self.retry_after = retry_after
 
 
+# One answer for a room that does not exist and for a private room that is not open to the
+# person asking: the same code, status, close code and words, so joining, reading or
+# connecting never tells whether a private room exists (see ``rooms/entry.py``).
+ROOM_NOT_FOUND_MESSAGE = "there is no room by that name"
+
+
 class RoomNotFound(RoomError):
+    """No such room, or an invite-only or support room the caller may not enter. Raise it
+    without a message: a custom one would tell the two cases apart again."""
+
     code = "room_not_found"
     http_status = 404
     close_code = Close.ROOM_NOT_FOUND
+
+    def __init__(self) -> None:
+        super().__init__(ROOM_NOT_FOUND_MESSAGE)
 
 
 class NotAllowed(RoomError):

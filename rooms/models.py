@@ -34,6 +34,9 @@ class Room(models.Model):
     class Visibility(models.TextChoices):
         OPEN = "open", "Open"
         INVITE = "invite", "Invite only"
+        # A one-to-one room staff open for a member from an escalation: only its two
+        # memberships enter it, whatever anyone's role (rooms/entry.py).
+        SUPPORT = "support", "Private support"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

@@ -9,8 +9,8 @@ Server frames are encoded once; a broadcast is encoded once per message, not per
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Final, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
@@ -726,6 +726,67 @@ def encode(frame: ServerFrame) -> str:
 
 def error_frame(exc: ProtocolError, *, retry_after: float | None = None) -> str:
     return encode(Error(code=exc.code, message=exc.message, ref=exc.ref, retry_after=retry_after))
+
+
+# --- pages of the log (history, resumed) ----------------------------------------------------
+#
+# A page is cut to fit one frame of the advertised ``max_frame_bytes``, counted in encoded
+# bytes, whatever the messages' length and script: 200 messages of 3,000 characters made a
+# 619,496-byte frame, which the websocket layer refused, so ``resume`` failed every time and
+# the messages could never be read (issue 13, finding 16). A cut page says ``has_more`` and
+# the client asks for the rest.
+
+_LARGEST_SEQ: Final = 2**63 - 1
+# JSON escapes a control character as six bytes (\u0000): no character encodes longer.
+_WIDEST_CHAR: Final = "\x00"
+# The bytes of a page frame around its entries at their largest (sequence numbers at their
+# maximum, the longer of the two frames, ``has_more`` spelled "false").
+PAGE_ENVELOPE_BYTES: Final = max(
+    len(_encoder.encode(HistoryPage(messages=[], has_more=False))),
+    len(
+        _encoder.encode(
+            Resumed(after=_LARGEST_SEQ, messages=[], latest_seq=_LARGEST_SEQ, has_more=False)
+        )
+    ),
+)
+
+
+class PageBudget:
+    """What is left of one page frame's bytes as entries are added. Each entry is measured
+    as the encoder writes it (UTF-8, escapes and all) plus one byte for its comma, so the
+    whole frame is never longer than ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.left = max_bytes - PAGE_ENVELOPE_BYTES
+
+    def take(self, entry: LogEntry) -> bool:
+        """Count ``entry`` in if it fits; False (and nothing counted) if it does not."""
+        size = len(_encoder.encode(entry)) + 1
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+
+def largest_entry_bytes(max_message_chars: int) -> int:
+    """An upper bound on one log entry's encoded size for messages of ``max_message_chars``:
+    every field at its longest, every character the widest JSON can make it. A page (and a
+    live ``message`` frame) can hold any one message only if the frame limit allows this."""
+    longest = MessageFrame(
+        seq=_LARGEST_SEQ,
+        ts=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        author=_WIDEST_CHAR * 64,
+        body=_WIDEST_CHAR * max_message_chars,
+        deleted=True,
+        unavailable=True,
+        hidden=True,
+        hidden_reason=_WIDEST_CHAR * 20,
+        announcement=True,
+        cw=True,
+        themes=list(get_args(Theme)),
+        ignored=True,
+    )
+    return len(_encoder.encode(longest)) + 1
 
 
 # --- staff frames (the /ws/staff/ socket) ---------------------------------------------------

@@ -7,21 +7,34 @@ from datetime import timedelta
 from typing import Final
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from rooms import protocol
 from rooms.encryption import open_body
 from rooms.errors import RoomNotFound
-from rooms.models import Connection, Ignore, Membership, Message, Pin, Room
+from rooms.models import Connection, Ignore, Member, Membership, Message, Pin, Room
 from rooms.themes import decode_themes
 
 
 def room_by_slug(slug: str) -> Room:
+    """The room, whoever asks. Transports that answer people go through
+    ``rooms.entry.room_for``, which also hides private rooms from those not in them."""
     try:
         return Room.objects.get(slug=slug)
     except Room.DoesNotExist:
-        raise RoomNotFound(f"there is no room {slug!r}") from None
+        raise RoomNotFound from None
+
+
+def membership_of(*, room: Room, member: Member | None, user: User | None) -> Membership | None:
+    """The caller's membership of ``room``: the anonymous member's, else the staff user's.
+    Nobody (neither given) has none; matching ``user IS NULL`` would pick any member's."""
+    if member is not None:
+        return Membership.objects.filter(room=room, member=member).first()
+    if user is not None:
+        return Membership.objects.filter(room=room, user=user).first()
+    return None
 
 
 def rooms_visible() -> QuerySet[Room]:
@@ -101,28 +114,71 @@ class LogPage:
     has_more: bool
 
 
+# Rows are read a few at a time, so a page cut short by long messages does not fetch and
+# decrypt the rows it leaves for the next request.
+_ROWS_PER_FETCH = 25
+
+
 def log_before(
-    *, room_id: int, before: int | None, limit: int, viewer: Viewer = MEMBER_VIEW
+    *,
+    room_id: int,
+    before: int | None,
+    limit: int,
+    viewer: Viewer = MEMBER_VIEW,
+    max_bytes: int | None = None,
 ) -> LogPage:
-    """The ``limit`` entries before ``before`` (the newest when None), oldest first."""
+    """Up to ``limit`` entries before ``before`` (the newest when None), oldest first, no
+    more than fit one frame of ``max_bytes`` (unless given, the server's frame limit: the
+    ``max_frame_bytes`` every client is told). When the page is cut, the entries kept are
+    the newest ones, so asking again with ``before`` = the first ``seq`` continues it."""
     queryset = Message.objects.filter(room_id=room_id)
     if before is not None:
         queryset = queryset.filter(seq__lt=before)
-    rows = list(queryset.order_by("-seq")[: limit + 1].select_related("data_key"))
-    has_more = len(rows) > limit
-    entries = [log_entry(m, viewer) for m in reversed(rows[:limit])]
+    rows = queryset.order_by("-seq").select_related("data_key")[: limit + 1]
+    entries, has_more = _fill(rows, limit=limit, max_bytes=max_bytes, viewer=viewer)
+    entries.reverse()
     return LogPage(entries=entries, has_more=has_more)
 
 
-def log_after(*, room_id: int, after: int, limit: int, viewer: Viewer = MEMBER_VIEW) -> LogPage:
-    """The entries after ``after``, oldest first: what a reconnecting client missed."""
-    rows = list(
+def log_after(
+    *,
+    room_id: int,
+    after: int,
+    limit: int,
+    viewer: Viewer = MEMBER_VIEW,
+    max_bytes: int | None = None,
+) -> LogPage:
+    """The entries after ``after``, oldest first: what a reconnecting client missed. At most
+    ``limit`` of them, and no more than fit one frame of ``max_bytes`` (as in
+    ``log_before``); ``has_more`` asks the client to resume again after the last ``seq``
+    received."""
+    rows = (
         Message.objects.filter(room_id=room_id, seq__gt=after)
-        .order_by("seq")[: limit + 1]
-        .select_related("data_key")
+        .order_by("seq")
+        .select_related("data_key")[: limit + 1]
     )
-    has_more = len(rows) > limit
-    return LogPage(entries=[log_entry(m, viewer) for m in rows[:limit]], has_more=has_more)
+    entries, has_more = _fill(rows, limit=limit, max_bytes=max_bytes, viewer=viewer)
+    return LogPage(entries=entries, has_more=has_more)
+
+
+def _fill(
+    rows: QuerySet[Message], *, limit: int, max_bytes: int | None, viewer: Viewer
+) -> tuple[list[protocol.LogEntry], bool]:
+    """Entries from ``rows`` (in page order) until ``limit`` or the frame's bytes run out;
+    whether any were left. The first entry is always taken, so every page moves the client
+    on (the frame limit is checked at start-up to hold the largest message, see
+    ``chatserver.checks``)."""
+    budget = protocol.PageBudget(max_bytes or settings.CHAT_MAX_FRAME_BYTES)
+    entries: list[protocol.LogEntry] = []
+    # Leaving the loop early drops the iterator, which closes its database cursor.
+    for message in rows.iterator(chunk_size=_ROWS_PER_FETCH):
+        if len(entries) == limit:
+            return entries, True
+        entry = log_entry(message, viewer)
+        if not budget.take(entry) and entries:
+            return entries, True
+        entries.append(entry)
+    return entries, False
 
 
 def presence(room_id: int) -> list[protocol.PresenceMember]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from chatserver.crypto import fingerprint, random_token
 from moderation import held, risk
 from moderation.escalations import escalation_from_assessment
-from rooms import events, protocol, records, sittings
+from rooms import entry, events, protocol, records, selectors, sittings
 from rooms.encryption import current_data_key, forget_cached_keys, seal_body
 from rooms.errors import (
     AgreementRequired,
@@ -29,6 +29,7 @@ from rooms.errors import (
     NotAllowed,
     RoomClosed,
     RoomFull,
+    RoomNotFound,
     RoomPaused,
     SlowMode,
 )
@@ -63,9 +64,7 @@ def _new_membership(*, room: Room, member: Member | None, user: User | None) -> 
 def _existing_membership(
     *, room: Room, member: Member | None, user: User | None
 ) -> Membership | None:
-    if member is not None:
-        return Membership.objects.filter(room=room, member=member).first()
-    return Membership.objects.filter(room=room, user=user).first()
+    return selectors.membership_of(room=room, member=member, user=user)
 
 
 def _check_can_enter(room: Room, membership: Membership | None) -> None:
@@ -85,17 +84,20 @@ def membership_join(
     member: Member | None = None,
     user: User | None = None,
 ) -> Membership:
-    """Accept the room's current agreement and become (or stay) a participant. An
-    invite-only room needs a membership created by redeeming an invite first."""
+    """Accept the room's current agreement and become (or stay) a participant. A private
+    room needs a membership made beforehand (an invite, a support room's opening) unless the
+    staff user's role may enter it uninvited (``rooms/entry.py``); to anyone else it answers
+    as a room that does not exist, before anything that would tell it apart (its state, its
+    agreement, its capacity)."""
     room = Room.objects.select_for_update().get(pk=room.pk)
     membership = _existing_membership(room=room, member=member, user=user)
+    if membership is None and not entry.may_join_uninvited(room, user):
+        raise RoomNotFound
     _check_can_enter(room, membership)
     current = current_agreement_version(room)
     if agreement_version != current:
         raise AgreementRequired(f"please read and accept version {current} of the agreement")
     if membership is None:
-        if room.visibility == Room.Visibility.INVITE and user is None:
-            raise NotAllowed("this room is by invitation: redeem an invite code first")
         if Membership.objects.filter(room=room, member__isnull=False).count() >= room.capacity:
             raise RoomFull("this room is full")
         membership = _new_membership(room=room, member=member, user=user)
@@ -107,8 +109,11 @@ def membership_join(
 
 
 def membership_authorize(*, room: Room, member: Member | None, user: User | None) -> Membership:
-    """The membership a socket acts as, or the reason it may not enter."""
+    """The membership a socket (or a history request) acts as, or the reason it may not
+    enter. A private room the caller may not see answers as no room at all."""
     membership = _existing_membership(room=room, member=member, user=user)
+    if not entry.may_see(room, membership, user):
+        raise RoomNotFound
     _check_can_enter(room, membership)
     if membership is None:
         raise NotAllowed("join the room (and accept its agreement) first")
@@ -145,7 +150,12 @@ def invite_create(
 
 
 @transaction.atomic
-def invite_redeem(*, member: Member, code: str) -> Membership:
+def invite_redeem(
+    *, code: str, member: Member | None = None, user: User | None = None
+) -> Membership:
+    """Become a participant of the invite's room: an anonymous member, or a staff user (a
+    facilitator enters an invite-only room this way, like everyone without
+    ``enter_invite_rooms``). The agreement is accepted afterwards, by joining."""
     invite = (
         Invite.objects.select_for_update()
         .select_related("room")
@@ -154,10 +164,10 @@ def invite_redeem(*, member: Member, code: str) -> Membership:
     )
     if invite is None or invite.expires_at <= timezone.now() or invite.uses >= invite.max_uses:
         raise InviteInvalid("this invite code is not valid or has expired")
-    membership = _existing_membership(room=invite.room, member=member, user=None)
+    membership = _existing_membership(room=invite.room, member=member, user=user)
     _check_can_enter(invite.room, membership)
     if membership is None:
-        membership = _new_membership(room=invite.room, member=member, user=None)
+        membership = _new_membership(room=invite.room, member=member, user=user)
         invite.uses += 1
         invite.save(update_fields=["uses"])
     return membership

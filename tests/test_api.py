@@ -125,7 +125,7 @@ def test_history_pages(client: Client) -> None:
 
 def test_history_needs_membership(client: Client) -> None:
     RoomFactory(slug="circle")
-    assert client.get("/api/rooms/circle/messages").status_code == 403
+    assert client.get("/api/rooms/circle/messages").status_code == 401
     post(client, "/api/session")
     assert client.get("/api/rooms/circle/messages").status_code == 403
 

@@ -114,3 +114,13 @@ def test_laptop_defaults_generate_dev_keys_with_a_warning(tmp_path: Path) -> Non
 def test_migrations_are_checked_in(tmp_path: Path) -> None:
     result = run_cli(["makemigrations", "--check", "--dry-run"], {"DEBUG": "true"}, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_frame_limit_must_hold_the_largest_message(tmp_path: Path) -> None:
+    """A history or resume page always carries at least one entry: a frame limit too small
+    for one message would make that page impossible to send, so the server refuses it."""
+    env = {"DEBUG": "true", "CHAT_MAX_FRAME_BYTES": "8192"}
+    result = run_cli(["check"], env, tmp_path)
+    assert result.returncode != 0 and "chatserver.E003" in result.stderr + result.stdout
+    env["CHAT_MAX_MESSAGE_CHARS"] = "1000"
+    assert run_cli(["check"], env, tmp_path).returncode == 0

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rooms import services
 from rooms.models import Message, Room
+from tests.conftest import login_session, session_for
 from tests.factories import staff_membership
 from tests.wsutil import closed_with, next_frame
 
@@ -152,6 +153,37 @@ async def test_member_who_has_not_joined_closes_4003(connect: Any, make_membersh
         await ws.connect()
         assert (await ws.receive_json_from())["code"] == "forbidden"
         assert await closed_with(ws) == 4003
+
+
+async def test_private_rooms_answer_like_no_room_on_the_socket(
+    connect: Any, make_membership: Any
+) -> None:
+    """Issue 13, finding 1, over the room socket: a facilitator (password only) opened any
+    invite-only room by name, and "no such room" closed 4004 while "not for you" closed 4003.
+    Now both get the same error frame, byte for byte, and the same close code."""
+
+    def setup() -> tuple[str, str]:
+        Room.objects.create(slug="survivors-group", title="Group", visibility="invite")
+        Room.objects.create(slug="support-abc", title="Private support", visibility="support")
+        facilitator = staff_membership(Room.objects.create(slug="theirs", title="Theirs"))
+        member = make_membership()
+        return login_session(facilitator.user), session_for(member.member)
+
+    facilitator_key, member_key = await database_sync_to_async(setup)()
+    answers = set()
+    for key in (facilitator_key, member_key):
+        for slug in ("no-room-has-this-name", "survivors-group", "support-abc"):
+            async with connect(slug=slug, session_key=key, expect_welcome=False) as ws:
+                assert (await ws.connect())[0]
+                answers.add((await ws.receive_from(), await closed_with(ws)))
+    assert len(answers) == 1, answers
+    text, code = answers.pop()
+    assert json.loads(text) == {
+        "type": "error",
+        "code": "room_not_found",
+        "message": "there is no room by that name",
+    }
+    assert code == 4004
 
 
 async def test_changed_agreement_must_be_accepted_again(connect: Any, make_membership: Any) -> None:
@@ -293,6 +325,64 @@ async def test_history_pages_backwards(connect: Any, make_membership: Any) -> No
         await a.send_json_to({"type": "history", "before": 4, "limit": 3})
         page = await next_frame(a, "history")
         assert [m["body"] for m in page["messages"]] == ["m0", "m1", "m2"] and not page["has_more"]
+
+
+async def _page(ws: Any, request: dict[str, Any], answer: str) -> tuple[dict[str, Any], int]:
+    """Ask for one page as a client following docs/protocol.md does (waiting out
+    ``rate_limited``), and return it with its size in bytes."""
+    while True:
+        await ws.send_json_to(request)
+        while True:
+            text = await ws.receive_from(timeout=10)
+            frame = json.loads(text)
+            if frame["type"] == answer:
+                return frame, len(text.encode())
+            if frame["type"] == "error":
+                assert frame["code"] == "rate_limited", frame
+                await asyncio.sleep(frame["retry_after"])
+                break
+
+
+@pytest.mark.parametrize(
+    "text", ["We hold each other up here. ", "我们在这里互相支持慢慢来"], ids=["latin", "cjk"]
+)
+async def test_resume_of_200_long_missed_messages_gets_them_all(
+    connect: Any, make_membership: Any, text: str
+) -> None:
+    """Issue 13, finding 16: resume with its default limit answered internal_error every time
+    over long messages (the frame was over the limit). Every page now fits the limit the
+    welcome announces, and asking again while has_more brings every message."""
+    alice = await database_sync_to_async(make_membership)()
+    bodies = [(f"{n} " + text * 4000)[:4000] for n in range(200)]
+    requests = [
+        services.SendRequest(membership=alice, client_id=f"c{n}", body=body)
+        for n, body in enumerate(bodies)
+    ]
+    await database_sync_to_async(services.message_send_batch)(requests)
+    async with connect(alice) as a:
+        limit = a.welcome["limits"]["max_frame_bytes"]
+        received: list[str] = []
+        after = 0
+        while True:
+            page, size = await _page(a, {"type": "resume", "after": after}, "resumed")
+            assert size <= limit and page["latest_seq"] == 200
+            received += [m["body"] for m in page["messages"]]
+            after = page["messages"][-1]["seq"]
+            if not page["has_more"]:
+                break
+        assert received == bodies
+
+        # Default history too: the newest page, then earlier ones while has_more.
+        seqs: list[int] = []
+        request: dict[str, Any] = {"type": "history"}
+        while True:
+            page, size = await _page(a, request, "history")
+            assert size <= limit
+            seqs = [m["seq"] for m in page["messages"]] + seqs
+            if not page["has_more"]:
+                break
+            request = {"type": "history", "before": seqs[0]}
+        assert seqs == list(range(1, 201))
 
 
 async def test_resume_pages_forward_in_order(connect: Any, make_membership: Any) -> None:

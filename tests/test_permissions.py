@@ -24,7 +24,7 @@ REQUIRED_ACTIONS = {
     "hide_message", "pin", "slow_mode", "pause_room", "announce", "flag_risk",
     "view_escalations", "ack_escalation", "view_decrypted_content", "resolve_escalation",
     "open_support_room", "manage_rooms", "manage_invites", "manage_lexicons", "manage_training",
-    "view_audit", "verify_audit", "view_figures",
+    "view_audit", "verify_audit", "view_figures", "enter_invite_rooms",
 }  # fmt: skip
 
 # The policy, spelled out once more by hand so a change to the table is a deliberate one.
@@ -37,6 +37,7 @@ EXPECTED = {
     "moderator": {
         "ban_room", "review_hidden", "handle_reports", "view_escalations", "ack_escalation",
         "view_decrypted_content", "resolve_escalation", "open_support_room", "manage_invites",
+        "enter_invite_rooms",
     },
     "staff": {"ban_service", "manage_rooms", "manage_training", "view_audit", "view_figures"},
     "admin": {"manage_lexicons", "verify_audit"},

@@ -139,6 +139,8 @@ export class RoomConnection {
     this.latestKnown = 0; // the highest seq the server has told us exists
     this.resumeSentAt = 0;
     this.historyKind = null; // "initial" or "earlier" while a history request is out
+    this.historyWanted = 0; // how many entries that request asked for
+    this.historyRest = 0; // entries still to come when the server cut a page short
     this.lastTypingAt = 0;
     this.ackTimers = new Map(); // client_id -> timer, while a send waits for its ack
     // When the network comes back, try at once rather than waiting out the back-off.
@@ -211,6 +213,7 @@ export class RoomConnection {
     this.failPending("The connection dropped before this was confirmed. Please check, and try again if needed.");
     if (this.historyKind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
     this.historyKind = null;
+    this.historyRest = 0;
     if (this.stopped) return;
     if (code === Close.FRAME_TOO_LARGE) {
       // "Do not resend that frame": only a message can be that big, so let the member decide.
@@ -362,7 +365,7 @@ export class RoomConnection {
       this.requestResume({ force: true });
     } else {
       this.historyKind = "initial";
-      this.transmit(historyFrame({ limit: HISTORY_PAGE }));
+      this.requestHistory(HISTORY_PAGE);
     }
     // Anything not acknowledged before the connection dropped goes again with the same
     // client_id: the server answers a duplicate with the original ack.
@@ -386,18 +389,37 @@ export class RoomConnection {
   onHistory(frame) {
     const kind = this.historyKind;
     this.historyKind = null;
+    this.historyRest = 0;
+    // The server cuts a page to fit its frame limit (long messages, any script): fewer
+    // entries than asked for, with has_more. The rest of the page is asked for at once.
+    const rest = frame.has_more && frame.messages.length > 0 ? this.historyWanted - frame.messages.length : 0;
     if (kind === "earlier") {
       this.applyEntries(frame.messages, "earlier");
       this.log.hasEarlier = frame.has_more;
       this.ui.earlierState(this.log.hasEarlier, false);
-      return;
+    } else {
+      this.applyEntries(frame.messages, "history");
+      const pageMax = frame.messages.reduce((max, entry) => Math.max(max, entry.seq), 0);
+      this.log.markLoaded(pageMax, frame.has_more);
+      this.ui.loaded();
+      this.ui.earlierState(this.log.hasEarlier, false);
+      this.checkGap();
     }
-    this.applyEntries(frame.messages, "history");
-    const pageMax = frame.messages.reduce((max, entry) => Math.max(max, entry.seq), 0);
-    this.log.markLoaded(pageMax, frame.has_more);
-    this.ui.loaded();
-    this.ui.earlierState(this.log.hasEarlier, false);
-    this.checkGap();
+    if (rest > 0) this.continueHistory(rest);
+  }
+
+  requestHistory(limit, before = null) {
+    this.historyWanted = limit;
+    this.transmit(historyFrame({ before, limit }));
+  }
+
+  /** The rest of a history page the server cut short, from just before the oldest loaded. */
+  continueHistory(rest) {
+    if (!this.ready || this.historyKind || this.log.oldest === null) return;
+    this.historyKind = "earlier";
+    this.historyRest = rest;
+    this.ui.earlierState(true, true);
+    this.requestHistory(rest, this.log.oldest);
   }
 
   onResumed(frame) {
@@ -435,15 +457,18 @@ export class RoomConnection {
     if (frame.code === ErrorCode.RATE_LIMITED) {
       // A history or resume was refused: ask again once the server says we may.
       const kind = this.historyKind;
+      const rest = this.historyRest;
       this.historyKind = null;
+      this.historyRest = 0;
       this.resumeSentAt = 0;
       if (kind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
       setTimeout(
         () => {
           if (kind === "initial" && this.ready && !this.log.loaded) {
             this.historyKind = "initial";
-            this.transmit(historyFrame({ limit: HISTORY_PAGE }));
+            this.requestHistory(HISTORY_PAGE);
           } else {
+            if (kind === "earlier" && rest > 0) this.continueHistory(rest);
             this.checkGap();
           }
         },
@@ -620,7 +645,7 @@ export class RoomConnection {
     if (!this.ready || this.historyKind || !this.log.hasEarlier || this.log.oldest === null) return;
     this.historyKind = "earlier";
     this.ui.earlierState(true, true);
-    this.transmit(historyFrame({ before: this.log.oldest, limit: HISTORY_PAGE }));
+    this.requestHistory(HISTORY_PAGE, this.log.oldest);
   }
 
   typing() {

@@ -254,3 +254,28 @@ def test_load_earlier_pages_back_through_history(
     expect(shown).to_have_count(60)
     expect(shown).to_have_text(bodies)
     expect(member.page.get_by_role("button", name=re.compile("Load earlier"))).to_be_hidden()
+
+
+def test_long_messages_in_any_script_fill_every_history_page(
+    fresh_server: Callable[..., ServerProcess], members: Callable[..., Member]
+) -> None:
+    """Issue 13, finding 16: default history failed with 25 messages of 4,000 CJK characters.
+    The server now cuts pages to fit its frame limit (about five of these to a page); the
+    page asks for the rest while has_more, so a member still sees 50, then all 60."""
+    server = fresh_server(env={"CHAT_RATE_PER_SECOND": "500", "CHAT_RATE_BURST": "500"})
+    bodies = [(f"长消息 {n} " + "我们在这里互相支持慢慢来" * 400)[:4000] for n in range(1, 61)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(_post(server.base_url, bodies))).result(timeout=120)
+
+    member = members(base_url=server.base_url)
+    member.open()
+    member.join()
+    shown = member.bodies()
+    expect(shown).to_have_count(50, timeout=30_000)
+    expect(shown.first).to_have_text(bodies[10])
+    expect(shown.last).to_have_text(bodies[59])
+
+    member.page.get_by_role("button", name="Load earlier messages").click()
+    expect(shown).to_have_count(60, timeout=30_000)
+    expect(shown.first).to_have_text(bodies[0])
+    expect(member.page.get_by_role("button", name=re.compile("Load earlier"))).to_be_hidden()
