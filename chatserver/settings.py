@@ -264,6 +264,10 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_HISTORY_PAGE = env_int("CHAT_HISTORY_PAGE", 50, minimum=1)
 CHAT_HEARTBEAT_SECONDS = env_float("CHAT_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+# How often every open socket's session, role and place in the room are held against the
+# database (rooms/watch.py). Revocation must not wait for Redis (issue 13): never longer
+# than 2 s, which is what docs/security.md promises.
+CHAT_SESSION_CHECK_SECONDS = env_float("CHAT_SESSION_CHECK_SECONDS", 2.0, minimum=0.05, maximum=2.0)
 CHAT_RATE_PER_SECOND = env_float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 8, minimum=1)
 # After this many refused frames in a row the connection is closed as abusive.

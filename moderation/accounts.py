@@ -48,8 +48,11 @@ from chatserver.crypto import fingerprint
 from moderation import devices
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import LoginThrottle, StaffSession
-from rooms.errors import NotAuthenticated, RoomError
+from moderation.permissions import can
+from rooms.errors import NotAllowed, NotAuthenticated, RoomError
+from rooms.grants import Grant
 from rooms.models import Membership
+from rooms.protocol import Close, ErrorCode
 from rooms.roles import role_for_user
 from rooms.services import sockets_close_for_session, sockets_close_for_user
 from rooms.throttles import STAFF_SIGNIN, client_address, slow_hash_slot, throttle_hit
@@ -79,6 +82,22 @@ class OtpRequired(RoomError):
 class OtpInvalid(RoomError):
     code = "otp_invalid"
     http_status = 400
+
+
+class StaffSignedOut(RoomError):
+    """The staff socket opened without a signed-in account."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 401
+    close_code = Close.UNAUTHENTICATED
+
+
+class SecondFactorRequired(RoomError):
+    """A staff session of a role that needs the second factor, without it."""
+
+    code = "second_factor_required"
+    http_status = 401
+    close_code = Close.UNAUTHENTICATED
 
 
 # --- lockout --------------------------------------------------------------------------------
@@ -334,6 +353,22 @@ def session_is_verified(user: Any, session: SessionBase | Any) -> bool:
     return (
         device is not None and device.user_id == user.pk and bool(getattr(device, "confirmed", 0))
     )
+
+
+def staff_socket_grant(user: Any, session: SessionBase | Any) -> Grant:
+    """Who may open the staff socket: an account whose role sees the escalation queue, in a
+    session that passed its second factor. The grant is held against the database for as
+    long as the socket stays open (rooms/grants.py): signing out, expiry, a role change or
+    deactivation closes it within seconds, and before any frame is acted on."""
+    role = role_for_user(user)
+    session_key = session.session_key if session is not None else None
+    if not getattr(user, "is_authenticated", False) or not session_key:
+        raise StaffSignedOut("staff only")
+    if role is None or not can(role, "view_escalations"):
+        raise NotAllowed("staff only")
+    if not session_is_verified(user, session):
+        raise SecondFactorRequired("sign in again with your authenticator code")
+    return Grant(session_key=session_key, user_id=user.pk, role=role)
 
 
 # --- signing in and out -------------------------------------------------------------------------

@@ -4,10 +4,16 @@ On connect it sends every escalation still open, then every open report, so a re
 misses nothing; after that it streams new and changed escalations and reports. Staff actions
 (acknowledge, note, resolve, view, open a support room; read, answer and close a report) are
 frames that each call one service; every one is audited there.
+
+The socket's grant (account, role, session) is held against the database by the process's
+session watch every couple of seconds and again before every frame is acted on, so a staff
+member who signed out, whose session expired or whose role changed reads nothing more, even
+when the close event through the channel layer is lost (rooms/grants.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -15,59 +21,57 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from moderation import accounts, escalations, reports
-from moderation.permissions import can
 from rooms import events, protocol
 from rooms.errors import RoomError
-from rooms.roles import role_for_user
-from rooms.transport import DirectDispatchMixin, db
+from rooms.grants import Grant, SessionRevoked, grant_require
+from rooms.transport import DirectDispatchMixin, db, leave_groups
+from rooms.watch import watch
 
 logger = logging.getLogger(__name__)
 
 
 class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     user: Any = None
+    grant: Grant | None = None
 
     async def connect(self) -> None:
+        self.groups_joined: list[str] = []
         await self.accept()
         user = self.scope.get("user")
-        role = await db(role_for_user)(user)
-        if not can(role, "view_escalations"):
-            code = (
-                protocol.Close.UNAUTHENTICATED
-                if not getattr(user, "is_authenticated", False)
-                else protocol.Close.FORBIDDEN
-            )
-            await self.send(protocol.encode(protocol.Error(code="forbidden", message="staff only")))
-            await self.close(code=code)
-            return
-        if not await db(accounts.session_is_verified)(user, self.scope["session"]):
-            # Moderators, staff and admins must have signed in with their second factor.
-            message = "sign in again with your authenticator code"
-            await self.send(
-                protocol.encode(protocol.Error(code="second_factor_required", message=message))
-            )
-            await self.close(code=protocol.Close.UNAUTHENTICATED)
+        try:
+            self.grant = await db(accounts.staff_socket_grant)(user, self.scope.get("session"))
+        except RoomError as exc:
+            await self.send(protocol.encode(protocol.Error(code=exc.code, message=exc.message)))
+            await self.close(code=exc.close_code or protocol.Close.FORBIDDEN)
             return
         self.user = user
-        await self.channel_layer.group_add(events.STAFF_QUEUE_GROUP, self.channel_name)
-        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
-        session_key = self.scope["session"].session_key
-        if session_key:
-            await self.channel_layer.group_add(events.session_group(session_key), self.channel_name)
+        for group in (
+            events.STAFF_QUEUE_GROUP,
+            events.user_group(user.pk),
+            events.session_group(self.grant.session_key),
+        ):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        watch.register(self.channel_name, self.grant, self._end)
         items = await db(escalations.escalations_open)()
         await self.send(protocol.encode(protocol.Escalations(items=items)))
         open_reports = await db(reports.reports_open)()
         await self.send(protocol.encode(protocol.StaffReports(items=open_reports)))
 
     async def disconnect(self, code: int) -> None:
-        if self.user is not None:
-            await self.channel_layer.group_discard(events.STAFF_QUEUE_GROUP, self.channel_name)
-            await self.channel_layer.group_discard(
-                events.user_group(self.user.pk), self.channel_name
-            )
+        watch.unregister(self.channel_name)
+        await leave_groups(
+            self.channel_layer, getattr(self, "groups_joined", []), self.channel_name
+        )
+
+    async def _end(self, code: int, message: str, ref: str | None = None) -> None:
+        with contextlib.suppress(Exception):
+            error = protocol.Error(code=protocol.ErrorCode.SESSION_ENDED, message=message, ref=ref)
+            await self.send(protocol.encode(error))
+        await self.close(code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.user is None:
+        if self.user is None or self.grant is None:
             return
         try:
             frame = protocol.parse_staff_frame(text_data, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
@@ -78,7 +82,12 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.send(protocol.encode(protocol.Pong()))
             return
         try:
+            # Every staff frame reads or changes sealed, audited records: the session and
+            # role must hold in the database now, not only at the watch's last round.
+            await db(grant_require)(self.grant)
             await self._handle(frame)
+        except SessionRevoked as exc:
+            await self._end(exc.close_code or protocol.Close.SESSION_ENDED, exc.message, frame.ref)
         except RoomError as exc:
             await self.send(
                 protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=frame.ref))

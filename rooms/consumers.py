@@ -3,11 +3,15 @@ calls one service or selector, and sends the result. Rules live in the services.
 
 A protocol error is answered with an error frame and never raises out of ``receive`` (an
 exception there closes the socket and may skip ``disconnect``).
+
+What the socket was let in as (its ``Grant``) is held against the database by the process's
+session watch every couple of seconds, and again before every write and privileged frame
+(sends: by the writer, per batch), so a session that ended cannot act even when the close
+event through the channel layer was lost (rooms/grants.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,8 +27,10 @@ from moderation.escalations import escalation_flag
 from moderation.permissions import can
 from rooms import access, events, heartbeat, preferences, protocol, selectors, services, sittings
 from rooms.errors import NotAdmitted, RoomError
+from rooms.grants import SessionRevoked, grant_require
 from rooms.ratelimit import TokenBucket
-from rooms.transport import DirectDispatchMixin, db
+from rooms.transport import DirectDispatchMixin, db, leave_groups
+from rooms.watch import watch
 from rooms.writer import writer
 
 logger = logging.getLogger(__name__)
@@ -41,7 +47,6 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     # --- lifecycle --------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        self.tasks: list[asyncio.Task[None]] = []
         self.groups_joined: list[str] = []
         self.waiting = False
         self.entered = False
@@ -68,9 +73,9 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=exc.close_code or protocol.Close.FORBIDDEN)
             return
         identity = self.identity
-        self.tasks.append(asyncio.create_task(self._expire_session(identity.session_expires)))
         for group in self._personal_groups(identity):
             await self._group_add(group)
+        watch.register(self.channel_name, identity.grant, self._close_with)
         if sittings.needs_waiting(identity.room, identity.membership):
             waiting = await db(sittings.waiting_frame)(identity.room, identity.membership)
             if waiting is not None:
@@ -95,12 +100,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self._broadcast_presence(identity.room.pk)
         heartbeat.hub.register(
             self.channel_name,
-            heartbeat.Beat(
-                room_id=identity.room.pk,
-                session_key=identity.session_key,
-                send=self.send,
-                close=self._close_with,
-            ),
+            heartbeat.Beat(room_id=identity.room.pk, send=self.send),
         )
 
     def _entry_frames(self, identity: access.SocketIdentity) -> list[str]:
@@ -186,10 +186,10 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         heartbeat.hub.unregister(self.channel_name)
-        for task in getattr(self, "tasks", []):
-            task.cancel()
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        watch.unregister(self.channel_name)
+        await leave_groups(
+            self.channel_layer, getattr(self, "groups_joined", []), self.channel_name
+        )
         if self.identity is None:
             return
         if self.waiting:
@@ -207,15 +207,17 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             events.room_group(room_id), events.room_frame_event(text=frame)
         )
 
-    async def _expire_session(self, expires: Any) -> None:
-        delay = (expires - timezone.now()).total_seconds()
-        await asyncio.sleep(max(delay, 0))
-        await self._close_with(protocol.Close.UNAUTHENTICATED, "your session has expired")
-
-    async def _close_with(self, code: int, message: str) -> None:
+    async def _close_with(self, code: int, message: str, ref: str | None = None) -> None:
         with contextlib.suppress(Exception):
-            await self.send(protocol.encode(protocol.Error(code="session_ended", message=message)))
+            error = protocol.Error(code=protocol.ErrorCode.SESSION_ENDED, message=message, ref=ref)
+            await self.send(protocol.encode(error))
         await self.close(code=code)
+
+    async def _recheck(self) -> None:
+        """Before a write or a privileged frame: the grant must hold in the database now, not
+        only at the watch's last round (raises SessionRevoked)."""
+        assert self.identity is not None
+        await db(grant_require)(self.identity.grant)
 
     # --- client frames ----------------------------------------------------------------------
 
@@ -235,6 +237,12 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         try:
             await self._handle(frame)
+        except SessionRevoked as exc:
+            # Refused, never acted on: the session ended, expired or lost its place here.
+            ref = (
+                frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
+            )
+            await self._close_with(exc.close_code or protocol.Close.SESSION_ENDED, exc.message, ref)
         except RoomError as exc:
             ref = (
                 frame.client_id if isinstance(frame, protocol.Send) else getattr(frame, "ref", None)
@@ -298,6 +306,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         answered (never dropped) with the reason."""
         assert self.identity is not None
         if isinstance(frame, protocol.Agree):
+            await self._recheck()
             waiting = await db(sittings.agree)(
                 membership=self.identity.membership, version=frame.version
             )
@@ -318,6 +327,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         call = _ACTIONS.get(type(frame))
         if call is None:
             raise RoomError(f"{type(frame).__name__} frames are not accepted here")
+        await self._recheck()
         await db(call)(actor, frame)
         await self.send(protocol.encode(protocol.Done(ref=getattr(frame, "ref", ""))))
 
@@ -341,15 +351,15 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _send_message(self, frame: protocol.Send) -> None:
         assert self.identity is not None
-        sent = await writer.send(
-            services.SendRequest(
-                membership=self.identity.membership,
-                client_id=frame.client_id,
-                body=frame.body,
-                cw=frame.cw,
-                themes=tuple(frame.themes),
-            )
+        request = services.SendRequest(
+            membership=self.identity.membership,
+            client_id=frame.client_id,
+            body=frame.body,
+            cw=frame.cw,
+            themes=tuple(frame.themes),
         )
+        # The writer holds the grant against the database with its batch, before storing.
+        sent = await writer.send(request, grant=self.identity.grant)
         if sent.held is not None:
             held_frame = protocol.Held(
                 client_id=frame.client_id, reason=sent.held, message=held.HOLD_MESSAGES[sent.held]
@@ -367,6 +377,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _report(self, frame: protocol.Report) -> None:
         assert self.identity is not None
         membership = self.identity.membership
+        await self._recheck()
         await db(reports.report_make)(
             reporter=membership, seq=frame.seq, reason=frame.reason, note=frame.note
         )
@@ -376,6 +387,7 @@ class RoomConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _delete(self, frame: protocol.Delete) -> None:
         assert self.identity is not None
+        await self._recheck()
         await db(services.message_delete)(membership=self.identity.membership, seq=frame.seq)
 
     async def _history(self, frame: protocol.History) -> None:

@@ -1,11 +1,11 @@
 """One heartbeat per process, not one per socket.
 
 Every ``CHAT_HEARTBEAT_SECONDS`` a single task makes one trip to the database for all of the
-process's sockets: it refreshes their presence rows in one UPDATE, reads every room's latest
-sequence number in one query and checks every session in one query. Then each socket is sent
-its room's ``latest_seq`` (so a client that silently missed a fan-out notices and resumes),
-or is closed if its session has ended. A per-socket heartbeat did the same work as three
-queries and a write transaction per socket per beat (docs/performance.md).
+process's sockets: it refreshes their presence rows in one UPDATE and reads every room's
+latest sequence number in one query. Then each socket is sent its room's ``latest_seq`` (so a
+client that silently missed a fan-out notices and resumes). A per-socket heartbeat did the
+same work as three queries and a write transaction per socket per beat (docs/performance.md).
+Whether a socket's session still holds is checked more often, by rooms/watch.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from rooms import protocol
@@ -35,34 +34,24 @@ GRACE_SECONDS = 1.0
 @dataclass
 class Beat:
     room_id: int
-    session_key: str
     send: Callable[[str], Awaitable[None]]
-    close: Callable[[int, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Tick:
     latest: dict[int, int]
-    live_sessions: set[str]
 
 
 def _chunks(items: list[str]) -> list[list[str]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-def heartbeat_tick(*, channel_names: list[str], room_ids: set[int], session_keys: set[str]) -> Tick:
+def heartbeat_tick(*, channel_names: list[str], room_ids: set[int]) -> Tick:
     now = timezone.now()
     for chunk in _chunks(channel_names):
         Connection.objects.filter(channel_name__in=chunk).update(last_seen=now)
     latest = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
-    live: set[str] = set()
-    for chunk in _chunks(sorted(session_keys)):
-        live.update(
-            Session.objects.filter(session_key__in=chunk, expire_date__gt=now).values_list(
-                "session_key", flat=True
-            )
-        )
-    return Tick(latest=latest, live_sessions=live)
+    return Tick(latest=latest)
 
 
 class HeartbeatHub:
@@ -97,7 +86,6 @@ class HeartbeatHub:
         tick = await db(heartbeat_tick)(
             channel_names=list(beats),
             room_ids={b.room_id for b in beats.values()},
-            session_keys={b.session_key for b in beats.values()},
         )
         await asyncio.sleep(min(GRACE_SECONDS, settings.CHAT_HEARTBEAT_SECONDS / 2))
         ts = timezone.now()
@@ -107,9 +95,7 @@ class HeartbeatHub:
         }
         for beat in beats.values():
             with contextlib.suppress(Exception):  # a socket closing meanwhile
-                if beat.session_key not in tick.live_sessions:
-                    await beat.close(protocol.Close.UNAUTHENTICATED, "your session has ended")
-                elif beat.room_id in frames:
+                if beat.room_id in frames:
                     await beat.send(frames[beat.room_id])
 
 

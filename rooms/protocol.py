@@ -49,6 +49,9 @@ class ErrorCode:
     WAITING: Final = "waiting"  # not admitted to the session yet
     ROOM_LOCKED: Final = "room_locked"
     INTERNAL: Final = "internal_error"
+    # The session ended, expired, or lost its role or place in the room: the frame was not
+    # acted on and the socket closes (rooms/grants.py).
+    SESSION_ENDED: Final = "session_ended"
 
 
 class ProtocolError(Exception):

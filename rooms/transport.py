@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
@@ -35,3 +35,14 @@ def db(fn: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:
     executor), which closes stale connections around each call. One thread keeps SQLite's
     single writer simple; a pool for PostgreSQL is a measured next step (docs/performance.md)."""
     return database_sync_to_async(fn)  # type: ignore[no-any-return]
+
+
+async def leave_groups(layer: Any, groups: Iterable[str], channel_name: str) -> None:
+    """Leave every group on disconnect, whatever happens to each. With Redis down a discard
+    fails; the rest of the socket's clean-up (its presence row) must still run, and a group
+    membership left behind expires with the channel."""
+    for group in groups:
+        try:
+            await layer.group_discard(group, channel_name)
+        except Exception as exc:
+            logger.debug("could not leave group on disconnect: %s", type(exc).__name__)

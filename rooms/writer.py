@@ -6,6 +6,12 @@ transaction. After it commits, the writer publishes the batch's messages in sequ
 At low load a batch is one message and nothing waits; under load the disk flush per commit
 is shared by many messages instead of paid by each. Each message is acknowledged only after
 the transaction holding it has committed.
+
+Before a batch is stored, the grants of the sockets that sent it are held against the
+database in one go (rooms/grants.py): a send on a session that has signed out, expired, been
+erased or lost its role is refused, never stored or acknowledged, even if the socket's close
+event was lost and the session watch has not come round yet. That is one indexed query per
+batch, not per message.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from rooms import services
+from rooms.grants import Grant, SessionRevoked, grants_check
 from rooms.transport import db
 
 logger = logging.getLogger(__name__)
@@ -25,21 +32,44 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 200
 
 
+def store_batch(
+    requests: list[services.SendRequest], grants: list[Grant | None]
+) -> list[services.Sent | Exception]:
+    """Refuse the sends whose grant no longer holds (their result is ``SessionRevoked``) and
+    store the rest in one transaction. Runs in the database thread, as one call."""
+    revoked = grants_check(g for g in grants if g is not None)
+    results: list[services.Sent | Exception | None] = [
+        SessionRevoked(revoked[g]) if g is not None and g in revoked else None for g in grants
+    ]
+    keep = [i for i, result in enumerate(results) if result is None]
+    if keep:
+        stored = services.message_send_batch([requests[i] for i in keep])
+        for i, result in zip(keep, stored, strict=True):
+            results[i] = result
+    return [r if r is not None else RuntimeError("not processed") for r in results]
+
+
 class MessageWriter:
     def __init__(self) -> None:
-        self.pending: list[tuple[services.SendRequest, asyncio.Future[services.Sent]]] = []
+        self.pending: list[
+            tuple[services.SendRequest, Grant | None, asyncio.Future[services.Sent]]
+        ] = []
         self.task: asyncio.Task[None] | None = None
         self.outgoing: dict[str, deque[dict[str, Any]]] = {}
         self.publishers: dict[str, asyncio.Task[None]] = {}
 
-    async def send(self, request: services.SendRequest) -> services.Sent:
+    async def send(
+        self, request: services.SendRequest, *, grant: Grant | None = None
+    ) -> services.Sent:
+        """Store one message with the next batch; ``grant`` is the sending socket's, held
+        against the database first (None for callers that checked already)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[services.Sent] = loop.create_future()
         if self.task is not None and self.task.get_loop() is not loop:
             # A new event loop (tests run one per test): the old queue belongs to the old one.
             self.task, self.pending = None, []
             self.publishers, self.outgoing = {}, {}
-        self.pending.append((request, future))
+        self.pending.append((request, grant, future))
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
         return await future
@@ -48,12 +78,12 @@ class MessageWriter:
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
             try:
-                results = await db(services.message_send_batch)([r for r, _ in batch])
+                results = await db(store_batch)([r for r, _, _ in batch], [g for _, g, _ in batch])
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
             self._queue_fan_out(results)
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
                 if isinstance(result, Exception):

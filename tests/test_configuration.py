@@ -87,6 +87,15 @@ def test_bad_numeric_setting_names_the_variable(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CHAT_RATE_BURST" in result.stderr
 
 
+def test_session_check_interval_cannot_exceed_the_promised_two_seconds(tmp_path: Path) -> None:
+    """Revocation must not wait (docs/security.md): a longer interval is refused at start."""
+    env = {**production_env(tmp_path), "CHAT_SESSION_CHECK_SECONDS": "30"}
+    result = run_cli(["check"], env, tmp_path)
+    assert result.returncode == 2 and "CHAT_SESSION_CHECK_SECONDS must be at most 2" in (
+        result.stderr
+    )
+
+
 def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     result = run_cli(
         ["check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path), tmp_path
