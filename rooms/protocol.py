@@ -598,6 +598,16 @@ class RiskNotice(_ServerFrame, tag="risk_notice"):
     severity: str
 
 
+class LanguageNotice(_ServerFrame, tag="language_notice"):
+    """To the room's facilitators and moderators: a message is in a language the risk
+    detector does not read, so a person should read it (it was not assessed, which is not
+    the same as safe)."""
+
+    seq: int | None
+    author: str
+    language: str
+
+
 class SupportOffer(_ServerFrame, tag="support_offer"):
     """Private to a member: staff opened a one-to-one support room for them."""
 
@@ -701,6 +711,7 @@ ServerFrame = (
     | WaitingRoom
     | Signpost
     | RiskNotice
+    | LanguageNotice
     | SupportOffer
     | Escalations
     | EscalationFrame

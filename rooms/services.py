@@ -407,11 +407,24 @@ def _store_new_message(request: SendRequest, assessment: risk.Assessment, themes
         escalation_from_assessment(
             room=room, membership=membership, message=message, body=body, assessment=assessment
         )
+    if not assessment.assessed:
+        _tell_facilitators_not_assessed(room, membership, seq, assessment.language)
     fanout = (
         events.room_group(room.pk),
         events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
     )
     return Sent(seq=seq, ts=now, duplicate=False, fanout=fanout)
+
+
+def _tell_facilitators_not_assessed(
+    room: Room, membership: Membership, seq: int | None, language: str
+) -> None:
+    """A message the detector cannot read is not a message it found safe: the room's
+    facilitators are asked to read it themselves (after commit, like every notice)."""
+    notice = protocol.LanguageNotice(seq=seq, author=membership.pseudonym, language=language)
+    events.publish_on_commit(
+        events.room_staff_group(room.pk), events.room_frame_event(text=protocol.encode(notice))
+    )
 
 
 def _hold(
@@ -443,6 +456,8 @@ def _hold(
         escalation_from_assessment(
             room=room, membership=membership, message=None, body=request.body, assessment=assessment
         )
+    if not result.duplicate and not assessment.assessed:
+        _tell_facilitators_not_assessed(room, membership, None, assessment.language)
     return Sent(
         seq=0,
         ts=item.created_at,

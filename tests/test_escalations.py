@@ -355,3 +355,46 @@ async def test_a_concern_only_the_learned_model_saw_goes_quietly_to_review(
         assert "risk_notice" not in seen_by_fac
     escalation = await database_sync_to_async(Escalation.objects.get)()
     assert escalation.queue == "review" and escalation.severity == "concern"
+
+
+@pytestmark_ws
+async def test_a_message_in_a_language_the_detector_cannot_read_is_shown_to_facilitators(
+    connect: Any, make_membership: Any
+) -> None:
+    """Not assessed is not safe: the room's facilitators are asked to read it themselves,
+    and the other members are told nothing."""
+    writer = await database_sync_to_async(make_membership)(pseudonym="Quiet Heron")
+    bystander = await database_sync_to_async(make_membership)(pseudonym="Other Wren")
+    fac = await database_sync_to_async(staff_membership)(writer.room, pseudonym="Fac")
+    from tests.conftest import login_session
+
+    fac_key = await database_sync_to_async(login_session)(fac.user)
+    portuguese = "Hoje foi um dia muito difícil, não consigo dormir e ninguém me entende"
+    async with (
+        connect(writer) as w,
+        connect(bystander) as b,
+        connect(fac, session_key=fac_key) as f,
+    ):
+        await w.send_json_to({"type": "send", "client_id": "p1", "body": portuguese})
+        seq = (await next_frame(w, "ack"))["seq"]
+        notice = await next_frame(f, "language_notice")
+        assert notice == {
+            "type": "language_notice",
+            "seq": seq,
+            "author": "Quiet Heron",
+            "language": "pt",
+        }
+        assert (await next_frame(b, "message"))["body"] == portuguese
+        seen = []
+        while not await b.receive_nothing(timeout=0.3):
+            seen.append((await b.receive_json_from())["type"])
+        assert "language_notice" not in seen
+        # A message in a covered language brings no such notice.
+        await w.send_json_to(
+            {"type": "send", "client_id": "p2", "body": "Today was a hard day but I'm ok"}
+        )
+        await next_frame(w, "ack")
+        others = []
+        while not await f.receive_nothing(timeout=0.5):
+            others.append((await f.receive_json_from())["type"])
+        assert "language_notice" not in others

@@ -14,6 +14,7 @@ The phrases are data (``data/conversation.json``), per language, matched on whol
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def _clean(text: str) -> str:
     return " ".join(_STRIP.sub(" ", text.lower().replace("\u2019", "'")).split())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Phrases:
     identify: tuple[str, ...]
     farewell: tuple[str, ...]
@@ -63,5 +64,10 @@ class Phrases:
         cleaned = _clean(text)
         if _UNSPACED.search(cleaned):
             return any(p in cleaned for p in self.farewell)
-        padded = f" {cleaned} "
-        return any(f" {p} " in padded for p in self.farewell)
+        return self._farewell_words.search(f" {cleaned} ") is not None
+
+    @functools.cached_property
+    def _farewell_words(self) -> re.Pattern[str]:
+        """Every farewell as a whole-word phrase, in one pattern: checked on every message."""
+        phrases = sorted(self.farewell, key=len, reverse=True)
+        return re.compile(" (?:" + "|".join(re.escape(p) for p in phrases) + ") ")

@@ -116,25 +116,14 @@ def near_pairs(lines: list[Line], threshold: float = NEAR) -> list[tuple[int, in
     )
 
 
-def dedupe(corpus: Path, held_out_writers: set[str], legacy: Path | None = None) -> int:
+def dedupe(corpus: Path, held_out_writers: set[str]) -> int:
     """Drop one line of every near pair: a training line rather than a held-out one, else
-    the later one; the older files under tests/ (``legacy``, training only) are never
-    changed, so a corpus line near one of them goes. Returns how many lines were dropped."""
+    the later one. Returns how many lines were dropped."""
     lines = read(corpus)
-    older = [
-        Line(path, number, "legacy", json.loads(raw))
-        for path in (sorted(legacy.glob("*.jsonl")) if legacy else ())
-        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if raw.strip()
-    ]
-    everything = lines + older
+    everything = lines
     dropped: set[int] = set()
     for i, j, _ in near_pairs(everything):
         if i in dropped or j in dropped:
-            continue
-        if everything[j].writer == "legacy":
-            if everything[i].writer != "legacy":
-                dropped.add(i)
             continue
         i_test = everything[i].writer in held_out_writers
         j_test = everything[j].writer in held_out_writers
@@ -150,14 +139,14 @@ def dedupe(corpus: Path, held_out_writers: set[str], legacy: Path | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from moderation.risk.train import CORPUS, LEGACY, held_out_writers
+    from moderation.risk.train import CORPUS, held_out_writers
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--dedupe", action="store_true")
     args = parser.parse_args(argv)
     if args.dedupe:
-        dropped = dedupe(args.corpus, held_out_writers(args.corpus), LEGACY)
+        dropped = dedupe(args.corpus, held_out_writers(args.corpus))
         print(f"dropped {dropped} near duplicates")
     lines = read(args.corpus)
     bad = [p for line in lines for p in problems(line)]

@@ -7,20 +7,28 @@ thread-safe and allocation-light, because it runs on every chat message before f
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from moderation.risk import context
 from moderation.risk.conversation import CONVERSATION_NAME, Phrases
+from moderation.risk.features import RULE_FEATURES, Document, document, is_short, rule_vector
+from moderation.risk.language import (
+    LANGID_NAME,
+    LANGID_WEIGHTS,
+    UNDETERMINED,
+    Language,
+    LanguageIdentifier,
+)
 from moderation.risk.lexicon import Cue, Lexicon, load_lexicon, shipped_data_dir
 from moderation.risk.matching import Hit, Kind, Matcher
-from moderation.risk.model import MODEL_NAME, Context, RiskModel
+from moderation.risk.model import MODEL_NAME, WEIGHTS_NAME, Context, RiskModel, Score
 from moderation.risk.normalise import NormalisedText, normalise
 from moderation.risk.patterns import expand
 from moderation.risk.types import (
-    CATEGORIES,
     NO_RISK,
     SEVERITY_RANK,
     Assessment,
@@ -32,8 +40,18 @@ from moderation.risk.types import (
 
 
 def _model_in(directory: Traversable | Path) -> RiskModel | None:
-    path = directory / MODEL_NAME
-    return RiskModel.load(path) if path.is_file() else None
+    if (directory / MODEL_NAME).is_file() and (directory / WEIGHTS_NAME).is_file():
+        return RiskModel.load(directory)
+    return None
+
+
+_NOTHING: tuple[float, str, float] = (0.0, "none", 0.0)
+# A farewell is itself a strong sign: after the writer's own messages it counts when they
+# carried even a tenth of risk (hopelessness, being a burden), far below the bar for a
+# finding of their own, and never after ordinary ones.
+FAREWELL_AFTER = 0.1
+# A run of letters or digits; a run of Han characters is one "word" here too.
+_WORD = re.compile(r"\w+")
 
 
 _ESCALATE: dict[str, Severity] = {"concern": "high", "high": "critical", "critical": "critical"}
@@ -62,11 +80,12 @@ class Detector:
         lexicon: Lexicon,
         model: RiskModel | None = None,
         phrases: Phrases | None = None,
+        languages: LanguageIdentifier | None = None,
     ) -> None:
         self.lexicon = lexicon
         self.model = model
         self.phrases = phrases
-        self._context_memo: dict[str, Assessment] = {}
+        self.languages = languages
         self._cues: list[Cue] = []
         self._matcher = Matcher()
         for pack in lexicon.languages:
@@ -93,14 +112,25 @@ class Detector:
     def from_data_dir(cls, path: str | Path) -> Detector:
         """Build from a directory holding ``manifest.json``, the language files and (if
         present) the learned model, ``model.json``."""
-        return cls(load_lexicon(Path(path)), _model_in(Path(path)), _phrases_in(Path(path)))
+        directory = Path(path)
+        return cls(
+            load_lexicon(directory),
+            _model_in(directory),
+            _phrases_in(directory),
+            _languages_in(directory),
+        )
 
     @classmethod
     @functools.cache
     def default(cls) -> Detector:
         """The detector for the lexicon shipped with the server, built once per process."""
         directory = shipped_data_dir()
-        return cls(load_lexicon(directory), _model_in(directory), _phrases_in(directory))
+        return cls(
+            load_lexicon(directory),
+            _model_in(directory),
+            _phrases_in(directory),
+            _languages_in(directory),
+        )
 
     @property
     def version(self) -> str:
@@ -121,88 +151,139 @@ class Detector:
         ``context`` is the preceding messages in the room, oldest first, at most the last
         four counted, as ``(text, same_author)`` pairs: a short "same" after another
         member's risky message, or a goodbye after the writer's own hopeless ones, is a
-        concern only the conversation shows. The lexicon decides when one of its cues
-        counts; when none does, the learned model may still raise a finding for phrasing
-        no cue covers, reading the context too."""
+        risk only the conversation shows. The learned model decides, weighing what the
+        rules found and discounted; the rules' evidence explains a finding where they have
+        one. Without a model the rules decide alone."""
         context = tuple(context)[-4:]
-        assessment = self._assess_rules(text)
-        if assessment.findings:
-            return assessment
-        learned = self._learned(text, context) if self.model is not None else None
-        if learned is not None:
-            return Assessment(findings=(learned,), suppressed=assessment.suppressed)
-        if context and self.phrases is not None:
-            found = self._in_conversation(text, context)
-            if found is not None:
-                return Assessment(findings=(found,), suppressed=assessment.suppressed)
-        return assessment
+        normalised, rules, dense = self._read(text)
+        language = self._language(text)
+        if self.model is None:
+            return replace(rules, language=language.code, coverage=language.coverage)
+        other = own = _NOTHING
+        for earlier, same_author in context:
+            known = self._remembered(earlier)
+            if same_author and known[0] > own[0]:
+                own = known
+            elif not same_author and known[0] > other[0]:
+                other = known
+        score = self.model.score(document(normalised.text, rules), dense, other=other, own=own)
+        findings: tuple[Finding, ...] = ()
+        short = is_short(text)
+        if score.flagged and not short:
+            findings = (self._finding(text, normalised, score, rules),)
+        elif short and rules.findings:
+            # A line of one to three words is not the model's to flag: too little to read
+            # ("same", "omg same", "this ^" count only as identifications, below, and "day
+            # eight" after a risky message is nothing), but a cue the rules know stands
+            # ("kms", "want to die").
+            findings = rules.findings
+        elif context:
+            reply = self._in_conversation(text, dense, other, own)
+            findings = (reply,) if reply is not None else ()
+        return Assessment(
+            findings=findings,
+            suppressed=rules.suppressed,
+            language=language.code,
+            coverage=language.coverage,
+        )
 
-    def _in_conversation(self, text: str, context: Context) -> Finding | None:
-        """An identification with another member's risky message, or a farewell after the
-        writer's own (moderation/risk/conversation.py)."""
-        assert self.phrases is not None
-        identifies = self.phrases.identifies(text)
-        farewell = not identifies and self.phrases.farewells(text)
-        if not identifies and not farewell:
-            return None
-        earlier = [(self._alone(t).top, same) for t, same in context if same == farewell]
-        risky = [f for f, _ in earlier if f is not None]
-        if not risky:
-            return None
-        top = max(risky, key=lambda f: (SEVERITY_RANK[f.severity], f.score))
-        if identifies:
-            category, severity, cue = top.category, "concern", "(identifies with a risky message)"
+    def _in_conversation(
+        self,
+        text: str,
+        dense: list[float],
+        other: tuple[float, str, float],
+        own: tuple[float, str, float],
+    ) -> Finding | None:
+        """The guard under the model for the two replies whose meaning is fixed: a short
+        identification ("same", "我也是") with another member's risky message is a concern
+        for the replier in that category; a farewell after the writer's own risky
+        messages (even hopeless ones below the bar for a finding of their own,
+        ``FAREWELL_AFTER``) is a high suicide risk, critical when they were severe
+        (moderation/risk/conversation.py)."""
+        assert self.model is not None
+        threshold = self.model.threshold
+        if dense[RULE_FEATURES.index("identifies")] and other[0] >= threshold:
+            category, severity, cue = other[1], "concern", "(identifies with a risky message)"
+            probability = other[0]
+        elif dense[RULE_FEATURES.index("farewell")] and own[0] >= FAREWELL_AFTER:
+            category, cue = "suicide", "(farewell after the writer's risky messages)"
+            severity = "critical" if own[2] >= self.model.severe_threshold else "high"
+            probability = own[0]
         else:
-            category = "suicide"
-            severity = "critical" if top.severity == "critical" else "high"
-            cue = "(farewell after the writer's risky messages)"
+            return None
         evidence = Evidence(
             cue=cue, category=category, start=0, end=len(text), weight=1.0, rule="conversation"
         )
-        return Finding(
-            category=category,
-            severity=severity,  # type: ignore[arg-type]
-            score=top.score,
-            evidence=(evidence,),
-        )
+        return Finding(category, severity, round(probability, 3), (evidence,))  # type: ignore[arg-type]
 
-    def _alone(self, text: str) -> Assessment:
-        """A context message assessed on its own, remembered by text (each message is
-        context for the next four)."""
-        known = self._context_memo.get(text)
+    def _language(self, text: str) -> Language:
+        if self.languages is None:
+            return UNDETERMINED
+        return self.languages.identify(text)
+
+    def features(self, text: str) -> tuple[Document, list[float]]:
+        """What the learned model reads of a message (for the trainer)."""
+        normalised, rules, dense = self._read(text)
+        return document(normalised.text, rules), dense
+
+    def _read(self, text: str) -> tuple[NormalisedText, Assessment, list[float]]:
+        normalised = normalise(text)
+        rules = self._assess_rules(normalised)
+        phrases = self.phrases
+        identifies = phrases is not None and phrases.identifies(text)
+        farewell = phrases is not None and not identifies and phrases.farewells(text)
+        dense = rule_vector(rules, text=text, identifies=identifies, farewell=farewell)
+        return normalised, rules, dense
+
+    def _remembered(self, text: str) -> tuple[float, str, float]:
+        assert self.model is not None
+        known = self.model.recall(text)
         if known is None:
-            if len(self._context_memo) >= 4096:
-                self._context_memo.clear()
-            known = self._context_memo[text] = self.assess(text)
+            normalised, rules, dense = self._read(text)
+            known = self.model.remembered(text, document(normalised.text, rules), dense)
         return known
 
-    def _learned(self, text: str, context: Context) -> Finding | None:
+    def _finding(
+        self, text: str, normalised: NormalisedText, score: Score, rules: Assessment
+    ) -> Finding:
+        """The model's category and severity; the rules' evidence when they found the same
+        category, which may also raise the severity (a plan with means and a time)."""
         assert self.model is not None
-        score = self.model.score(text, context)
-        if score.severity not in ("concern", "high") or score.category not in CATEGORIES:
-            return None
-        if _is_short(text):
-            # "same", "omg same", "this ^": nothing on their own, and after a risky message
-            # only an identification counts (moderation/risk/conversation.py), not whatever
-            # the model makes of a word or two.
-            return None
-        evidence = Evidence(
-            cue="(learned model, in context)" if score.from_context else "(learned model)",
-            category=score.category,
-            start=0,
-            end=len(text),
-            weight=round(score.probability, 3),
-            rule=f"model:{self.model.version}",
-        )
-        return Finding(
-            category=score.category,  # type: ignore[arg-type]
-            severity=score.severity,  # type: ignore[arg-type]
-            score=round(score.probability, 3),
-            evidence=(evidence,),
-        )
+        category = score.category
+        severity: Severity = "concern"
+        if score.severe >= self.model.severe_threshold:
+            severity = "critical" if score.critical >= 0.5 else "high"
+        same = next((f for f in rules.findings if f.category == category), None)
+        if same is not None:
+            if SEVERITY_RANK[same.severity] > SEVERITY_RANK[severity]:
+                severity = same.severity
+            return Finding(category, severity, round(score.probability, 3), same.evidence)  # type: ignore[arg-type]
+        rule = f"model:{self.model.version}"
+        weight = round(score.probability, 3)
+        if score.from_context:
+            evidence: tuple[Evidence, ...] = (
+                Evidence("(learned model, in context)", category, 0, len(text), weight, rule),
+            )
+        else:
+            evidence = tuple(
+                Evidence(text[start:end], category, start, end, weight, rule)
+                for start, end in self._pushing_words(normalised)
+            ) or (Evidence("(learned model)", category, 0, len(text), weight, rule),)
+        return Finding(category, severity, weight, evidence)  # type: ignore[arg-type]
 
-    def _assess_rules(self, text: str) -> Assessment:
-        normalised = normalise(text)
+    def _pushing_words(self, normalised: NormalisedText) -> list[tuple[int, int]]:
+        """The (at most three) words of the message that pushed the model's risk up most,
+        as spans of what was typed: what a moderator reads first."""
+        assert self.model is not None
+        pushes = []
+        for match in _WORD.finditer(normalised.text):
+            push = self.model.word_push(match.group())
+            if push > 0:
+                pushes.append((push, match.start(), match.end()))
+        pushes.sort(reverse=True)
+        return sorted(normalised.original_span(start, end) for _, start, end in pushes[:3])
+
+    def _assess_rules(self, normalised: NormalisedText) -> Assessment:
         if not normalised.text:
             return NO_RISK
         cue_hits: list[Hit] = []
@@ -486,17 +567,15 @@ def _suppressed(candidate: _Candidate, reason: str, normalised: NormalisedText) 
     )
 
 
+def _languages_in(directory: Traversable | Path) -> LanguageIdentifier | None:
+    if (directory / LANGID_NAME).is_file() and (directory / LANGID_WEIGHTS).is_file():
+        return LanguageIdentifier.load(directory)
+    return None
+
+
 def _phrases_in(directory: Traversable | Path) -> Phrases | None:
     path = directory / CONVERSATION_NAME
     return Phrases.load(path) if path.is_file() else None
-
-
-def _is_short(text: str) -> bool:
-    """A chat line of at most three words (or, in an unspaced script, six characters)."""
-    words = text.split()
-    if len(words) > 3:
-        return False
-    return len(words) > 1 or len(text.strip()) <= 6 or text.strip().isascii()
 
 
 def assess(text: str, *, context: Context = ()) -> Assessment:

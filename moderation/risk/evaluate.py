@@ -46,6 +46,7 @@ class Outcome:
     severity: str | None
     micros: float
     action: str = "none"
+    coverage: str = "covered"
 
 
 @dataclass(slots=True)
@@ -190,6 +191,7 @@ def run(
                 top.severity if top else None,
                 micros,
                 assessment.action,
+                assessment.coverage,
             )
         )
     return score(outcomes)
@@ -312,6 +314,8 @@ def format_table(report: Report) -> str:
         f"false-positive rate {ctx.false_positive_rate:.3f}; critical lines alerted "
         f"{report.critical_alerted:.3f}"
     )
+    outside = sum(o.coverage == "outside" for o in report.outcomes)
+    rows.append(f"marked outside the languages the detector reads: {outside} lines")
     return "\n".join(rows)
 
 
@@ -350,4 +354,6 @@ def summary(report: Report) -> dict[str, Any]:
         "critical_alerted": round(report.critical_alerted, 4),
         "median_us": round(report.median_us, 1),
         "p99_us": round(report.p99_us, 1),
+        # Lines the detector said it cannot read (shown to facilitators as not assessed).
+        "outside_coverage": sum(o.coverage == "outside" for o in report.outcomes),
     }

@@ -3,23 +3,20 @@
     pip install -e '.[train]'
     chatserver risk-train            # or: python -m moderation.risk.train
 
-Reads every ``moderation/risk/data/corpus/<writer>/<lang>.jsonl`` file and the older files
-in ``tests/data/risk``. ``corpus/splits.json`` names the writers whose lines are test-only:
-the model is trained on the other writers, scored on the held-out ones, and then written.
-The held-out writers are never trained on, so the printed figures are what the model does
-on phrasing nobody here fitted it to.
+Reads every ``moderation/risk/data/corpus/<writer>/<lang>.jsonl`` file. ``corpus/splits.json``
+names the writers whose lines are test-only: they are never trained on and nothing here is
+chosen by looking at them; the command scores them once at the end, for the record.
 
-The model is a logistic regression over character n-grams within words (script-agnostic:
-Chinese needs no segmenter, misspellings and algospeak share grams with the plain word) and
-word n-grams, with two context blocks: the same features again, multiplied by the risk of
-the riskiest preceding message by another member and by the writer (so "same" after a
-risky message, or a goodbye after the writer's own, can be learned without learning that
-"same" is risky). A multinomial head over the text features names the category.
+Everything that is tuned (the risk threshold, the severity threshold) is chosen on
+*training* writers the model has not seen: the writers are dealt into six groups, and each
+group is scored by a model fitted on the other five, so each choice is made on phrasing the
+model has never seen, as it will meet in a room. Those out-of-writer scores are also what the
+thresholds are calibrated on.
 
-Deterministic: the same files give the same weights (lbfgs, fixed order, no sampling). The
-written model is re-scored by the plain Python scorer and must agree to 1e-9 with the
-exported weights on every training line, or nothing is written. scikit-learn and numpy are
-needed here only, never by the server.
+Deterministic: the same files give the same weights (lbfgs, fixed order, no sampling).
+The written model is re-scored by the numpy scorer and must agree with scikit-learn's own
+probabilities to 1e-6 on every training line, or nothing is written. scikit-learn is needed
+here only, never by the server.
 """
 
 from __future__ import annotations
@@ -27,39 +24,44 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moderation.risk.model import FORMAT, RiskModel
+from moderation.risk.conversation import CONVERSATION_NAME, Phrases
+from moderation.risk.features import RULE_FEATURES, Document, document_grams
+from moderation.risk.language import COVERED, READ_AS, LanguageIdentifier, main_script
+from moderation.risk.language import grams as language_grams
+from moderation.risk.language import save as language_save
+from moderation.risk.lexicon import load_lexicon
+from moderation.risk.model import FORMAT, RiskModel, save
+from moderation.risk.types import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent
-CORPUS = ROOT / "data" / "corpus"
-LEGACY = ROOT.parent.parent / "tests" / "data" / "risk"
-OUT = ROOT / "data" / "model.json"
-CHAR_RANGE = (3, 5)
-WORD_RANGE = (1, 2)
+DATA = ROOT / "data"
+CORPUS = DATA / "corpus"
 MIN_DF = 2
-C = 6.0
-THRESHOLD = 0.5
-HIGH_THRESHOLD = 0.8
-TARGET_FPR = 0.10
-DIGITS = 5
+C_RISK = 10.0
+C_HEADS = 10.0
+TARGET_FPR = 0.08
+CRITICAL_ALERTED = 0.98
 ROUNDS = 2
+FOLDS = 6
+DIGITS = 6
+# float32 weights: the numpy scorer agrees with scikit-learn to about 1e-6.
+PARITY = 1e-4
+HEADS = 5 + len(CATEGORIES)
+LANGID_MARGIN = 6.0
 
 
-def corpus_rows(corpus: Path = CORPUS, legacy: Path | None = LEGACY) -> list[dict[str, Any]]:
+def corpus_rows(corpus: Path = CORPUS) -> list[dict[str, Any]]:
     """Every labelled line, with the writer (its folder) and file it came from."""
     rows = []
-    paths = sorted(corpus.glob("*/*.jsonl"))
-    if legacy is not None and legacy.is_dir():
-        paths += sorted(legacy.glob("*.jsonl"))
-    for path in paths:
-        writer = path.parent.name if path.parent.parent == corpus else "legacy"
+    for path in sorted(corpus.glob("*/*.jsonl")):
         for raw in path.read_text(encoding="utf-8").splitlines():
             if raw.strip():
                 row = json.loads(raw)
-                row["writer"] = writer
+                row["writer"] = path.parent.name
                 row["file"] = f"{path.parent.name}/{path.name}"
                 rows.append(row)
     return rows
@@ -73,264 +75,377 @@ def split(rows: list[dict[str, Any]], held: set[str]) -> tuple[list, list]:
     return [r for r in rows if r["writer"] not in held], [r for r in rows if r["writer"] in held]
 
 
-def _context(row: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+def context_of(row: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
     return tuple((c["text"], bool(c.get("same_author"))) for c in row.get("context") or ())[-4:]
 
 
-def _vectorizers() -> list[Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+class Reader:
+    """The text and dense features of every line and context message, each worked out once
+    (the rules run here exactly as they do at serving time)."""
 
-    return [
-        TfidfVectorizer(
-            analyzer="char_wb", ngram_range=CHAR_RANGE, min_df=MIN_DF, sublinear_tf=True
-        ),
-        TfidfVectorizer(analyzer="word", ngram_range=WORD_RANGE, min_df=MIN_DF, sublinear_tf=True),
-    ]
+    def __init__(self, data: Path = DATA) -> None:
+        from moderation.risk.detector import Detector
 
+        self.detector = Detector(load_lexicon(data), None, Phrases.load(data / CONVERSATION_NAME))
+        self._seen: dict[str, tuple[Document, list[float]]] = {}
 
-class _Fitted:
-    """The trained pieces, before export: vectorizers, weights and the category head."""
-
-    def __init__(self, vectorizers: list[Any], coef: Any, intercept: float, category: Any):
-        self.vectorizers = vectorizers
-        self.coef = coef
-        self.intercept = intercept
-        self.category = category
-
-    @property
-    def width(self) -> int:
-        return sum(len(v.vocabulary_) for v in self.vectorizers)
+    def read(self, text: str) -> tuple[Document, list]:
+        found = self._seen.get(text)
+        if found is None:
+            found = self._seen[text] = self.detector.features(text)
+        return found
 
 
-def _text_matrix(vectorizers: list[Any], texts: Sequence[str]) -> Any:
-    from scipy.sparse import hstack
+@dataclass
+class Fitted:
+    vectorizer: Any
+    text: Any  # (vocabulary, HEADS)
+    dense: Any  # (len(RULE_FEATURES), HEADS)
+    intercepts: Any  # (HEADS,)
+    context_weights: tuple[float, float]
+    categories: list[str]
+    reference: dict[str, float] = field(default_factory=dict)
 
-    return hstack([v.transform(texts) for v in vectorizers]).tocsr()
+    def meta_and_arrays(self, **meta: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        import numpy as np
+
+        vocabulary = [str(g) for g in self.vectorizer.get_feature_names_out()]
+        return (
+            {
+                "format": FORMAT,
+                **meta,
+                "categories": self.categories,
+                "rule_features": list(RULE_FEATURES),
+                "intercepts": [round(float(v), DIGITS) for v in self.intercepts],
+                "context_weights": [round(float(v), DIGITS) for v in self.context_weights],
+                "vocabulary": vocabulary,
+            },
+            {
+                "idf": np.asarray(self.vectorizer.idf_, dtype=np.float32),
+                "text": np.asarray(self.text, dtype=np.float32),
+                "dense": np.asarray(self.dense, dtype=np.float32),
+            },
+        )
 
 
-def _design(x: Any, p_other: Any, p_own: Any) -> Any:
-    from scipy.sparse import csr_matrix, diags, hstack
-
-    return hstack(
-        [
-            x,
-            diags(p_other) @ x,
-            diags(p_own) @ x,
-            csr_matrix(p_other[:, None]),
-            csr_matrix(p_own[:, None]),
-        ]
-    ).tocsr()
+def _analyzer(doc: Document) -> list[str]:
+    return document_grams(doc)
 
 
-def _alone_probability(fitted: _Fitted, texts: Sequence[str]) -> Any:
+def _matrices(reader: Reader, rows: list[dict[str, Any]], vectorizer: Any) -> tuple[Any, Any]:
     import numpy as np
 
-    if not texts:
-        return np.zeros(0)
-    x = _text_matrix(fitted.vectorizers, texts)
-    z = x @ fitted.coef[: fitted.width] + fitted.intercept
-    return 1.0 / (1.0 + np.exp(-z))
+    read = [reader.read(r["text"]) for r in rows]
+    x = vectorizer.transform([n for n, _ in read])
+    d = np.asarray([v for _, v in read], dtype=np.float64).reshape(len(rows), len(RULE_FEATURES))
+    return x, d
 
 
-def _context_risk(fitted: _Fitted | None, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+def _context_risk(
+    fitted: Fitted | None, reader: Reader, rows: list[dict[str, Any]]
+) -> tuple[Any, Any]:
     import numpy as np
 
     p_other, p_own = np.zeros(len(rows)), np.zeros(len(rows))
     if fitted is None:
         return p_other, p_own
-    texts = sorted({t for r in rows for t, _ in _context(r)})
-    known = dict(zip(texts, _alone_probability(fitted, texts), strict=True))
+    model = RiskModel(*fitted.meta_and_arrays(version="fit", threshold=0.5, severe_threshold=0.5))
     for i, row in enumerate(rows):
-        for text, same in _context(row):
+        for text, same in context_of(row):
+            normalised, dense = reader.read(text)
+            p = model.remembered(text, normalised, dense)[0]
             if same:
-                p_own[i] = max(p_own[i], known[text])
+                p_own[i] = max(p_own[i], p)
             else:
-                p_other[i] = max(p_other[i], known[text])
+                p_other[i] = max(p_other[i], p)
     return p_other, p_own
 
 
-def fit(rows: list[dict[str, Any]]) -> _Fitted:
+def fit(reader: Reader, rows: list[dict[str, Any]], c_risk: float = C_RISK) -> Fitted:
     import numpy as np
+    from scipy.sparse import csr_matrix, diags, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    texts = [r["text"] for r in rows]
+    vectorizer = TfidfVectorizer(
+        analyzer=_analyzer, min_df=MIN_DF, binary=True, sublinear_tf=False, dtype=np.float64
+    )
+    vectorizer.fit([reader.read(r["text"])[0] for r in rows])
+    x, d = _matrices(reader, rows, vectorizer)
+    features = hstack([x, csr_matrix(d)]).tocsr()
+    width = features.shape[1]
     labels = np.array([int(bool(r["risk"])) for r in rows])
-    vectorizers = [v.fit(texts) for v in _vectorizers()]
-    x = _text_matrix(vectorizers, texts)
-    risky_rows = [i for i, r in enumerate(rows) if r["risk"]]
-    category = LogisticRegression(C=C, max_iter=5000)
-    category.fit(x[risky_rows], [rows[i]["category"] for i in risky_rows])
-    fitted: _Fitted | None = None
+    risky = np.flatnonzero(labels)
+    heads = np.zeros((width, HEADS))
+    intercepts = np.zeros(HEADS)
+
+    category = LogisticRegression(C=C_HEADS, max_iter=5000)
+    category.fit(features[risky], [rows[i]["category"] for i in risky])
+    classes = [str(c) for c in category.classes_]
+    if len(classes) == 2:  # scikit-learn keeps one row for two classes: logits (0, z)
+        heads[:, 6] = category.coef_[0]
+        intercepts[6] = category.intercept_[0]
+    else:
+        heads[:, 5 : 5 + len(classes)] = category.coef_.T
+        intercepts[5 : 5 + len(classes)] = category.intercept_
+    for column, levels in ((3, ("high", "critical")), (4, ("critical",))):
+        target = np.array([int(rows[i].get("severity") in levels) for i in risky])
+        if target.min() == target.max():  # one level only: a constant, not a head
+            intercepts[column] = 8.0 if target[0] else -8.0
+            continue
+        head = LogisticRegression(C=C_HEADS, max_iter=5000, class_weight="balanced")
+        head.fit(features[risky], target)
+        heads[:, column] = head.coef_[0]
+        intercepts[column] = head.intercept_[0]
+
+    fitted: Fitted | None = None
     for _ in range(ROUNDS):
-        p_other, p_own = _context_risk(fitted, rows)
-        risky = LogisticRegression(C=C, class_weight="balanced", max_iter=10000)
-        risky.fit(_design(x, p_other, p_own), labels)
-        fitted = _Fitted(vectorizers, risky.coef_[0], float(risky.intercept_[0]), category)
+        p_other, p_own = _context_risk(fitted, reader, rows)
+        design = hstack(
+            [
+                features,
+                diags(p_other) @ features,
+                diags(p_own) @ features,
+                csr_matrix(p_other[:, None]),
+                csr_matrix(p_own[:, None]),
+            ]
+        ).tocsr()
+        head = LogisticRegression(C=c_risk, max_iter=10000, class_weight="balanced")
+        head.fit(design, labels)
+        coef = head.coef_[0]
+        for k in range(3):
+            heads[:, k] = coef[k * width : (k + 1) * width]
+        intercepts[0] = head.intercept_[0]
+        n = x.shape[1]
+        fitted = Fitted(
+            vectorizer,
+            heads[:n].copy(),
+            heads[n:].copy(),
+            intercepts.copy(),
+            (float(coef[3 * width]), float(coef[3 * width + 1])),
+            classes,
+        )
+        # scikit-learn's own probabilities for the lines without context, which the
+        # numpy scorer must reproduce.
+        alone = [i for i, r in enumerate(rows) if not r.get("context")]
+        fitted.reference = dict(
+            zip(
+                (rows[i]["text"] for i in alone),
+                head.predict_proba(design[alone])[:, 1].tolist(),
+                strict=True,
+            )
+        )
     assert fitted is not None
     return fitted
 
 
-def export(fitted: _Fitted, *, version: str, trained_on: list[str]) -> dict[str, Any]:
-    width = fitted.width
-    coef = fitted.coef
-    category = fitted.category
-    classes = [str(c) for c in category.classes_]
-    vectorizers = []
-    offset = 0
-    for vectorizer in fitted.vectorizers:
-        features = {}
-        for gram, index in sorted(vectorizer.vocabulary_.items()):
-            column = offset + index
-            row = [round(float(vectorizer.idf_[index]), DIGITS)]
-            row += [round(float(coef[column + k * width]), DIGITS) for k in range(3)]
-            row += [round(float(category.coef_[k][column]), DIGITS) for k in range(len(classes))]
-            features[gram] = row
-        vectorizers.append(
-            {
-                "analyzer": vectorizer.analyzer,
-                "ngram_range": list(vectorizer.ngram_range),
-                "features": features,
-            }
+def out_of_writer_scores(reader: Reader, training: list[dict[str, Any]]) -> list[tuple]:
+    """Every training line scored by a model fitted without its writer: the writers are
+    dealt into ``FOLDS`` groups, and each group is scored by a model fitted on the others.
+    Returns (row, Score) pairs."""
+    writers = sorted({r["writer"] for r in training})
+    scored = []
+    for fold in range(min(FOLDS, len(writers))):
+        left_out = set(writers[fold::FOLDS])
+        fitted = fit(reader, [r for r in training if r["writer"] not in left_out])
+        model = RiskModel(
+            *fitted.meta_and_arrays(version="cv", threshold=0.5, severe_threshold=0.5)
         )
-        offset += len(vectorizer.vocabulary_)
-    return {
-        "format": FORMAT,
-        "version": version,
-        "trained_on": trained_on,
-        "threshold": THRESHOLD,
-        "high_threshold": HIGH_THRESHOLD,
-        "intercept": round(fitted.intercept, DIGITS),
-        "context_weights": [
-            round(float(coef[3 * width]), DIGITS),
-            round(float(coef[3 * width + 1]), DIGITS),
-        ],
-        "categories": classes,
-        "category_intercepts": [round(float(v), DIGITS) for v in category.intercept_],
-        "vectorizers": vectorizers,
-    }
+        for row in training:
+            if row["writer"] in left_out:
+                scored.append((row, score_row(model, reader, row)))
+    return scored
 
 
-def _reference_probability(data: dict[str, Any], fitted: _Fitted, rows: list) -> Any:
-    """scikit-learn's matrices with the exported (rounded) numbers: what the plain scorer
-    must reproduce."""
+def score_row(model: RiskModel, reader: Reader, row: dict[str, Any]) -> Any:
+    context = context_of(row)
+    normalised, dense = reader.read(row["text"])
+    other = own = (0.0, "none", 0.0)
+    for text, same in context:
+        n, v = reader.read(text)
+        found = model.remembered(text, n, v)
+        if same and found[0] > own[0]:
+            own = found
+        elif not same and found[0] > other[0]:
+            other = found
+    return model.score(normalised, dense, other=other, own=own)
+
+
+def choose_thresholds(scored: list[tuple]) -> dict[str, Any]:
+    """The lowest risk threshold whose false-positive rate on writers the model had not
+    seen is at most ``TARGET_FPR``, and the severity threshold under which no more than
+    2% of the critical lines it flags would be only reviewed."""
     import numpy as np
 
-    for vectorizer, exported in zip(fitted.vectorizers, data["vectorizers"], strict=True):
-        for gram, index in vectorizer.vocabulary_.items():
-            vectorizer.idf_[index] = exported["features"][gram][0]
-    width = fitted.width
-    weights = np.zeros(3 * width + 2)
-    offset = 0
-    for vectorizer, exported in zip(fitted.vectorizers, data["vectorizers"], strict=True):
-        for gram, index in vectorizer.vocabulary_.items():
-            for k in range(3):
-                weights[offset + index + k * width] = exported["features"][gram][1 + k]
-        offset += len(vectorizer.vocabulary_)
-    weights[3 * width :] = data["context_weights"]
-    rounded = _Fitted(fitted.vectorizers, weights, data["intercept"], fitted.category)
-    x = _text_matrix(fitted.vectorizers, [r["text"] for r in rows])
-    p_other, p_own = _context_risk(rounded, rows)
-    z = _design(x, p_other, p_own) @ weights + data["intercept"]
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _parity(model: RiskModel, data: dict[str, Any], fitted: _Fitted, rows: list) -> float:
-    expected = _reference_probability(data, fitted, rows)
-    return max(
-        abs(model.probability(r["text"], _context(r)) - float(p))
-        for r, p in zip(rows, expected, strict=True)
-    )
-
-
-def _held_out_figures(model: RiskModel, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    tp = fp = fn = tn = right = 0
-    for row in rows:
-        score = model.score(row["text"], _context(row))
-        flagged, truth = score.severity != "none", bool(row["risk"])
-        tp += int(flagged and truth)
-        fp += int(flagged and not truth)
-        fn += int(not flagged and truth)
-        tn += int(not flagged and not truth)
-        right += int(truth and flagged and score.category == row["category"])
-    return {
-        "lines": len(rows),
-        "precision": round(tp / max(tp + fp, 1), 3),
-        "recall": round(tp / max(tp + fn, 1), 3),
-        "right_category": round(right / max(tp + fn, 1), 3),
-        "false_positive_rate": round(fp / max(fp + tn, 1), 3),
-    }
-
-
-def choose_threshold(training: list[dict[str, Any]]) -> tuple[float, dict[str, Any]]:
-    """Leave one training writer out at a time (the held-out writers are not used), and
-    take the lowest threshold whose false-positive rate on those unseen writers is at most
-    ``TARGET_FPR``: as much recall as the safe lines allow, chosen without the test split."""
-    import numpy as np
-
-    probabilities, truth = [], []
-    for writer in sorted({r["writer"] for r in training} - {"legacy"}):
-        fitted = fit([r for r in training if r["writer"] != writer])
-        rows = [r for r in training if r["writer"] == writer]
-        model = RiskModel(export(fitted, version="cv", trained_on=[]))
-        probabilities += [model.probability(r["text"], _context(r)) for r in rows]
-        truth += [bool(r["risk"]) for r in rows]
-    p, t = np.array(probabilities), np.array(truth)
+    p = np.array([s.probability for _, s in scored])
+    truth = np.array([bool(r["risk"]) for r, _ in scored])
     table = {}
-    chosen = 0.9
-    for threshold in np.arange(0.30, 0.91, 0.05):
+    chosen = 0.95
+    for threshold in np.round(np.arange(0.20, 0.951, 0.025), 3):
         flagged = p >= threshold
-        fpr = float((flagged & ~t).sum() / max((~t).sum(), 1))
-        recall = float((flagged & t).sum() / max(t.sum(), 1))
-        table[f"{threshold:.2f}"] = {"recall": round(recall, 3), "fpr": round(fpr, 3)}
+        fpr = float((flagged & ~truth).sum() / max((~truth).sum(), 1))
+        recall = float((flagged & truth).sum() / max(truth.sum(), 1))
+        table[f"{threshold:.3f}"] = {"recall": round(recall, 3), "fpr": round(fpr, 3)}
         if fpr <= TARGET_FPR and threshold < chosen:
-            chosen = round(float(threshold), 2)
-    return chosen, table
+            chosen = float(threshold)
+    critical = sorted(
+        s.severe for r, s in scored if r.get("severity") == "critical" and s.probability >= chosen
+    )
+    severe = critical[int(len(critical) * (1 - CRITICAL_ALERTED))] if critical else 0.5
+    return {"threshold": chosen, "severe_threshold": round(min(severe, 0.5), 3), "table": table}
 
 
-def train(version: str, out: Path = OUT, corpus: Path = CORPUS) -> dict[str, Any]:
+def train(version: str, data: Path = DATA, *, cross_validate: bool = True) -> dict[str, Any]:
+    corpus = data / "corpus"
     rows = corpus_rows(corpus)
     held = held_out_writers(corpus)
     training, testing = split(rows, held)
-    threshold, table = choose_threshold(training)
-    fitted = fit(training)
-    trained_on = sorted({r["file"] for r in training})
-    data = export(fitted, version=version, trained_on=trained_on)
-    data["threshold"] = threshold
-    data["high_threshold"] = max(HIGH_THRESHOLD, round(threshold + 0.2, 2))
-    model = RiskModel(data)
-    drift = _parity(model, data, fitted, training)
-    if drift > 1e-9:
-        raise SystemExit(f"the plain scorer differs from the exported weights by {drift}")
-    samples = [r for r in training if r.get("context")][:4] + training[:: len(training) // 10]
-    data["checks"] = [
-        {
-            "text": r["text"],
-            "context": [list(c) for c in _context(r)],
-            "probability": model.probability(r["text"], _context(r)),
-        }
-        for r in samples
+    reader = Reader(data)
+    chosen: dict[str, Any] = {"threshold": 0.5, "severe_threshold": 0.5, "table": {}}
+    if cross_validate:
+        chosen = choose_thresholds(out_of_writer_scores(reader, training))
+    fitted = fit(reader, training)
+    meta, arrays = fitted.meta_and_arrays(
+        version=version,
+        trained_on=sorted({r["file"] for r in training}),
+        threshold=chosen["threshold"],
+        severe_threshold=chosen["severe_threshold"],
+    )
+    check = RiskModel(meta, arrays)
+    drift = max(
+        abs(check.score(*reader.read(text)).probability - p) for text, p in fitted.reference.items()
+    )
+    if drift > PARITY:
+        raise SystemExit(f"the numpy scorer differs from scikit-learn by {drift}")
+    samples = sorted(fitted.reference)[:: max(len(fitted.reference) // 12, 1)]
+    meta["checks"] = [
+        {"text": t, "probability": round(check.score(*reader.read(t)).probability, 6)}
+        for t in samples
     ]
-    out.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+    save(data, meta, arrays)
+    model = RiskModel.load(data)
     return {
-        "written": str(out),
+        "written": str(data / "model.json"),
         "features": model.feature_count,
-        "kib": out.stat().st_size // 1024,
-        "parity": drift,
+        "kib": ((data / "model.json").stat().st_size + (data / "model.npz").stat().st_size) // 1024,
         "trained_lines": len(training),
-        "threshold": threshold,
-        "leave_one_writer_out": table,
+        "parity": drift,
+        "threshold": chosen["threshold"],
+        "severe_threshold": chosen["severe_threshold"],
+        "leave_one_writer_out": chosen["table"],
         "held_out_writers": sorted(held),
-        "held_out_model_only": _held_out_figures(model, testing),
+        "held_out_lines": len(testing),
+    }
+
+
+def train_language(data: Path = DATA, *, margin: float = LANGID_MARGIN) -> dict[str, Any]:
+    """The language identifier (moderation/risk/language.py): naive Bayes over character
+    1-3-grams, from the training writers' lines and ``data/langid/other.jsonl``. Scored on
+    the held-out writers' lines and every fifth line of the other languages, then trained
+    on everything but the held-out writers and written."""
+    corpus = data / "corpus"
+    training, testing = split(corpus_rows(corpus), held_out_writers(corpus))
+    others = [
+        json.loads(raw)
+        for raw in (data / "langid" / "other.jsonl").read_text(encoding="utf-8").splitlines()
+        if raw.strip()
+    ]
+    labelled = [(r["text"], r["lang"]) for r in training] + [(o["text"], o["lang"]) for o in others]
+    figures = _language_figures(
+        _fit_language(
+            [(r["text"], r["lang"]) for r in training]
+            + [(o["text"], o["lang"]) for i, o in enumerate(others) if i % 5],
+            margin,
+        ),
+        [(r["text"], r["lang"]) for r in testing]
+        + [(o["text"], o["lang"]) for i, o in enumerate(others) if not i % 5],
+    )
+    meta, arrays = _fit_language(labelled, margin)
+    language_save(data, meta, arrays)
+    return {"labels": len(meta["labels"]), "vocabulary": len(meta["vocabulary"]), **figures}
+
+
+def _fit_language(labelled: list[tuple[str, str]], margin: float) -> tuple[dict, dict]:
+    import numpy as np
+
+    scripts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for text, label in labelled:
+        script, _ = main_script(text)
+        scripts.setdefault(script, {}).setdefault(label, 0)
+        scripts[script][label] += 1
+        mine = counts.setdefault(label, {})
+        for gram in language_grams(text):
+            mine[gram] = mine.get(gram, 0) + 1
+    labels = sorted(counts)
+    totals: dict[str, int] = {}
+    for mine in counts.values():
+        for gram, n in mine.items():
+            totals[gram] = totals.get(gram, 0) + n
+    vocabulary = sorted(g for g, n in totals.items() if n >= 2)
+    counted = np.zeros((len(vocabulary), len(labels)))
+    position = {g: i for i, g in enumerate(vocabulary)}
+    for j, label in enumerate(labels):
+        for gram, n in counts[label].items():
+            i = position.get(gram)
+            if i is not None:
+                counted[i, j] = n
+    alpha = 0.1
+    denominator = counted.sum(axis=0) + alpha * (len(vocabulary) + 1)
+    log = np.log((counted + alpha) / denominator)
+    meta = {
+        "labels": labels,
+        "margin": margin,
+        "vocabulary": vocabulary,
+        # A label is chosen for a script's text only if at least five of its lines use it.
+        "scripts": {
+            script: sorted(label for label, n in by_label.items() if n >= 5)
+            for script, by_label in sorted(scripts.items())
+            if script in ("LATIN", "ARABIC")
+        },
+    }
+    arrays = {
+        "log": log.astype(np.float32),
+        "prior": np.zeros(len(labels), dtype=np.float32),
+        "unknown": np.log(alpha / denominator).astype(np.float32),
+    }
+    return meta, arrays
+
+
+def _language_figures(fitted: tuple[dict, dict], labelled: list[tuple[str, str]]) -> dict:
+    identifier = LanguageIdentifier(*fitted)
+    right = wrong_outside = wrong_covered = told = 0
+    covered_lines = outside_lines = 0
+    for text, label in labelled:
+        found = identifier.identify(text)
+        if found.code == "und":
+            continue
+        told += 1
+        truly_covered = label in COVERED or label in READ_AS
+        covered_lines += truly_covered
+        outside_lines += not truly_covered
+        right += found.code == label
+        wrong_outside += truly_covered and found.coverage == "outside"
+        wrong_covered += (not truly_covered) and found.coverage == "covered"
+    return {
+        "identified_lines": told,
+        "language_accuracy": round(right / max(told, 1), 3),
+        "covered_marked_outside": round(wrong_outside / max(covered_lines, 1), 3),
+        "outside_passed_as_covered": round(wrong_covered / max(outside_lines, 1), 3),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--version", default="2.0.0")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--version", default="3.0.0")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--no-cross-validation", action="store_true", help="skip choosing thresholds (quick)"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(train(args.version, args.out, args.corpus), ensure_ascii=False))
+    languages = train_language(args.data)
+    result = train(args.version, args.data, cross_validate=not args.no_cross_validation)
+    print(json.dumps({**result, "language_identifier": languages}, ensure_ascii=False))
     return 0
 
 

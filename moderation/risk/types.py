@@ -19,6 +19,7 @@ Category = Literal[
 ]
 Severity = Literal["concern", "high", "critical"]
 Action = Literal["none", "review", "alert"]
+Coverage = Literal["covered", "outside"]
 
 CATEGORIES: Final[tuple[Category, ...]] = get_args(Category)
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
@@ -70,11 +71,20 @@ class Assessment:
 
     findings: tuple[Finding, ...]
     suppressed: tuple[Suppressed, ...] = ()
+    # The language the message was read as ("und" when too short to tell), and whether the
+    # detector covers it: "outside" means no finding says little, and a person must read it.
+    language: str = "und"
+    coverage: Coverage = "covered"
 
     @property
     def flagged(self) -> bool:
         """Whether the message goes anywhere: a moderator's review queue or a staff alert."""
         return bool(self.findings)
+
+    @property
+    def assessed(self) -> bool:
+        """False for a message in a language the detector does not read."""
+        return self.coverage == "covered"
 
     @property
     def top(self) -> Finding | None:

@@ -377,6 +377,8 @@ export class ChatView {
         return this.facilitator.reportNotice(frame);
       case "risk_notice":
         return this.facilitator.riskNotice(frame);
+      case "language_notice":
+        return this.facilitator.languageNotice(frame);
       case "waiting_room":
         return this.session.update(frame);
       default:

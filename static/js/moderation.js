@@ -234,6 +234,15 @@ export class FacilitatorPanel {
     );
   }
 
+  /** The risk check cannot read this language: a person has to. */
+  languageNotice(frame) {
+    this.alert(
+      `A message from ${frame.author} is in a language our safety check can't read. Please read it yourself.`,
+      frame.seq ?? null,
+      "A message needs reading by a person.",
+    );
+  }
+
   alert(text, seq, spoken) {
     const item = el("li", { className: "fac-alert" }, el("span", { className: "muted", text: `${at()} ` }), text, " ");
     if (seq) item.append(smallButton(`Show message #${seq}`, () => this.onShow(seq), "", true));

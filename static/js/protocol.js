@@ -78,6 +78,7 @@ export const ServerType = Object.freeze({
   MOD_ACTION: "mod_action",
   REPORT_NOTICE: "report_notice",
   RISK_NOTICE: "risk_notice",
+  LANGUAGE_NOTICE: "language_notice",
   WAITING_ROOM: "waiting_room",
 });
 

@@ -80,5 +80,6 @@ def test_module_level_assess_takes_context_and_still_works_alone() -> None:
 def test_context_probabilities_are_remembered_per_text(full_detector: Detector) -> None:
     model = full_detector.model
     assert isinstance(model, RiskModel)
-    model.probability("same", RISKY_OTHER)
-    assert RISKY_OTHER[0][0] in model._memo
+    full_detector.assess("same", context=RISKY_OTHER)
+    remembered = model.recall(RISKY_OTHER[0][0])
+    assert remembered is not None and remembered[0] >= model.threshold

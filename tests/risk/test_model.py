@@ -1,21 +1,25 @@
-"""The learned second opinion: the plain Python scorer reproduces the trained model, feature
-extraction matches scikit-learn's analyzers, and the detector uses the model only where the
-lexicon found nothing."""
+"""The learned classifier: features shared by trainer and scorer, the numpy scorer against
+scikit-learn, deterministic training, how the model and the rules combine, and the shipped
+model's figures on the writer held out from training."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from moderation.risk import Detector
+from moderation.risk.commands import evaluate_file
+from moderation.risk.features import CUE_PREFIX, WORD_PREFIX, document, grams, is_short
 from moderation.risk.lexicon import shipped_data_dir
-from moderation.risk.model import MODEL_NAME, RiskModel, char_wb_ngrams, word_ngrams
-from tests.risk.test_evaluate import DATA, _report
+from moderation.risk.model import MODEL_NAME, WEIGHTS_NAME, RiskModel
+from moderation.risk.train import CORPUS, held_out_writers
 
-SHIPPED = Path(str(shipped_data_dir())) / MODEL_NAME
+SHIPPED = Path(str(shipped_data_dir()))
 
 
 @pytest.fixture(scope="module")
@@ -23,51 +27,58 @@ def model() -> RiskModel:
     return RiskModel.load(SHIPPED)
 
 
-def test_char_wb_ngrams_pad_words_and_count_short_words_once() -> None:
-    assert char_wb_ngrams("hi  you", 3, 4) == [
-        " hi",
-        "hi ",
-        " hi ",
-        " yo",
-        "you",
-        "ou ",
-        " you",
-        "you ",
-    ]
-    # A padded word no longer than n is one gram, and longer n are skipped for it.
-    assert char_wb_ngrams("a", 3, 5) == [" a "]
-    assert char_wb_ngrams("ok", 3, 5) == [" ok", "ok ", " ok "]
+def test_grams_are_padded_char_ngrams_and_words() -> None:
+    found = grams("im ok")
+    assert " im" in found and "im " in found and " im " in found and " ok " in found
+    assert f"{WORD_PREFIX}im" in found and f"{WORD_PREFIX}im ok" in found
+    # Han text has no spaces: the clause is one "word" and its bigrams are features.
+    assert "不想" in grams("我不想活了") and "死" in grams("想死")
 
 
-def test_word_ngrams_use_two_letter_tokens_and_bigrams() -> None:
-    assert word_ngrams("i am NOT ok, am i", 1, 2) == [
-        "am",
-        "NOT",
-        "ok",
-        "am",
-        "am NOT",
-        "NOT ok",
-        "ok am",
-    ]
+def test_a_document_carries_the_cues_that_matched_and_what_discounted_them(
+    full_detector: Detector,
+) -> None:
+    (text, tokens), _ = full_detector.features("When I was 12 I tried to kill myself")
+    assert "kil" in text  # normalised (repeated letters folded)
+    assert any(t.startswith(f"{CUE_PREFIX}s:") and t.endswith(":past") for t in tokens)
+    (_, counted), _ = full_detector.features("i'm going to kill myself tonight")
+    assert any(t.startswith(f"{CUE_PREFIX}c:") for t in counted)
+    assert document("x", full_detector.assess("hello")) == ("x", ())
 
 
-def test_shipped_model_reproduces_the_scores_recorded_at_training(model: RiskModel) -> None:
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("same", True),
+        ("omg same", True),
+        ("this ^", True),
+        ("i am not ok", False),
+        ("我也是", True),
+        ("我真的不想再活下去了", False),
+    ],
+)
+def test_short_lines(text: str, short: bool) -> None:
+    assert is_short(text) is short
+
+
+def test_shipped_model_reproduces_the_scores_recorded_at_training(
+    model: RiskModel, full_detector: Detector
+) -> None:
     assert len(model.checks) >= 10
-    assert any(context for _, context, _ in model.checks)
-    for text, context, probability in model.checks:
-        assert model.probability(text, context) == pytest.approx(probability, abs=1e-12), text
+    for check in model.checks:
+        doc, dense = full_detector.features(check["text"])
+        assert model.score(doc, dense).probability == pytest.approx(
+            check["probability"], abs=1e-5
+        ), check["text"]
 
 
-def test_model_is_trained_on_the_labelled_files_and_uses_the_documented_thresholds(
+def test_model_is_trained_on_training_writers_with_thresholds_chosen_without_them(
     model: RiskModel,
 ) -> None:
-    assert {"risk/dev.jsonl", "risk/test.jsonl", "w1/en.jsonl", "w2/zh.jsonl"} <= set(
-        model.trained_on
-    )
-    # The threshold is chosen by leaving one training writer out at a time
-    # (moderation/risk/train.py); the high threshold sits well above it.
+    held = held_out_writers()
+    assert model.trained_on and not {f for f in model.trained_on if f.split("/")[0] in held}
     assert 0.3 <= model.threshold <= 0.9
-    assert model.high_threshold >= max(0.8, model.threshold + 0.15)
+    assert 0.0 < model.severe_threshold <= 0.5
     assert set(model.categories) == {
         "suicide",
         "self_harm",
@@ -76,30 +87,57 @@ def test_model_is_trained_on_the_labelled_files_and_uses_the_documented_threshol
         "harm_to_others",
         "medical_emergency",
     }
+    size = (SHIPPED / MODEL_NAME).stat().st_size + (SHIPPED / WEIGHTS_NAME).stat().st_size
+    assert size <= 20 * 1024 * 1024
 
 
-def test_an_unknown_model_format_is_refused() -> None:
-    data = json.loads(SHIPPED.read_text(encoding="utf-8"))
-    data["format"] = 99
+def test_an_unknown_model_format_or_other_rule_features_are_refused() -> None:
+    meta = json.loads((SHIPPED / MODEL_NAME).read_text(encoding="utf-8"))
+    with np.load(SHIPPED / WEIGHTS_NAME) as npz:
+        arrays = {k: npz[k] for k in npz.files}
     with pytest.raises(ValueError, match="unsupported model format"):
-        RiskModel(data)
+        RiskModel({**meta, "format": 99}, arrays)
+    with pytest.raises(ValueError, match="other rule features"):
+        RiskModel({**meta, "rule_features": ["rule:x"]}, arrays)
 
 
-def test_model_flags_implicit_risk_the_lexicon_misses(
-    detector: Detector, full_detector: Detector
+def test_a_model_only_finding_points_at_the_words_that_carried_it(
+    full_detector: Detector,
 ) -> None:
     text = "gave my guitar and my books to my cousin, won't need them where im going"
-    assert not detector.assess(text).findings  # no cue covers this phrasing
     finding = full_detector.assess(text).top
     assert finding is not None and finding.category == "suicide"
-    assert finding.evidence[0].rule.startswith("model:")
-    assert finding.severity in ("concern", "high")
+    for evidence in finding.evidence:
+        assert evidence.rule.startswith("model:")
+        assert text[evidence.start : evidence.end] == evidence.cue
+        assert 0 < evidence.end - evidence.start < len(text)
 
 
-def test_lexicon_findings_are_kept_as_they_are(full_detector: Detector) -> None:
-    finding = full_detector.assess("i'm going to kill myself tonight").top
-    assert finding is not None and finding.severity == "critical"
-    assert not finding.evidence[0].rule.startswith("model:")
+def test_a_plan_with_means_and_a_time_alerts_as_critical(full_detector: Detector) -> None:
+    found = full_detector.assess("i'm going to kill myself tonight, the pills are ready")
+    assert found.action == "alert"
+    assert found.top is not None and found.top.category == "suicide"
+    assert found.top.severity == "critical"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("he's outside my door right now and he's kicking it", "immediate_danger"),
+        ("i took all my tablets an hour ago and i can't keep my eyes open", "medical_emergency"),
+        ("my stepdad goes into my little sister's room at night, she's 8", "child_at_risk"),
+        (
+            "i've bought a knife and i'm going round to his tonight to use it on him",
+            "harm_to_others",
+        ),
+        ("cut myself again just now, deeper than before", "self_harm"),
+    ],
+)
+def test_who_is_at_risk_decides_the_category(
+    full_detector: Detector, text: str, category: str
+) -> None:
+    found = full_detector.assess(text)
+    assert found.top is not None and found.top.category == category, found
 
 
 @pytest.mark.parametrize(
@@ -110,6 +148,10 @@ def test_lexicon_findings_are_kept_as_they_are(full_detector: Detector) -> None:
         "the weather is awful today",
         "this essay is killing me",
         "when i was 15 he hurt me, it took years to talk about it",
+        "Second message from Ana",
+        "Third message from Ana",
+        "You're all making this up",
+        "cutting back on sugar this month, wish me luck",
     ],
 )
 def test_ordinary_chat_and_past_disclosures_do_not_fire(full_detector: Detector, text: str) -> None:
@@ -117,29 +159,87 @@ def test_ordinary_chat_and_past_disclosures_do_not_fire(full_detector: Detector,
 
 
 def test_without_a_model_file_the_detector_is_the_lexicon_alone(tmp_path: Path) -> None:
-    data = Path(str(shipped_data_dir()))
     copy = tmp_path / "data"
-    shutil.copytree(data, copy)
-    (copy / MODEL_NAME).unlink()
+    shutil.copytree(SHIPPED, copy)
+    (copy / WEIGHTS_NAME).unlink()
     detector = Detector.from_data_dir(copy)
     assert detector.model is None
     text = "gave my guitar and my books to my cousin, won't need them where im going"
     assert not detector.assess(text).findings
+    assert detector.assess("i'm going to kill myself tonight").action == "alert"
 
 
-def test_full_detector_meets_the_targets_on_the_test_set(full_detector: Detector) -> None:
-    result = _report(full_detector, "test.jsonl")
-    assert result["precision"] >= 0.85
-    assert result["recall"] >= 0.95
-    assert result["critical_recall"] == 1.0
+def _tiny_corpus(root: Path) -> Path:
+    """A copy of the shipped data with a corpus of three small writers."""
+    data = root / "data"
+    shutil.copytree(SHIPPED, data, ignore=shutil.ignore_patterns("corpus"))
+    lines = {
+        "wa": [
+            ("i want to die tonight", True, "suicide"),
+            ("he is outside my door", True, "immediate_danger"),
+            ("i wish i could sleep forever", True, "suicide"),
+            ("lovely weather today", False, "none"),
+            ("i had tea with my mum", False, "none"),
+        ],
+        "wb": [
+            ("i want to end my life", True, "suicide"),
+            ("he's at the door again", True, "immediate_danger"),
+            ("the weather is nice", False, "none"),
+            ("tea and cake with friends", False, "none"),
+        ],
+        "wc": [
+            ("i really want to die", True, "suicide"),
+            ("lovely cake today", False, "none"),
+        ],
+    }
+    for writer, rows in lines.items():
+        (data / "corpus" / writer).mkdir(parents=True)
+        (data / "corpus" / writer / "en.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {"text": t, "risk": r, "category": c, "lang": "en", "kind": "direct"}
+                    | ({"severity": "concern" if "sleep" in t else "high"} if r else {})
+                )
+                + "\n"
+                for t, r, c in rows
+            )
+        )
+    (data / "corpus" / "splits.json").write_text(json.dumps({"test": ["wc"]}))
+    return data
 
 
-def test_holdout6_is_balanced_and_multilingual() -> None:
-    from moderation.risk.evaluate import parse_jsonl
+def test_training_is_deterministic_and_the_scorer_matches_scikit_learn(tmp_path: Path) -> None:
+    from moderation.risk.train import train
 
-    examples = parse_jsonl((DATA / "holdout6.jsonl").read_text(encoding="utf-8").splitlines())
-    assert len(examples) >= 220
-    risky = [e for e in examples if e.risk]
-    assert 0.35 <= len(risky) / len(examples) <= 0.45
-    assert len({e.category for e in risky}) == 6
-    assert len([e for e in examples if not e.text.isascii()]) >= 0.08 * len(examples)
+    data = _tiny_corpus(tmp_path / "one")
+    first: dict[str, Any] = train("9.9.9", data, cross_validate=False)
+    assert first["parity"] < 1e-4 and first["trained_lines"] == 9
+    again = _tiny_corpus(tmp_path / "two")
+    train("9.9.9", again, cross_validate=False)
+    assert (data / MODEL_NAME).read_text() == (again / MODEL_NAME).read_text()
+    with np.load(data / WEIGHTS_NAME) as a, np.load(again / WEIGHTS_NAME) as b:
+        for name in a.files:
+            assert np.array_equal(a[name], b[name]), name
+    meta = json.loads((data / MODEL_NAME).read_text())
+    assert meta["trained_on"] == ["wa/en.jsonl", "wb/en.jsonl"]  # never the held-out writer
+
+
+def test_the_shipped_detector_on_the_held_out_writer(tmp_path: Path) -> None:
+    """Floors under the figures in docs/risk-detection.md, on the writer no part of the
+    detector was trained or tuned on: a change that loses recall fails here."""
+    held = sorted(held_out_writers())
+    path = tmp_path / "held_out.jsonl"
+    path.write_text(
+        "".join(
+            p.read_text(encoding="utf-8")
+            for w in held
+            for p in sorted((CORPUS / w).glob("*.jsonl"))
+        ),
+        encoding="utf-8",
+    )
+    result = evaluate_file(path, write=lambda _: None)
+    assert result["recall"] >= 0.77
+    assert result["precision"] >= 0.90
+    assert result["false_positive_rate"] <= 0.07
+    assert result["critical_alerted"] >= 0.80
+    assert min(v["recall"] for v in result["per_language"].values()) >= 0.70  # type: ignore[attr-defined]

@@ -41,11 +41,18 @@ class Command(BaseCommand):
         if options["json"]:
             payload = {
                 "action": assessment.action,
+                "language": assessment.language,
+                "coverage": assessment.coverage,
                 "findings": [asdict(f) for f in assessment.findings],
                 "suppressed": [asdict(s) for s in assessment.suppressed],
             }
             self.stdout.write(json.dumps(payload, ensure_ascii=False))
             return
+        if not assessment.assessed:
+            self.stdout.write(
+                f"language {assessment.language}: outside what the detector reads; "
+                "a person should read it"
+            )
         if not assessment.findings:
             self.stdout.write("no risk found")
         for finding in assessment.findings:
