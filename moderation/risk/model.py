@@ -56,7 +56,6 @@ class Score:
     severe: float  # probability that a risky line is high or critical, not a concern
     critical: float  # probability that a risky line is critical
     from_context: bool = False  # risky only because of the messages before it
-    top_grams: tuple[str, ...] = ()  # the n-grams that pushed the risk up most
 
     @property
     def flagged(self) -> bool:
@@ -77,7 +76,6 @@ class RiskModel:
         self.intercepts = np.asarray(meta["intercepts"], dtype=np.float64)
         self.context_weights: tuple[float, float] = tuple(meta["context_weights"])  # type: ignore[assignment]
         self._index: dict[str, int] = {g: i for i, g in enumerate(meta["vocabulary"])}
-        self._vocabulary: list[str] = meta["vocabulary"]
         self._idf = np.asarray(arrays["idf"], dtype=np.float64)
         self._text = np.asarray(arrays["text"], dtype=np.float64)
         self._dense = np.asarray(arrays["dense"], dtype=np.float64)
@@ -97,9 +95,8 @@ class RiskModel:
     def feature_count(self) -> int:
         return len(self._index) + len(RULE_FEATURES)
 
-    def _linear(self, doc: Document, dense: list[float]) -> tuple[Any, Any]:
-        """Every head's linear score for the text alone, and the tf-idf row's matched
-        indices and values (for explaining a finding)."""
+    def _linear(self, doc: Document, dense: list[float]) -> Any:
+        """Every head's linear score for the text alone."""
         index = self._index
         found = {i for g in document_grams(doc) if (i := index.get(g)) is not None}
         totals = self.intercepts.copy()
@@ -108,13 +105,11 @@ class RiskModel:
             values = self._idf[rows]
             values = values / math.sqrt(float(values @ values))
             totals += values @ self._text[rows]
-        else:
-            rows, values = np.zeros(0, dtype=np.intp), np.zeros(0)
         totals += np.asarray(dense) @ self._dense
-        return totals, (rows, values)
+        return totals
 
     def _alone(self, doc: Document, dense: list[float]) -> tuple[float, str, float]:
-        totals, _ = self._linear(doc, dense)
+        totals = self._linear(doc, dense)
         probability = _sigmoid(float(totals[RISK_ALONE]))
         logits = totals[CATEGORY_FROM : CATEGORY_FROM + len(self.categories)]
         category = self.categories[int(np.argmax(logits))]
@@ -143,7 +138,7 @@ class RiskModel:
     ) -> Score:
         """``other`` and ``own`` are the riskiest earlier message by another member and by
         the writer, as (probability, category, severity) from :meth:`remembered`."""
-        totals, (rows, values) = self._linear(doc, dense)
+        totals = self._linear(doc, dense)
         p_other, p_own = other[0], own[0]
         z_alone = float(totals[RISK_ALONE])
         z = z_alone + p_other * float(totals[RISK_OTHER]) + p_own * float(totals[RISK_OWN])
@@ -167,11 +162,6 @@ class RiskModel:
             category, category_probability, from_context = earlier[1], earlier[0], True
             if earlier is own:
                 severe = max(severe, earlier[2])
-        top: tuple[str, ...] = ()
-        if category != "none" and len(rows):
-            push = values * self._text[rows, RISK_ALONE]
-            order = np.argsort(-push)[:3]
-            top = tuple(self._vocabulary[int(rows[i])] for i in order if push[i] > 0)
         return Score(
             probability=probability,
             alone=alone,
@@ -180,7 +170,6 @@ class RiskModel:
             severe=severe,
             critical=critical,
             from_context=from_context,
-            top_grams=top,
         )
 
     def word_push(self, normalised_word: str) -> float:
