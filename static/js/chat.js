@@ -320,6 +320,7 @@ export class RoomConnection {
       case ServerType.MOD_ACTION:
       case ServerType.REPORT_NOTICE:
       case ServerType.RISK_NOTICE:
+      case ServerType.LANGUAGE_NOTICE:
       case ServerType.WAITING_ROOM:
         return this.ui.roomFrame(frame); // nothing here for the socket to track
       default:

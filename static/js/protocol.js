@@ -355,6 +355,7 @@ const VALIDATORS = {
   [ServerType.REPORT_NOTICE]: (f) => isId(f.id) && isSeq(f.seq) && isString(f.author) && isString(f.reason),
   [ServerType.RISK_NOTICE]: (f) =>
     isString(f.author) && isString(f.category) && isString(f.severity) && isOptional(f.seq, isSeq),
+  [ServerType.LANGUAGE_NOTICE]: (f) => isString(f.author) && isString(f.language) && isOptional(f.seq, isSeq),
   [ServerType.WAITING_ROOM]: (f) => isString(f.session) && isListOf(f.members, isWaitingMember),
 };
 

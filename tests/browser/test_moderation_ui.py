@@ -239,6 +239,26 @@ def test_report_reaches_the_facilitator_without_the_reporters_name(
     expect(ana_own.get_by_role("button", name=re.compile("^Options for "))).to_have_count(0)
 
 
+def test_a_message_the_safety_check_cannot_read_is_shown_to_the_facilitator(
+    facilitators: Callable[..., Member], members: Callable[..., Member]
+) -> None:
+    guide = facilitators()
+    ana, ben = joined(members), joined(members)
+    portuguese = "Hoje foi um dia muito difícil e não consigo dormir nada"
+    ana.send(portuguese)
+    alerts = guide.page.locator("#fac-alerts")
+    expect(alerts).to_contain_text(
+        f"A message from {ana.pseudonym} is in a language our safety check can't read. "
+        "Please read it yourself."
+    )
+    expect(guide.page.locator("#facilitator summary")).to_contain_text("1 to look at")
+    alerts.get_by_role("button", name=re.compile(r"^Show message #")).click()
+    expect(guide.message(portuguese)).to_be_focused()
+    # Members see the message and nothing about the notice.
+    expect(ben.message(portuguese)).to_be_visible()
+    expect(ben.page.locator("#fac-alerts li")).to_have_count(0)
+
+
 def test_waiting_room_agree_then_admitted_then_session_ends(
     facilitators: Callable[..., Member], members: Callable[..., Member]
 ) -> None:
