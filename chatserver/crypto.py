@@ -80,6 +80,12 @@ def random_choice(items: Sequence[_T]) -> _T:
     return secrets.choice(items)
 
 
+def random_phrase(words: Sequence[str], count: int) -> str:
+    """``count`` words, each drawn uniformly and independently from ``words``: the phrase
+    carries ``count * log2(len(words))`` bits, whatever the words are."""
+    return " ".join(secrets.choice(words) for _ in range(count))
+
+
 def random_bytes(nbytes: int) -> bytes:
     return secrets.token_bytes(nbytes)
 

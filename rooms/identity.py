@@ -1,10 +1,15 @@
 """Anonymous member identity: creation and recovery on another device.
 
 A member has no email, name or phone. They get a one-time recovery phrase of eight common
-English words (BIP-39 list). The first three words are a random lookup handle stored as is;
-the other five (55 bits, drawn at random) are stored only as an HMAC under a key derived from
-the server secret, so a stolen database without that secret does not let anyone take over a
+English words, drawn from the BIP-39 English list less the deny list of distressing words
+(``rooms.wordlists``; the words kept and the bits are in docs/security.md, "Words handed to
+a member"). The first three words are a random lookup handle stored as is; the other five
+(about 54 bits, drawn at random) are stored only as an HMAC under a key derived from the
+server secret, so a stolen database without that secret does not let anyone take over a
 member, and the phrase itself is never stored.
+
+Recovery does not check the words against any list: phrases made before the filter, from
+the full 2,048-word list, keep working, including words that are no longer handed out.
 
 Why not argon2: the words are random, not chosen by a person, so there is no dictionary to
 slow down; what stops an offline guess is the key, not the cost. Argon2 cost 100 MiB and a
@@ -16,35 +21,29 @@ the member next recovers with it; it is then replaced by the keyed hash.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.utils import timezone
-from mnemonic import Mnemonic
 
 from chatserver.crypto import (
     fingerprint,
     is_recovery_digest,
-    random_choice,
+    random_phrase,
     recovery_digest,
     recovery_digest_match,
 )
 from rooms.errors import RecoveryFailed, RecoveryLocked
 from rooms.models import Member, RecoveryThrottle
 from rooms.throttles import slow_hash_slot
+from rooms.wordlists import recovery_words
 
 LOOKUP_WORDS = 3
 SECRET_WORDS = 5
 RECOVERY_MAX_FAILURES = 5
 RECOVERY_WINDOW_SECONDS = 15 * 60
-
-
-@functools.cache
-def _wordlist() -> tuple[str, ...]:
-    return tuple(Mnemonic("english").wordlist)
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,8 @@ class NewMember:
 
 
 def _split(phrase: str) -> tuple[str, str]:
+    # Only the count is checked, never the words: a phrase from the full BIP-39 list (made
+    # before the deny list) must still recover its member (issue 12).
     words = phrase.lower().split()
     if len(words) != LOOKUP_WORDS + SECRET_WORDS:
         raise RecoveryFailed("a recovery phrase has eight words")
@@ -62,8 +63,7 @@ def _split(phrase: str) -> tuple[str, str]:
 
 @transaction.atomic
 def member_create() -> NewMember:
-    words = _wordlist()
-    phrase = " ".join(random_choice(words) for _ in range(LOOKUP_WORDS + SECRET_WORDS))
+    phrase = random_phrase(recovery_words(), LOOKUP_WORDS + SECRET_WORDS)
     lookup, secret = _split(phrase)
     member = Member.objects.create(recovery_lookup=lookup, recovery_hash=_digest(secret))
     return NewMember(member=member, recovery_phrase=phrase)
@@ -102,7 +102,7 @@ def member_recover(*, phrase: str) -> Member:
     answer does not reveal whether the lookup words exist. After ``RECOVERY_MAX_FAILURES``
     failures on the same lookup words within the window, those words are locked for a while.
     (A member who still has an argon2 hash answers slower than unknown words do; the lookup
-    words are 33 random bits, so that tells a guesser nothing they could find by chance.)"""
+    words are about 32 random bits, so that tells a guesser nothing they could find by chance.)"""
     lookup, secret = _split(phrase)
     _refuse_if_locked(lookup)
     candidates = list(

@@ -1,7 +1,11 @@
 """Readable random pseudonyms ("Quiet Heron"), unique within a room.
 
 Chosen at random from the word lists below, never derived from anything about the person,
-and drawn again per room so two rooms' pseudonyms cannot be linked.
+and drawn again per room so two rooms' pseudonyms cannot be linked. Both lists are held to
+the same deny list as recovery phrases (``rooms.wordlists``): a word added to it leaves the
+lists drawn from without an edit here, and a test checks that none is left in the source
+either. Taken out for that reason: "Dusky" and "Pale" (read as words about skin), "Honey"
+(a pet name abusers use).
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatserver.crypto import random_choice
+from rooms.wordlists import kept
 
-ADJECTIVES = [
+_ADJECTIVE_WORDS = [
     "Amber",
     "Bright",
     "Calm",
@@ -20,7 +25,6 @@ ADJECTIVES = [
     "Crisp",
     "Dawn",
     "Deep",
-    "Dusky",
     "Early",
     "Even",
     "Fair",
@@ -30,7 +34,6 @@ ADJECTIVES = [
     "Golden",
     "Green",
     "Hazel",
-    "Honey",
     "Hopeful",
     "Indigo",
     "Ivory",
@@ -49,7 +52,6 @@ ADJECTIVES = [
     "Oaken",
     "Olive",
     "Opal",
-    "Pale",
     "Patient",
     "Pearl",
     "Plum",
@@ -74,7 +76,7 @@ ADJECTIVES = [
     "Willow",
     "Wise",
 ]
-NOUNS = [
+_NOUN_WORDS = [
     "Alder",
     "Aspen",
     "Badger",
@@ -145,6 +147,9 @@ NOUNS = [
     "Willow",
     "Wren",
 ]
+# What names are drawn from.
+ADJECTIVES = kept(_ADJECTIVE_WORDS)
+NOUNS = kept(_NOUN_WORDS)
 
 MAX_ATTEMPTS = 40
 
