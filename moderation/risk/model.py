@@ -52,7 +52,6 @@ class Score:
     probability: float  # that the message shows current risk, read in its context
     alone: float  # the same, without the context
     category: str  # the most likely category, were it risky
-    category_probability: float
     severe: float  # probability that a risky line is high or critical, not a concern
     critical: float  # probability that a risky line is critical
     from_context: bool = False  # risky only because of the messages before it
@@ -111,9 +110,12 @@ class RiskModel:
     def _alone(self, doc: Document, dense: list[float]) -> tuple[float, str, float]:
         totals = self._linear(doc, dense)
         probability = _sigmoid(float(totals[RISK_ALONE]))
+        return probability, self._category(totals), _sigmoid(float(totals[SEVERE]))
+
+    def _category(self, totals: Any) -> str:
+        """The category head's choice (the largest logit; no softmax is needed to pick)."""
         logits = totals[CATEGORY_FROM : CATEGORY_FROM + len(self.categories)]
-        category = self.categories[int(np.argmax(logits))]
-        return probability, category, _sigmoid(float(totals[SEVERE]))
+        return self.categories[int(np.argmax(logits))]
 
     def recall(self, text: str) -> tuple[float, str, float] | None:
         return self._memo.get(text)
@@ -144,11 +146,7 @@ class RiskModel:
         z = z_alone + p_other * float(totals[RISK_OTHER]) + p_own * float(totals[RISK_OWN])
         z += self.context_weights[0] * p_other + self.context_weights[1] * p_own
         probability, alone = _sigmoid(z), _sigmoid(z_alone)
-        logits = totals[CATEGORY_FROM : CATEGORY_FROM + len(self.categories)]
-        shifted = np.exp(logits - logits.max())
-        shares = shifted / shifted.sum()
-        best = int(np.argmax(shares))
-        category, category_probability = self.categories[best], float(shares[best])
+        category = self._category(totals)
         severe = _sigmoid(float(totals[SEVERE]))
         critical = _sigmoid(float(totals[CRITICAL]))
         from_context = False
@@ -159,14 +157,13 @@ class RiskModel:
             # ("same" after a plan to overdose is a plan to overdose); a goodbye after the
             # writer's own hopeless messages is as severe as they were.
             earlier = own if p_own > p_other else other
-            category, category_probability, from_context = earlier[1], earlier[0], True
+            category, from_context = earlier[1], True
             if earlier is own:
                 severe = max(severe, earlier[2])
         return Score(
             probability=probability,
             alone=alone,
             category=category,
-            category_probability=category_probability,
             severe=severe,
             critical=critical,
             from_context=from_context,
