@@ -98,7 +98,7 @@ def create_rooms(env: dict[str, str], slugs: Sequence[str], *, capacity: int = 3
 _ORM_MEMBERS = """
 import json, os
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.backends.db import SessionStore
+from chatserver.sessions import SessionStore
 from rooms import services
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.models import Member, Room

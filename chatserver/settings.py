@@ -85,6 +85,9 @@ CSRF_COOKIE_SAMESITE = "Strict"
 # A shared or unsafe device is common for survivors: sessions are short by default.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+# Django's database sessions, but the table holds only a keyed hash of each session key: a
+# copy of the database cannot be replayed as cookies (chatserver/sessions.py).
+SESSION_ENGINE = "chatserver.sessions"
 
 # --- applications ----------------------------------------------------------------------------
 

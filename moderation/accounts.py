@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 import django_otp
@@ -45,6 +44,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chatserver.crypto import fingerprint
+from chatserver.sessions import session_digest, sessions_delete
 from moderation import devices
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import LoginThrottle, StaffSession
@@ -412,7 +412,9 @@ def _complete(request: HttpRequest, user: User, role: str, device: TOTPDevice | 
         django_otp.login(request, device)
     request.session.save()
     StaffSession.objects.create(
-        user=user, session_key=str(request.session.session_key), created_at=timezone.now()
+        user=user,
+        session_digest=session_digest(str(request.session.session_key)),
+        created_at=timezone.now(),
     )
     clear_failures(user.get_username())
     audit_append(
@@ -531,7 +533,7 @@ def sign_out(request: HttpRequest) -> None:
     session_key = request.session.session_key
     logout(request)
     if session_key:
-        StaffSession.objects.filter(session_key=session_key).delete()
+        StaffSession.objects.filter(session_digest=session_digest(session_key)).delete()
         sockets_close_for_session(session_key)
     if user is not None:
         audit_append(
@@ -541,17 +543,17 @@ def sign_out(request: HttpRequest) -> None:
 
 def sign_out_everywhere(request: HttpRequest) -> int:
     """End every session the user signed in (on any device) and close all their sockets.
-    Returns how many sessions were ended."""
+    Returns how many sessions were ended. The other sessions are known only by their
+    digests: their rows go, and their sockets close through the user's group (and, should
+    that event be lost, at the next session check)."""
     user = request.user
     if isinstance(user, AnonymousUser) or not user.is_authenticated:
         raise NotAuthenticated("sign in first")
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = set(StaffSession.objects.filter(user=user).values_list("session_key", flat=True))
     current = request.session.session_key
-    for key in keys - {current}:
-        store(session_key=key).delete()
-        sockets_close_for_session(key)
-    ended = len(keys | ({current} if current else set()))
+    digests = set(StaffSession.objects.filter(user=user).values_list("session_digest", flat=True))
+    if current:
+        digests.add(session_digest(current))
+    sessions_delete(digests)
     logout(request)
     if current:
         sockets_close_for_session(current)
@@ -562,6 +564,6 @@ def sign_out_everywhere(request: HttpRequest) -> int:
         action="staff.logout_everywhere",
         object_type="user",
         object_id=user.pk,
-        detail={"sessions": ended},
+        detail={"sessions": len(digests)},
     )
-    return ended
+    return len(digests)

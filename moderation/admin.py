@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from chatserver.sessions import session_digest
 from moderation import accounts, devices, escalations, governance
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import (
@@ -103,7 +104,7 @@ class StaffAdminSite(OTPAdminSite):
         user = request.user
         if user.is_authenticated and response.status_code == 302:
             StaffSession.objects.get_or_create(
-                session_key=str(request.session.session_key),
+                session_digest=session_digest(str(request.session.session_key)),
                 defaults={"user": user, "created_at": timezone.now()},
             )
             accounts.clear_failures(user.get_username())

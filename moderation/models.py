@@ -146,12 +146,14 @@ class LoginThrottle(models.Model):
 
 
 class StaffSession(models.Model):
-    """The sessions a staff user signed in, so "sign out everywhere" can end each of them."""
+    """The sessions a staff user signed in, so "sign out everywhere" can end each of them.
+    Each is kept by the digest its row in the session table has (chatserver/sessions.py),
+    never by its key."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_sessions"
     )
-    session_key = models.CharField(max_length=64, unique=True)
+    session_digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:

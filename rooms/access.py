@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.contrib.sessions.models import Session
-from django.utils import timezone
 
+from chatserver.sessions import session_is_live
 from moderation.accounts import session_is_verified
 from rooms import selectors, services
 from rooms.errors import NotAllowed, NotAuthenticated
@@ -36,7 +35,7 @@ class SocketIdentity:
 def _live_session_key(session_key: str | None) -> str:
     if not session_key:
         raise NotAuthenticated("no session: create one first")
-    if not Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).exists():
+    if not session_is_live(session_key):
         raise NotAuthenticated("your session has expired")
     return session_key
 

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.contrib.auth.models import Group, User
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
 
+from chatserver.models import StoredSession
+from chatserver.sessions import session_digest
 from rooms.errors import RoomError
 from rooms.models import Member, Membership
 from rooms.protocol import Close, ErrorCode
@@ -55,6 +56,11 @@ class Grant:
     role: str | None = None
     membership_id: int | None = None
     agreed: bool = False
+
+    @functools.cached_property
+    def session_digest(self) -> str:
+        """What the session's row is keyed by (chatserver/sessions.py), worked out once."""
+        return session_digest(self.session_key)
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def _check_sql(vendor: str, rows: int, staff: bool) -> str:
     alone, 0.5 ms with the account joins, 1 ms for the same reads through the ORM), and
     most batches of sends are members' only."""
     c, t = _column, _table
-    membership, member, session, through = Membership, Member, Session, User.groups.through
+    membership, member, session, through = Membership, Member, StoredSession, User.groups.through
     values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), %s)"] * rows)
     account = "NULL, NULL, NULL, NULL"
     account_joins = ""
@@ -128,9 +134,9 @@ def _check_sql(vendor: str, rows: int, staff: bool) -> str:
         )
     # Names come from the models' metadata; every value is a bound parameter.
     return (
-        f"WITH g (membership_id, user_id, session_key) AS (VALUES {values}) "  # noqa: S608
-        "SELECT g.membership_id, g.user_id, g.session_key, "
-        f"CASE WHEN s.{c(session, 'session_key')} IS NULL THEN {_GONE} "
+        f"WITH g (membership_id, user_id, session_digest) AS (VALUES {values}) "  # noqa: S608
+        "SELECT g.membership_id, g.user_id, g.session_digest, "
+        f"CASE WHEN s.{c(session, 'key_digest')} IS NULL THEN {_GONE} "
         f"WHEN s.{c(session, 'expire_date')} > %s THEN {_LIVE} ELSE {_EXPIRED} END, "
         f"CASE WHEN m.{c(membership, 'id')} IS NULL THEN 0 ELSE 1 END, "
         f"CASE WHEN m.{c(membership, 'banned_at')} IS NULL THEN 0 ELSE 1 END, "
@@ -138,7 +144,7 @@ def _check_sql(vendor: str, rows: int, staff: bool) -> str:
         f"CASE WHEN mb.{c(member, 'erased_at')} IS NULL THEN 0 ELSE 1 END, "
         f"CASE WHEN mb.{c(member, 'banned_at')} IS NULL THEN 0 ELSE 1 END, "
         f"{account} FROM g "
-        f"LEFT JOIN {t(session)} s ON s.{c(session, 'session_key')} = g.session_key "
+        f"LEFT JOIN {t(session)} s ON s.{c(session, 'key_digest')} = g.session_digest "
         f"LEFT JOIN {t(membership)} m ON m.{c(membership, 'id')} = g.membership_id "
         f"LEFT JOIN {t(member)} mb ON mb.{c(member, 'id')} = m.{c(membership, 'member')} "
         f"{account_joins}"
@@ -149,7 +155,7 @@ _Key = tuple[int | None, int | None, str]
 
 
 def _key(grant: Grant) -> _Key:
-    return (grant.membership_id, grant.user_id, grant.session_key)
+    return (grant.membership_id, grant.user_id, grant.session_digest)
 
 
 def _read(grants: list[Grant], now: dt.datetime) -> tuple[dict[_Key, _Row], dict[int, str | None]]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.sessions.backends.db import SessionStore
 
+from chatserver.sessions import SessionStore
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.encryption import forget_cached_keys
 from rooms.models import Member, Membership, Room
@@ -173,9 +173,10 @@ def login_session(user: Any, *, second_factor: bool = True) -> str:
     """A real logged-in session for a staff user, as sign-in creates it: with a confirmed
     authenticator device verified in the session (unless ``second_factor`` is False)."""
     import django_otp
-    from django.contrib.sessions.backends.db import SessionStore
     from django.test import Client
     from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from chatserver.sessions import SessionStore
 
     client = Client()
     client.force_login(user)
@@ -202,6 +203,7 @@ def connect_staff(application: Any) -> Callable[..., Any]:
             else None
         )
         async with _connected(application, "/ws/staff/", key) as ws:
+            ws.session_key = key  # type: ignore[attr-defined]
             yield ws
 
     return factory

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from chatserver.sessions import session_row
 from rooms import services
 from rooms.models import Message, Room
 from tests.conftest import login_session, session_for
@@ -254,7 +254,7 @@ async def test_logout_closes_open_sockets(connect: Any, make_membership: Any) ->
 
     key = await database_sync_to_async(session_for)(alice.member)
     async with connect(alice, session_key=key) as a:
-        await database_sync_to_async(Session.objects.filter(session_key=key).delete)()
+        await database_sync_to_async(session_row(key).delete)()
         await database_sync_to_async(services.sockets_close_for_session)(key)
         assert await closed_with(a, timeout=2) == 4011
 
@@ -265,7 +265,7 @@ async def test_expired_session_closes_socket(connect: Any, make_membership: Any)
 
     key = await database_sync_to_async(session_for)(alice.member)
     soon = timezone.now() + timezone.timedelta(seconds=1)
-    await database_sync_to_async(Session.objects.filter(session_key=key).update)(expire_date=soon)
+    await database_sync_to_async(session_row(key).update)(expire_date=soon)
     async with connect(alice, session_key=key) as a:
         # The session watch finds it at its next round (every 2 s), not at the second.
         assert await closed_with(a, timeout=5) == 4001
@@ -277,7 +277,7 @@ async def test_expired_session_cannot_connect(connect: Any, make_membership: Any
 
     key = await database_sync_to_async(session_for)(alice.member)
     past = timezone.now() - timezone.timedelta(seconds=1)
-    await database_sync_to_async(Session.objects.filter(session_key=key).update)(expire_date=past)
+    await database_sync_to_async(session_row(key).update)(expire_date=past)
     async with connect(alice, session_key=key, expect_welcome=False) as ws:
         await ws.connect()
         assert (await ws.receive_json_from())["code"] == "not_authenticated"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from chatserver.sessions import session_digest, session_row
 from moderation import room_actions
 from moderation.accounts import (
     SecondFactorRequired,
@@ -68,15 +68,13 @@ def test_a_live_member_session_holds(make_membership: Any) -> None:
 
 def test_sign_out_ends_the_grant(make_membership: Any) -> None:
     grant = member_grant(make_membership())
-    Session.objects.filter(session_key=grant.session_key).delete()  # what logout does
+    session_row(grant.session_key).delete()  # what logout does
     assert verdict(grant) == Close.SESSION_ENDED
 
 
 def test_expiry_ends_the_grant(make_membership: Any) -> None:
     grant = member_grant(make_membership())
-    Session.objects.filter(session_key=grant.session_key).update(
-        expire_date=timezone.now() - dt.timedelta(seconds=1)
-    )
+    session_row(grant.session_key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
     assert verdict(grant) == Close.UNAUTHENTICATED
 
 
@@ -153,15 +151,16 @@ def test_a_staff_room_socket_is_held_to_the_role_and_the_room(room: Room) -> Non
 
 
 def test_staff_sign_out_everywhere_ends_every_grant(rf: Any, staff_user: User) -> None:
-    from django.contrib.sessions.backends.db import SessionStore
-
+    from chatserver.sessions import SessionStore
     from moderation.accounts import sign_out_everywhere
     from moderation.models import StaffSession
 
     grants = [staff_grant(staff_user) for _ in range(2)]
     for grant in grants:
         StaffSession.objects.create(
-            user=staff_user, session_key=grant.session_key, created_at=timezone.now()
+            user=staff_user,
+            session_digest=session_digest(grant.session_key),
+            created_at=timezone.now(),
         )
     request = rf.post("/api/staff/logout-everywhere")
     request.user = staff_user
@@ -182,7 +181,7 @@ def test_a_whole_process_is_checked_in_one_query(
     staff_in_room = staff_membership(room)
     grants.append(staff_grant(staff_in_room.user, staff_in_room))
     grants.append(staff_grant(staff_user))
-    Session.objects.filter(session_key=grants[3].session_key).delete()
+    session_row(grants[3].session_key).delete()
     with django_assert_num_queries(1):
         revoked = grants_check(grants)
     assert set(revoked) == {grants[3]}
@@ -212,7 +211,7 @@ def test_an_account_in_several_groups_keeps_its_highest_role(staff_user: User) -
 def test_grant_require_raises_with_the_close_code(make_membership: Any) -> None:
     grant = member_grant(make_membership())
     grant_require(grant)
-    Session.objects.filter(session_key=grant.session_key).delete()
+    session_row(grant.session_key).delete()
     with pytest.raises(SessionRevoked) as raised:
         grant_require(grant)
     assert raised.value.close_code == Close.SESSION_ENDED
@@ -227,7 +226,7 @@ def test_a_send_on_a_revoked_session_is_refused_before_it_is_stored(
     batch are stored as usual."""
     signed_out, still_here = make_membership(), make_membership()
     gone, live = member_grant(signed_out), member_grant(still_here)
-    Session.objects.filter(session_key=gone.session_key).delete()
+    session_row(gone.session_key).delete()
     results = store_batch(
         [
             services.SendRequest(membership=signed_out, client_id="a", body="after sign-out"),
@@ -244,7 +243,7 @@ def test_a_send_on_a_revoked_session_is_refused_before_it_is_stored(
 
 
 def _identify(membership: Membership, key: str) -> access.SocketIdentity:
-    from django.contrib.sessions.backends.db import SessionStore
+    from chatserver.sessions import SessionStore
 
     return access.socket_identify(
         session=SessionStore(session_key=key), user=membership.user, slug=membership.room.slug
@@ -294,7 +293,8 @@ def test_an_account_without_a_role_cannot_enter_as_itself(room: Room) -> None:
 
 def test_the_staff_socket_grant(staff_user: User, room: Room) -> None:
     from django.contrib.auth.models import AnonymousUser
-    from django.contrib.sessions.backends.db import SessionStore
+
+    from chatserver.sessions import SessionStore
 
     with pytest.raises(StaffSignedOut):
         staff_socket_grant(AnonymousUser(), SessionStore())

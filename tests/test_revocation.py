@@ -18,10 +18,10 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
+from chatserver.sessions import session_row
 from moderation.models import AuditEntry
 from rooms import events
 from rooms.keys import member_erase
@@ -61,7 +61,7 @@ def _sign_out_staff(session_key: str) -> None:
 
 def _expire(session_key: str, seconds: float = 0.0) -> None:
     when = timezone.now() + timezone.timedelta(seconds=seconds)
-    Session.objects.filter(session_key=session_key).update(expire_date=when)
+    session_row(session_key).update(expire_date=when)
 
 
 async def _refusal(ws: Any) -> dict[str, Any]:
@@ -179,23 +179,13 @@ async def test_a_facilitator_whose_role_was_taken_cannot_act(
 # --- the staff socket -------------------------------------------------------------------------
 
 
-def _key_of_latest_session(user: User) -> str:
-    """The session ``connect_staff`` just made for ``user`` (the newest one)."""
-    from django.contrib.sessions.backends.db import SessionStore
-
-    for session in Session.objects.order_by("-expire_date"):
-        if SessionStore().decode(session.session_data).get("_auth_user_id") == str(user.pk):
-            return str(session.session_key)
-    raise AssertionError("no session")
-
-
 async def test_staff_sign_out_closes_the_staff_socket(
     connect_staff: Any, staff_user: User, close_events_lost: list[str]
 ) -> None:
     async with connect_staff(staff_user) as staff:
         assert (await staff.connect())[0]
         await next_frame(staff, "escalations")
-        key = await database_sync_to_async(_key_of_latest_session)(staff_user)
+        key = staff.session_key
         await database_sync_to_async(_sign_out_staff)(key)
         assert "socket.close" in close_events_lost
         assert await _closes_within(staff, WATCH_SECONDS) == 4011
@@ -212,7 +202,7 @@ async def test_escalation_detail_after_sign_out_is_refused(
     async with connect_staff(staff_user) as staff:
         await staff.connect()
         await next_frame(staff, "escalations")
-        key = await database_sync_to_async(_key_of_latest_session)(staff_user)
+        key = staff.session_key
         await database_sync_to_async(_sign_out_staff)(key)
         await staff.send_json_to({"type": "esc_view", "id": escalation.pk, "ref": "v1"})
         answer = await _refusal(staff)  # never escalation_detail
@@ -228,7 +218,7 @@ async def test_session_expiry_closes_the_staff_socket(connect_staff: Any, staff_
     async with connect_staff(staff_user) as staff:
         await staff.connect()
         await next_frame(staff, "escalations")
-        key = await database_sync_to_async(_key_of_latest_session)(staff_user)
+        key = staff.session_key
         await database_sync_to_async(_expire)(key, 1.0)
         assert await _closes_within(staff, 1.0 + WATCH_SECONDS) == 4001
 
@@ -242,7 +232,7 @@ async def test_escalation_detail_after_expiry_is_refused(
     async with connect_staff(staff_user) as staff:
         await staff.connect()
         await next_frame(staff, "escalations")
-        key = await database_sync_to_async(_key_of_latest_session)(staff_user)
+        key = staff.session_key
         await database_sync_to_async(_expire)(key)
         await staff.send_json_to({"type": "esc_view", "id": escalation.pk, "ref": "v2"})
         answer = await _refusal(staff)
@@ -276,7 +266,7 @@ async def test_the_staff_socket_leaves_its_session_group_on_disconnect(
     async with connect_staff(staff_user) as staff:
         await staff.connect()
         await next_frame(staff, "escalations")
-        key = await database_sync_to_async(_key_of_latest_session)(staff_user)
+        key = staff.session_key
         group = events.session_group(key)
         assert len(layer.groups.get(group, {})) == 1
     assert not layer.groups.get(group)

@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.client import ChatClient, recv_until, send_json
 from bench.servers import ROOT, ServerProcess, free_port, wait_for_port
+from chatserver.sessions import session_digest
 from tests.conftest import require_service
 from tests.e2e.conftest import staff_sign_in
 
@@ -39,6 +40,7 @@ RISKY = "I'm going to kill myself tonight. I've saved up the pills and I'm ready
 PASSWORD = "a long staff password 42"
 # The session watch runs every 2 s; the rest is slack for a busy two-core machine.
 CLOSE_WITHIN = 6.0
+SECRET_KEY = "revocation-e2e-" + "r" * 50
 
 
 class PrivateRedis:
@@ -85,7 +87,7 @@ def outage(
         "DATABASE_URL": fresh_postgres_url,
         "REDIS_URL": redis.url,
         "CHATSERVER_KEYS": "e2e1:" + "C" * 43 + "=",
-        "SECRET_KEY": "revocation-e2e-" + "r" * 50,
+        "SECRET_KEY": SECRET_KEY,
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
     one = ServerProcess(data_dir=tmp_path / "one", env=env, extra_args=["--demo"], name="one")
@@ -218,9 +220,9 @@ async def test_sign_out_and_expiry_close_sockets_with_redis_stopped(outage: Any)
         started = time.monotonic()
         query(
             database_url,
-            "UPDATE django_session SET expire_date = now() - interval '1 second' "
-            "WHERE session_key = %s RETURNING 1",
-            session_key(medic),
+            "UPDATE chatserver_session SET expire_date = now() - interval '1 second' "
+            "WHERE key_digest = %s RETURNING 1",
+            session_digest(session_key(medic), server_secret=SECRET_KEY),
         )
         view = {"type": "esc_view", "id": escalation, "ref": "after-expiry"}
         (viewed, viewed_code, _), (idle, idle_code, idle_took) = await asyncio.gather(
