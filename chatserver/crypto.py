@@ -16,9 +16,10 @@ Design, in short (the threat model is in docs/security.md):
 * DEKs are stored only wrapped (AES-256-GCM) by a key-encryption key (KEK). KEKs come from
   the environment or a key file, never from the database, and are named by an id so a new
   one can be introduced while old wraps still open.
-* Secrets that are already random and long (recovery phrases) and values that must never be
-  kept as they are (client addresses in the throttle) are hashed with HMAC-SHA256 under a
-  key derived from the server secret (``SECRET_KEY``) for one purpose each. A keyed hash costs
+* Secrets that are already random and long (recovery phrases, session keys, set-up codes)
+  and values that must never be kept as they are (client addresses in the throttle, a
+  recovery phrase's lookup words) are hashed with HMAC-SHA256 under a key derived from the
+  server secret (``SECRET_KEY``) for one purpose each. A keyed hash costs
   microseconds, where argon2 cost 100 MiB and a fifth of a second per call (issue 13, row 3),
   and without the server secret a stolen table of them cannot be tested against guesses.
 * Slow password hashing (argon2, for staff passwords only) runs behind a small semaphore, so
@@ -304,6 +305,13 @@ def recovery_digest(secret_words: str, *, server_secret: str) -> str:
     """What is stored for a recovery phrase's secret words: ``hmac-sha256$<hex>``."""
     digest = keyed_digest("recovery-phrase", secret_words, server_secret=server_secret)
     return f"{RECOVERY_SCHEME}${digest}"
+
+
+def recovery_lookup_digest(lookup_words: str, *, server_secret: str) -> str:
+    """What is stored for a recovery phrase's lookup words (the first three): a keyed hash,
+    in hex. The words carry only about 32 bits, so a plain hash would be reversed by trying
+    every combination; under the key, the table cannot be read without the server secret."""
+    return keyed_digest("recovery-lookup", lookup_words, server_secret=server_secret)
 
 
 def is_recovery_digest(stored: str) -> bool:

@@ -189,7 +189,8 @@ class EscalationAdmin(admin.ModelAdmin):
         "acknowledged_at",
     )
     list_filter = ("status", "severity", "category", "queue")
-    # The excerpt is ciphertext; staff read it in the dashboard, where each view is audited.
+    # The excerpt, the words the detector matched and the outcome are ciphertext; staff read
+    # the excerpt in the dashboard, where each view is audited.
     readonly_fields = (
         "room",
         "message_seq",
@@ -199,7 +200,7 @@ class EscalationAdmin(admin.ModelAdmin):
         "queue",
         "source",
         "evidence",
-        "outcome",
+        "outcome_kept",
         "created_at",
         "sla_due_at",
         "renotified",
@@ -214,6 +215,10 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(boolean=True, description="outcome kept (sealed)")
+    def outcome_kept(self, obj: Escalation) -> bool:
+        return obj.outcome_ciphertext is not None
 
     def save_model(self, request: HttpRequest, obj: Escalation, form: Any, change: bool) -> None:
         user: User = request.user  # type: ignore[assignment]
@@ -269,9 +274,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    """Reports for the record: reason, status and outcome. The reported message and the
-    reporter's note are read on the staff dashboard, where each view is audited; the reporter
-    is not shown here either."""
+    """Reports for the record: reason, status and whether an outcome was kept (it is
+    sealed). The reported message and the reporter's note are read on the staff dashboard,
+    where each view is audited; the reporter is not shown here either."""
 
     list_display = ("pk", "room", "message_seq", "reported_pseudonym", "reason", "status")
     list_filter = ("status", "reason")
@@ -281,10 +286,14 @@ class ReportAdmin(admin.ModelAdmin):
         "reported_pseudonym",
         "reason",
         "status",
-        "outcome",
+        "outcome_kept",
         "created_at",
         "closed_at",
     )
+
+    @admin.display(boolean=True, description="outcome kept (sealed)")
+    def outcome_kept(self, obj: Report) -> bool:
+        return obj.outcome_ciphertext is not None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return self.fields  # type: ignore[return-value]

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatserver.crypto import random_slug
-from moderation import outbox
+from moderation import outbox, staff_text
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
 from moderation.permissions import require
@@ -74,7 +74,7 @@ def escalation_item(e: Escalation) -> protocol.EscalationItem:
         sla_due_at=e.sla_due_at,
         renotified=e.renotified,
         acknowledged_at=e.acknowledged_at,
-        outcome=e.outcome,
+        outcome=staff_text.escalation_outcome(e),
     )
 
 
@@ -120,7 +120,7 @@ def escalation_raise(
         severity=severity,
         queue=queue,
         source=source,
-        evidence=evidence,
+        **staff_text.evidence_fields(evidence, aead=aead, room_id=room.pk, seq=seq, key_id=key_id),
         data_key_id=key_id,
         excerpt_ciphertext=seal_text(
             aead=aead, text=body[:EXCERPT_CHARS], aad=_excerpt_aad(room.pk, seq, key_id)
@@ -165,7 +165,7 @@ def escalation_from_assessment(
     if top is None:
         return None
     evidence = [
-        {"cue": ev.cue, "category": ev.category, "start": ev.start, "end": ev.end}
+        {"cue": ev.cue, "rule": ev.rule, "category": ev.category, "start": ev.start, "end": ev.end}
         for finding in assessment.findings
         for ev in finding.evidence
     ][:20]
@@ -262,7 +262,7 @@ def escalation_resolve(
     _require(user, "resolve_escalation")
     e = _locked(escalation_id)
     e.status = Escalation.Status.FALSE_ALARM if false_alarm else Escalation.Status.RESOLVED
-    e.outcome = outcome
+    staff_text.escalation_outcome_seal(e, outcome)
     e.resolved_at = timezone.now()
     e.acknowledged_at = e.acknowledged_at or e.resolved_at
     e.acknowledged_by = e.acknowledged_by or user

@@ -39,11 +39,15 @@ class Escalation(models.Model):
     severity = models.CharField(max_length=12)
     queue = models.CharField(max_length=8, choices=Queue)
     source = models.CharField(max_length=10, choices=Source, default=Source.DETECTOR)
-    evidence = models.JSONField(default=list)  # cue names and spans, no text
+    # Rule ids, categories and spans: no text. The words each cue matched are what the member
+    # wrote, so they are sealed with the excerpt, under the same key (moderation/staff_text.py).
+    evidence = models.JSONField(default=list)
     data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL)
     excerpt_ciphertext = models.BinaryField(null=True)
+    evidence_ciphertext = models.BinaryField(null=True)
     status = models.CharField(max_length=12, choices=Status, default=Status.OPEN)
-    outcome = models.CharField(max_length=200, blank=True)
+    # What staff wrote when resolving: sealed like their notes, never in clear.
+    outcome_ciphertext = models.BinaryField(null=True)
     created_at = models.DateTimeField()
     sla_due_at = models.DateTimeField()
     renotified = models.PositiveIntegerField(default=0)
@@ -269,7 +273,9 @@ class Report(models.Model):
     data_key = models.ForeignKey(DataKey, null=True, on_delete=models.SET_NULL, related_name="+")
     note_ciphertext = models.BinaryField(null=True)
     status = models.CharField(max_length=8, choices=Status, default=Status.OPEN)
-    outcome = models.CharField(max_length=200, blank=True)
+    # What the moderator wrote when closing, sealed under the report's key like the note
+    # (moderation/staff_text.py).
+    outcome_ciphertext = models.BinaryField(null=True)
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(

@@ -26,6 +26,7 @@ from django.utils import timezone
 from moderation.audit import actor_for_user, audit_append
 from moderation.models import Report, ReportReply
 from moderation.permissions import require
+from moderation.staff_text import report_outcome_seal
 from rooms import events, protocol
 from rooms.encryption import current_data_key, open_body, open_text, seal_text
 from rooms.errors import MessageNotFound, NotAllowed, RoomError
@@ -330,10 +331,12 @@ def report_close(*, user: User, report_id: int, outcome: str) -> Report:
     if report.status == Report.Status.CLOSED:
         return report
     report.status = Report.Status.CLOSED
-    report.outcome = outcome
+    report_outcome_seal(report, outcome)
     report.closed_at = timezone.now()
     report.closed_by = user
-    report.save(update_fields=["status", "outcome", "closed_at", "closed_by"])
+    report.save(
+        update_fields=["status", "outcome_ciphertext", "data_key", "closed_at", "closed_by"]
+    )
     _audit(user, "report.close", report)
     _publish_item(report)
     return report

@@ -3,10 +3,12 @@
 A member has no email, name or phone. They get a one-time recovery phrase of eight common
 English words, drawn from the BIP-39 English list less the deny list of distressing words
 (``rooms.wordlists``; the words kept and the bits are in docs/security.md, "Words handed to
-a member"). The first three words are a random lookup handle stored as is; the other five
-(about 54 bits, drawn at random) are stored only as an HMAC under a key derived from the
-server secret, so a stolen database without that secret does not let anyone take over a
-member, and the phrase itself is never stored.
+a member"). The first three words are a random lookup handle: they find the member's row in
+one indexed query, and name the counter that locks guessing of the rest. They are stored
+only as an HMAC under a key derived from the server secret, like the other five (about 54
+bits, drawn at random), so no word of a phrase is ever stored: a stolen database without
+that secret neither lets anyone take over a member nor shows any of their words (the lookup
+words were stored as they were, and their 32 bits left even a plain hash easy to reverse).
 
 Recovery does not check the words against any list: phrases made before the filter, from
 the full 2,048-word list, keep working, including words that are no longer handed out.
@@ -29,11 +31,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatserver.crypto import (
-    fingerprint,
     is_recovery_digest,
     random_phrase,
     recovery_digest,
     recovery_digest_match,
+    recovery_lookup_digest,
 )
 from rooms.errors import RecoveryFailed, RecoveryLocked
 from rooms.models import Member, RecoveryThrottle
@@ -65,8 +67,17 @@ def _split(phrase: str) -> tuple[str, str]:
 def member_create() -> NewMember:
     phrase = random_phrase(recovery_words(), LOOKUP_WORDS + SECRET_WORDS)
     lookup, secret = _split(phrase)
-    member = Member.objects.create(recovery_lookup=lookup, recovery_hash=_digest(secret))
+    member = Member.objects.create(recovery_lookup=_lookup(lookup), recovery_hash=_digest(secret))
     return NewMember(member=member, recovery_phrase=phrase)
+
+
+def _server_secrets() -> list[str]:
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def _lookup(lookup: str, server_secret: str | None = None) -> str:
+    """What is stored for the lookup words: their keyed hash, never the words."""
+    return recovery_lookup_digest(lookup, server_secret=server_secret or settings.SECRET_KEY)
 
 
 def _digest(secret: str) -> str:
@@ -78,8 +89,7 @@ def _matches(member: Member, secret: str) -> bool:
     argon2 is replaced by the current keyed hash when it matches."""
     stored = member.recovery_hash
     if is_recovery_digest(stored):
-        server_secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-        index = recovery_digest_match(stored, secret, server_secrets=server_secrets)
+        index = recovery_digest_match(stored, secret, server_secrets=_server_secrets())
         if index is None:
             return False
         if index > 0:
@@ -105,14 +115,19 @@ def member_recover(*, phrase: str) -> Member:
     words are about 32 random bits, so that tells a guesser nothing they could find by chance.)"""
     lookup, secret = _split(phrase)
     _refuse_if_locked(lookup)
+    # Under the current secret and each fallback: a member hashed under a retired secret is
+    # found, and moved to the current one.
+    lookups = [_lookup(lookup, s) for s in _server_secrets()]
     candidates = list(
         Member.objects.filter(
-            recovery_lookup=lookup, erased_at__isnull=True, banned_at__isnull=True
+            recovery_lookup__in=lookups, erased_at__isnull=True, banned_at__isnull=True
         )
     )
     for member in candidates:
         if _matches(member, secret):
-            RecoveryThrottle.objects.filter(lookup_fingerprint=fingerprint(lookup)).delete()
+            if member.recovery_lookup != lookups[0]:
+                Member.objects.filter(pk=member.pk).update(recovery_lookup=lookups[0])
+            RecoveryThrottle.objects.filter(lookup_fingerprint=lookups[0]).delete()
             return member
     if not candidates:
         _digest(secret)  # the same cost as a real check: no timing hint
@@ -122,7 +137,7 @@ def member_recover(*, phrase: str) -> Member:
 
 def _refuse_if_locked(lookup: str) -> None:
     locked_until = (
-        RecoveryThrottle.objects.filter(lookup_fingerprint=fingerprint(lookup))
+        RecoveryThrottle.objects.filter(lookup_fingerprint=_lookup(lookup))
         .values_list("locked_until", flat=True)
         .first()
     )
@@ -135,7 +150,7 @@ def _record_failure(lookup: str) -> None:
     now = timezone.now()
     window = dt.timedelta(seconds=RECOVERY_WINDOW_SECONDS)
     row, _ = RecoveryThrottle.objects.select_for_update().get_or_create(
-        lookup_fingerprint=fingerprint(lookup), defaults={"window_started_at": now}
+        lookup_fingerprint=_lookup(lookup), defaults={"window_started_at": now}
     )
     if row.window_started_at + window <= now:
         row.failures, row.window_started_at = 0, now

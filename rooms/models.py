@@ -19,8 +19,9 @@ class Member(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The recovery phrase's first words, random and public, find the row; the rest of the
-    # phrase is checked against a keyed hash (an argon2 hash for phrases made before).
+    # A keyed hash of the recovery phrase's first three words, which find the row; the rest
+    # of the phrase is checked against a keyed hash too (an argon2 hash for phrases made
+    # before). No word of the phrase is stored (rooms/identity.py).
     recovery_lookup = models.CharField(max_length=64, db_index=True)
     recovery_hash = models.CharField(max_length=256)
     banned_at = models.DateTimeField(null=True, blank=True)
@@ -270,7 +271,8 @@ class Connection(models.Model):
 
 class RecoveryThrottle(models.Model):
     """Failed recoveries per set of lookup words, so nobody who knows (or saw) someone's
-    first three words can keep guessing the rest. Only a fingerprint of the words is kept."""
+    first three words can keep guessing the rest. The words are named by the same keyed hash
+    as ``Member.recovery_lookup``, never kept."""
 
     lookup_fingerprint = models.CharField(max_length=64, unique=True)
     failures = models.PositiveIntegerField(default=0)

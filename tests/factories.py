@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import factory
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
+from chatserver.crypto import recovery_lookup_digest
 from rooms.models import Agreement, Member, Membership, Room
 
 
@@ -27,7 +29,9 @@ class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Member
 
-    recovery_lookup = factory.Sequence(lambda n: f"word{n} word word")
+    recovery_lookup = factory.Sequence(
+        lambda n: recovery_lookup_digest(f"word{n} word word", server_secret=settings.SECRET_KEY)
+    )
     recovery_hash = factory.LazyFunction(lambda: make_password("secret words here"))
 
 

@@ -4,13 +4,14 @@ the live staff queue, staff actions (all audited), SLA re-notification and the o
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from moderation import escalations, outbox
+from moderation import escalations, outbox, staff_text
 from moderation.audit import audit_verify
 from moderation.models import AuditEntry, Escalation, OutboxItem
 from rooms import services
@@ -48,9 +49,13 @@ def test_risky_message_creates_escalation_with_the_message(make_membership: Any)
     assert e.category == "suicide" and e.severity == "critical" and e.queue == "staff"
     assert e.status == "open" and e.sla_due_at > e.created_at
     assert b"kill" not in bytes(e.excerpt_ciphertext)  # stored encrypted
-    assert all(
-        "kill" not in str(ev) or set(ev) <= {"cue", "category", "start", "end"} for ev in e.evidence
-    )
+    # The words the cues matched are sealed with the excerpt; in clear only rule and span.
+    assert e.evidence and all(set(ev) == {"rule", "category", "start", "end"} for ev in e.evidence)
+    assert "myself" not in json.dumps(e.evidence)
+    words = staff_text.evidence_words(e)
+    assert words is not None and any("myself" in w for w in words)
+    assert len(words) == len(e.evidence)
+    assert b"myself" not in bytes(e.evidence_ciphertext)
     assert Message.objects.get(seq=sent.seq).deleted_at is None  # never silenced
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from moderation import reports
 from moderation.audit import audit_verify
 from moderation.models import AuditEntry, Report, ReportReply
+from moderation.staff_text import report_outcome
 from rooms import events, services
 from rooms.errors import MessageNotFound, NotAllowed
 from rooms.models import Membership
@@ -247,7 +248,8 @@ def test_close_records_the_outcome_once_and_leaves_the_open_list(
     reports.report_close(user=staff_user, report_id=report.pk, outcome="Advert removed")
     reports.report_close(user=staff_user, report_id=report.pk, outcome="again")
     report.refresh_from_db()
-    assert report.status == "closed" and report.outcome == "Advert removed"
+    assert report.status == "closed" and report_outcome(report) == "Advert removed"
+    assert b"Advert" not in bytes(report.outcome_ciphertext)  # sealed, like the note
     assert report.closed_by == staff_user and report.closed_at is not None
     assert reports.reports_open() == [] and actions().count("report.close") == 1
     # The reporter still sees it for 30 days, then it drops out of their list.

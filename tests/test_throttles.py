@@ -14,7 +14,12 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
-from chatserver.crypto import SLOW_HASH_GATE, keyed_digest, recovery_digest
+from chatserver.crypto import (
+    SLOW_HASH_GATE,
+    keyed_digest,
+    recovery_digest,
+    recovery_lookup_digest,
+)
 from rooms import identity, throttles
 from rooms.models import Member
 from tests.conftest import require_service
@@ -99,9 +104,12 @@ def test_new_sessions_run_no_argon2(monkeypatch: Any, settings: Any) -> None:
     ).status_code == (400)
 
 
-def test_an_argon2_phrase_from_before_still_works_and_is_upgraded() -> None:
+def test_an_argon2_phrase_from_before_still_works_and_is_upgraded(settings: Any) -> None:
     member = Member.objects.create(
-        recovery_lookup="alpha beta gamma", recovery_hash=make_password("one two three four five")
+        recovery_lookup=recovery_lookup_digest(
+            "alpha beta gamma", server_secret=settings.SECRET_KEY
+        ),
+        recovery_hash=make_password("one two three four five"),
     )
     assert member.recovery_hash.startswith("argon2")
     with pytest.raises(identity.RecoveryFailed):
@@ -122,7 +130,7 @@ def test_a_phrase_hashed_under_a_previous_secret_key_works_via_the_fallbacks(
 ) -> None:
     old_secret = "an-earlier-server-secret-" + "o" * 40
     member = Member.objects.create(
-        recovery_lookup="delta echo fox",
+        recovery_lookup=recovery_lookup_digest("delta echo fox", server_secret=old_secret),
         recovery_hash=recovery_digest("one two three four five", server_secret=old_secret),
     )
     with pytest.raises(identity.RecoveryFailed):
@@ -133,6 +141,9 @@ def test_a_phrase_hashed_under_a_previous_secret_key_works_via_the_fallbacks(
     assert member.recovery_hash == recovery_digest(
         "one two three four five", server_secret=settings.SECRET_KEY
     )
+    assert member.recovery_lookup == recovery_lookup_digest(
+        "delta echo fox", server_secret=settings.SECRET_KEY
+    ), "the lookup words' hash moves to the current secret too"
 
 
 def test_slow_hashes_wait_for_a_slot_and_say_busy_when_none_frees(settings: Any) -> None:
