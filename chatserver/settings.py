@@ -348,6 +348,9 @@ STAFF_LOGIN_GLOBAL_MAX_FAILURES = env_int("STAFF_LOGIN_GLOBAL_MAX_FAILURES", 50,
 STAFF_TRUSTED_DEVICE_DAYS = env_int("STAFF_TRUSTED_DEVICE_DAYS", 30, minimum=1)
 # How long a provisioning URI, once shown, waits for its first code.
 STAFF_OTP_ENROL_SECONDS = env_int("STAFF_OTP_ENROL_SECONDS", 600, minimum=60)
+# How long a set-up code issued by an admin (chatserver staff-enrol-code) lets its account
+# enrol an authenticator: the password alone never does.
+STAFF_ENROL_CODE_HOURS = env_int("STAFF_ENROL_CODE_HOURS", 24, minimum=1)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Peer support chat")
 # The course a facilitator must hold, unexpired, to facilitate a room.
 FACILITATOR_TRAINING_COURSE = env_str("FACILITATOR_TRAINING_COURSE", "peer-facilitation")

@@ -17,9 +17,17 @@ Why each piece:
 * **A second factor for everyone who can read what survivors wrote.** Moderators, staff and
   admins must present a TOTP code at every sign-in; a peer facilitator may sign in with a
   password alone (a facilitator who enrols a device is asked for its code too).
-* **Enrolment never half-signs-in.** A password-checked account without a confirmed device
-  gets a fresh provisioning URI (shown once) and a pending mark in its session; only a
-  confirmed code turns that into a signed-in, verified session.
+* **Enrolment needs more than the password.** An account without a confirmed device gets a
+  provisioning URI (shown once) only with a one-time set-up code an admin issued for it
+  (moderation.enrolment); only a confirmed first code turns that into a signed-in session.
+* **A right password is no free answer.** A right password without its code (or without a
+  set-up code, where one is needed) counts as a failure like a wrong one, so it cannot be
+  tried again and again; a person who then completes the sign-in gets that one failure back
+  from the service-wide count (their account's count is cleared, as on any success).
+* **A staff session is its own session.** Signing in ends a member session the browser holds
+  first (its sockets close), so no session row ever holds both an anonymous member and a
+  named account. Sessions are kept by a keyed hash of their key (chatserver/sessions.py),
+  and so is the list of a staff account's sessions.
 * **Every sign-in, failure, lockout, enrolment and sign-out is audited**, never with the
   password, the code or the secret.
 """
@@ -38,6 +46,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.models import Device
@@ -47,7 +56,8 @@ from chatserver.crypto import fingerprint
 from chatserver.sessions import session_digest, sessions_delete
 from moderation import devices
 from moderation.audit import actor_for_user, audit_append
-from moderation.models import LoginThrottle, StaffSession
+from moderation.enrolment import enrol_code_find, enrol_code_use
+from moderation.models import EnrolCode, LoginThrottle, StaffSession
 from moderation.permissions import can
 from rooms.errors import NotAllowed, NotAuthenticated, RoomError
 from rooms.grants import Grant
@@ -82,6 +92,14 @@ class OtpRequired(RoomError):
 class OtpInvalid(RoomError):
     code = "otp_invalid"
     http_status = 400
+
+
+class EnrolCodeRequired(RoomError):
+    """The account must enrol an authenticator, and the set-up code was missing, wrong or
+    expired (one answer for all three)."""
+
+    code = "enrol_code_required"
+    http_status = 401
 
 
 class StaffSignedOut(RoomError):
@@ -159,9 +177,10 @@ def _audit_target(username: str) -> tuple[str, str]:
     return (actor_for_user(user), str(user.pk)) if user is not None else ("anonymous", "unknown")
 
 
-def _count_failure(key: str, limit: int, now: dt.datetime) -> bool:
+def _count_failure(key: str, limit: int, now: dt.datetime, *, awaiting_code: bool = False) -> bool:
     """One failure on the counter ``key``, under its row lock; True when it reached
-    ``limit`` and so locked for the cool-off. Call inside a transaction."""
+    ``limit`` and so locked for the cool-off. ``awaiting_code`` marks a right password that
+    came without its code (see ``sign_in_succeeded``). Call inside a transaction."""
     window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
     row = LoginThrottle.objects.select_for_update().filter(username_fingerprint=key).first()
     if row is None:
@@ -173,6 +192,8 @@ def _count_failure(key: str, limit: int, now: dt.datetime) -> bool:
     if row.window_started_at + window <= now:
         row.failures, row.window_started_at = 0, now
     row.failures += 1
+    if awaiting_code:
+        row.awaiting_code_at = now
     locked = row.failures >= limit
     if locked:
         row.locked_until = now + dt.timedelta(seconds=settings.STAFF_LOGIN_LOCKOUT_SECONDS)
@@ -181,17 +202,23 @@ def _count_failure(key: str, limit: int, now: dt.datetime) -> bool:
     return locked
 
 
-def record_failure(username: str, *, factor: str, device: str | None = None) -> bool:
+def record_failure(
+    username: str, *, factor: str, device: str | None = None, awaiting_code: bool = False
+) -> bool:
     """Count one failed attempt against the account, the whole service and (when the
     attempt came from one) the trusted device; lock each past its limit. Returns True when
-    this failure locked the account. Rows are always locked in that order: account, device,
-    service, so concurrent failures cannot deadlock."""
+    this failure locked the account. ``awaiting_code``: the password was right, and the
+    code (or set-up code) is what was missing or wrong. Rows are always locked in that
+    order: account, device, service, so concurrent failures cannot deadlock."""
     now = timezone.now()
     window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
     cool_off = dt.timedelta(seconds=settings.STAFF_LOGIN_LOCKOUT_SECONDS)
     with transaction.atomic():
         locked = _count_failure(
-            _username_fingerprint(username), settings.STAFF_LOGIN_MAX_FAILURES, now
+            _username_fingerprint(username),
+            settings.STAFF_LOGIN_MAX_FAILURES,
+            now,
+            awaiting_code=awaiting_code,
         )
         if device is not None:
             _count_failure(_device_fingerprint(device), settings.STAFF_LOGIN_MAX_FAILURES, now)
@@ -234,6 +261,36 @@ def record_failure(username: str, *, factor: str, device: str | None = None) -> 
 
 def clear_failures(username: str) -> None:
     LoginThrottle.objects.filter(username_fingerprint=_username_fingerprint(username)).delete()
+
+
+def sign_in_succeeded(request: HttpRequest, username: str) -> None:
+    """A sign-in was completed with every factor it needs. The account's failures are
+    cleared, and so are the failures of this browser's trusted device (it just proved
+    itself). A person who signs in in two steps (password, then code) was counted one
+    failure at the first step: it is taken back from the service-wide count, so staff
+    signing in do not bring on the lockout across accounts themselves."""
+    now = timezone.now()
+    window = dt.timedelta(seconds=settings.STAFF_LOGIN_FAILURE_WINDOW_SECONDS)
+    keys = [_username_fingerprint(username)]
+    device = devices.device_for(request, username)
+    if device is not None:
+        keys.append(_device_fingerprint(device))
+    with transaction.atomic():
+        awaiting = (
+            LoginThrottle.objects.select_for_update()
+            .filter(username_fingerprint=keys[0], awaiting_code_at__gt=now - window)
+            .values_list("awaiting_code_at", flat=True)
+            .first()
+        )
+        if awaiting is not None:
+            # Only from the window it was counted in, and never out of a lockout.
+            LoginThrottle.objects.filter(
+                Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+                username_fingerprint=_GLOBAL_FINGERPRINT,
+                window_started_at__lte=awaiting,
+                failures__gt=0,
+            ).update(failures=F("failures") - 1)
+        LoginThrottle.objects.filter(username_fingerprint__in=keys).delete()
 
 
 @dataclass(frozen=True)
@@ -384,17 +441,37 @@ class SignIn:
     provisioning_uri: str | None = None
     # A new trusted-device token for the client's cookie, after a sign-in with the code.
     device_token: str | None = None
+    # A member session this browser held was ended first (the person is told why).
+    member_session_ended: bool = False
 
 
-def _start_enrolment(request: HttpRequest, user: User) -> str:
+def apart_from_member(request: HttpRequest) -> bool:
+    """End the member session this browser holds, if any, before anything of a staff
+    account is written to the session: one row holding both would tie an anonymous member
+    to a named account, for anyone who reads the database. Its sockets close; nothing about
+    it is audited or logged, which would tie them too. True when one was ended."""
+    from rooms.access import MEMBER_SESSION_KEY
+
+    if request.session.get(MEMBER_SESSION_KEY) is None:
+        return False
+    ended = request.session.session_key
+    request.session.flush()
+    if ended:
+        sockets_close_for_session(ended)
+    return True
+
+
+def _start_enrolment(request: HttpRequest, user: User, code: EnrolCode) -> str:
     """A new secret for the user to add to their authenticator app; any earlier unconfirmed
-    one is discarded, so each secret is shown exactly once."""
+    one is discarded, so each secret is shown exactly once. The set-up code is used up only
+    when the device is confirmed (``_confirm``)."""
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
     until = timezone.now() + dt.timedelta(seconds=settings.STAFF_OTP_ENROL_SECONDS)
     request.session[ENROL_SESSION_KEY] = {
         "user": user.pk,
         "device": device.pk,
+        "code": code.pk,
         "until": until.isoformat(),
     }
     audit_append(
@@ -407,16 +484,16 @@ def _start_enrolment(request: HttpRequest, user: User) -> str:
 
 
 def _complete(request: HttpRequest, user: User, role: str, device: TOTPDevice | None) -> SignIn:
+    ended = apart_from_member(request)
+    sign_in_succeeded(request, user.get_username())
     login(request, user, backend=LOGIN_BACKEND)
     if device is not None:
         django_otp.login(request, device)
     request.session.save()
-    StaffSession.objects.create(
-        user=user,
+    StaffSession.objects.get_or_create(  # signing in again in a signed-in session keeps its key
         session_digest=session_digest(str(request.session.session_key)),
-        created_at=timezone.now(),
+        defaults={"user": user, "created_at": timezone.now()},
     )
-    clear_failures(user.get_username())
     audit_append(
         actor=actor_for_user(user),
         action="staff.login",
@@ -425,14 +502,34 @@ def _complete(request: HttpRequest, user: User, role: str, device: TOTPDevice | 
         detail={"role": role, "second_factor": device is not None},
     )
     token = devices.device_token_issue(user) if device is not None else None
-    return SignIn(user=user, role=role, signed_in=True, device_token=token)
+    return SignIn(
+        user=user, role=role, signed_in=True, device_token=token, member_session_ended=ended
+    )
 
 
-def sign_in(request: HttpRequest, *, username: str, password: str, otp: str | None) -> SignIn:
+def _refuse_right_password(
+    request: HttpRequest, username: str, *, factor: str, trusted: str | None
+) -> None:
+    """A right password without the rest: counted like a wrong one (it must cost a try, or
+    it could be confirmed over and over), and answered ``locked_out`` when it was the
+    failure that locked the account, as a wrong password is."""
+    record_failure(username, factor=factor, device=trusted, awaiting_code=True)
+    _refuse_if_locked(username, trusted=trusted_device(request, username))
+
+
+def sign_in(
+    request: HttpRequest,
+    *,
+    username: str,
+    password: str,
+    otp: str | None,
+    enrol_code: str | None = None,
+) -> SignIn:
     """The password step (and the code, when the account has a device). Raises LockedOut,
-    LoginFailed, OtpRequired or OtpInvalid (and RateLimited or Busy under load); returns a
-    SignIn that is either complete or carries the provisioning URI of a new enrolment. A
-    trusted device of this account skips the address throttle and the lockouts."""
+    LoginFailed, OtpRequired, OtpInvalid or EnrolCodeRequired (and RateLimited or Busy under
+    load); returns a SignIn that is either complete or carries the provisioning URI of a new
+    enrolment, which needs the set-up code an admin issued. A trusted device of this account
+    skips the address throttle and the lockouts."""
     trusted = trusted_device(request, username)
     if trusted is None:
         throttle_hit(scope=STAFF_SIGNIN, client=client_address(request))
@@ -459,17 +556,32 @@ def sign_in(request: HttpRequest, *, username: str, password: str, otp: str | No
         raise LoginFailed("this account has no role in the service; ask an admin")
     device = confirmed_device(user)
     if device is None:
-        if not otp_required(role):
-            return _complete(request, user, role, None)
         pending = _pending_device(request, user)
         if pending is not None and otp:
             return _confirm(request, pending, otp)
-        uri = _start_enrolment(request, user)
-        return SignIn(user=user, role=role, signed_in=False, provisioning_uri=uri)
+        if not otp_required(role) and not enrol_code:
+            return _complete(request, user, role, None)
+        code = enrol_code_find(user, enrol_code)
+        if code is None:
+            _refuse_right_password(request, username, factor="enrol_code", trusted=trusted)
+            raise EnrolCodeRequired(
+                "this account needs an authenticator app: enter the set-up code an admin "
+                "gave you for it (a code that is wrong or has expired does not work)"
+            )
+        ended = apart_from_member(request)
+        uri = _start_enrolment(request, user, code)
+        return SignIn(
+            user=user,
+            role=role,
+            signed_in=False,
+            provisioning_uri=uri,
+            member_session_ended=ended,
+        )
     if not otp:
+        _refuse_right_password(request, username, factor="otp_missing", trusted=trusted)
         raise OtpRequired("enter the 6-digit code from your authenticator app")
     if not _verify(device.pk, otp):
-        record_failure(username, factor="otp", device=trusted)
+        record_failure(username, factor="otp", device=trusted, awaiting_code=True)
         _refuse_if_locked(username, trusted=trusted_device(request, username))
         raise OtpInvalid("that code is not right; codes change every 30 seconds")
     return _complete(request, user, role, device)
@@ -503,12 +615,19 @@ def _confirm(request: HttpRequest, device: TOTPDevice, code: str) -> SignIn:
         raise NotAuthenticated("this account has no role in the service; ask an admin")
     _refuse_if_locked(user.get_username(), trusted=None)
     if not _verify(device.pk, code):
-        record_failure(user.get_username(), factor="otp")
+        record_failure(user.get_username(), factor="otp", awaiting_code=True)
         _refuse_if_locked(user.get_username(), trusted=None)
         raise OtpInvalid("that code is not right; check the app's clock and try the next code")
-    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    pending = request.session.pop(ENROL_SESSION_KEY, None) or {}
+    with transaction.atomic():
+        used = enrol_code_use(int(pending.get("code") or 0), user)
+        if used:
+            TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    if not used:
+        # Retired (a new code was issued) or used by another enrolment meanwhile.
+        TOTPDevice.objects.filter(pk=device.pk, confirmed=False).delete()
+        raise NotAuthenticated("this set-up code is no longer valid; ask an admin for a new one")
     device.confirmed = True
-    request.session.pop(ENROL_SESSION_KEY, None)
     audit_append(
         actor=actor_for_user(user),
         action="staff.otp_enrolled",

@@ -50,8 +50,24 @@ ADMIN_ROLES = frozenset({Membership.Role.MODERATOR, Membership.Role.STAFF, Membe
 
 
 class StaffAdminAuthenticationForm(OTPAdminAuthenticationForm):
-    """Password and authenticator code; the role group decides, not ``is_staff``. A wrong
-    code counts toward the account's lockout, like a wrong password."""
+    """Password and authenticator code, in one step; the role group decides, not
+    ``is_staff``. A right password with a missing or wrong code counts toward the lockouts
+    like a wrong password, and is answered in the same words: the form asks for all three at
+    once, so it never needs to tell which was wrong (nor to list the account's devices)."""
+
+    error_messages = {
+        **OTPAdminAuthenticationForm.error_messages,
+        "invalid_login": (
+            "Please enter the correct %(username)s, password and authenticator code for a "
+            "staff account. Note that they may be case-sensitive."
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Signed in: a member session this browser holds ends before the staff one starts.
+        accounts.apart_from_member(self.request)
+        return cleaned
 
     def confirm_login_allowed(self, user: Any) -> None:
         # Django's own check (active account), skipping the admin form's is_staff rule.
@@ -63,15 +79,28 @@ class StaffAdminAuthenticationForm(OTPAdminAuthenticationForm):
                 params={"username": self.username_field.verbose_name},
             )
 
+    def _chosen_device(self, user: Any) -> Any:
+        """The device picked in the form, else the account's authenticator: the form is not
+        shown a second time with the account's devices to choose from."""
+        return super()._chosen_device(user) or accounts.confirmed_device(user)
+
     def clean_otp(self, user: Any) -> None:
+        if user is None:
+            return
         try:
             super().clean_otp(user)
-        except ValidationError as exc:
-            if user is not None and self.cleaned_data.get("otp_token"):
-                username = user.get_username()
-                device = accounts.trusted_device(self.request, username)
-                accounts.record_failure(username, factor="otp", device=device)
-            raise exc
+        except ValidationError:
+            username = user.get_username()
+            accounts.record_failure(
+                username,
+                factor="otp" if self.cleaned_data.get("otp_token") else "otp_missing",
+                device=accounts.trusted_device(self.request, username),
+                awaiting_code=True,
+            )
+            # Shown again as after a wrong password: no device list, no password kept.
+            self.user_cache = None
+            self.fields["password"].widget.render_value = False  # type: ignore[attr-defined]
+            raise self.get_invalid_login_error() from None
 
 
 class StaffAdminSite(OTPAdminSite):
@@ -107,7 +136,7 @@ class StaffAdminSite(OTPAdminSite):
                 session_digest=session_digest(str(request.session.session_key)),
                 defaults={"user": user, "created_at": timezone.now()},
             )
-            accounts.clear_failures(user.get_username())
+            accounts.sign_in_succeeded(request, user.get_username())
             audit_append(
                 actor=actor_for_user(user),
                 action="staff.login",

@@ -42,14 +42,16 @@ def _optional_str(data: dict[str, object], name: str) -> str | None:
 @api_view
 def staff_login(request: HttpRequest) -> JsonResponse:
     """Password, then (for moderators, staff and admins) the authenticator code. Answers
-    ``otp_required`` when the code is missing and ``otp_setup_required`` (with the
-    provisioning URI, shown once) when the account has no authenticator yet."""
+    ``otp_required`` when the code is missing, ``enrol_code_required`` when the account has
+    no authenticator yet and the set-up code an admin issued is missing or wrong, and
+    ``otp_setup_required`` (with the provisioning URI, shown once) when it is right."""
     data = _body(request)
     result = accounts.sign_in(
         request,
         username=_field(data, "username", str),
         password=_field(data, "password", str),
         otp=_optional_str(data, "otp"),
+        enrol_code=_optional_str(data, "enrol_code"),
     )
     if not result.signed_in:
         return JsonResponse(
@@ -59,6 +61,7 @@ def staff_login(request: HttpRequest) -> JsonResponse:
                     "provisioning_uri": result.provisioning_uri,
                     "confirm_within_seconds": settings.STAFF_OTP_ENROL_SECONDS,
                 },
+                "member_session_ended": result.member_session_ended,
             },
             status=401,
         )
@@ -67,9 +70,15 @@ def staff_login(request: HttpRequest) -> JsonResponse:
 
 def _signed_in(result: accounts.SignIn) -> JsonResponse:
     """The answer to a completed sign-in; with the second factor, it also (re)sets the
-    trusted-device cookie that lets this device past the lockouts next time."""
+    trusted-device cookie that lets this device past the lockouts next time.
+    ``member_session_ended`` says a member session this browser held was ended first."""
     response = JsonResponse(
-        {"username": result.user.get_username(), "role": result.role, "verified": True}
+        {
+            "username": result.user.get_username(),
+            "role": result.role,
+            "verified": True,
+            "member_session_ended": result.member_session_ended,
+        }
     )
     if result.device_token:
         devices.device_cookie_attach(response, result.device_token)

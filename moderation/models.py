@@ -144,6 +144,9 @@ class LoginThrottle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
+    # When a right password came without its code (or set-up code): that failure is taken
+    # back from the service-wide count if the sign-in is then completed (accounts.py).
+    awaiting_code_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sign-in throttle {self.username_fingerprint[:8]}"
@@ -162,6 +165,23 @@ class StaffSession(models.Model):
 
     def __str__(self) -> str:
         return f"staff session of user {self.user_id}"
+
+
+class EnrolCode(models.Model):
+    """A one-time set-up code an admin issued so that an account may enrol an authenticator
+    (moderation/enrolment.py). Without one, whoever first had the password enrolled their own
+    device. Only a keyed hash of the code is kept; it is shown once, when issued."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrol_codes"
+    )
+    code_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    issued_by = models.CharField(max_length=80)
+
+    def __str__(self) -> str:
+        return f"set-up code for user {self.user_id}"
 
 
 # --- governance -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
-from rooms.errors import NotAuthenticated, RoomError
+from rooms.errors import NotAuthenticated, RoomError, StaffSignedIn
 from rooms.models import Member, Membership, Room
 from rooms.roles import role_for_user
 
@@ -160,12 +160,23 @@ def session(request: HttpRequest) -> JsonResponse:
         return _logout(request)
     if _member(request) is not None:
         return JsonResponse({"member": True, "recovery_phrase": None})
+    _refuse_if_staff(request)
     throttles.throttle_hit(scope=throttles.SESSION_CREATE, client=throttles.client_address(request))
     created = identity.member_create()
     request.session.cycle_key()
     request.session[MEMBER_SESSION_KEY] = str(created.member.pk)
     # Shown once; never stored. The client must show it and then forget it.
     return JsonResponse({"member": True, "recovery_phrase": created.recovery_phrase}, status=201)
+
+
+def _refuse_if_staff(request: HttpRequest) -> None:
+    """A member session is never added to a staff account's session (nor the other way
+    round, moderation.accounts.apart_from_member): the row would tie the two together."""
+    if _staff_user(request) is not None:
+        raise StaffSignedIn(
+            "this browser is signed in to a staff account: sign out of it first (or use "
+            "another browser) to take part as a member, so the two are never linked"
+        )
 
 
 def _logout(request: HttpRequest) -> JsonResponse:
@@ -180,6 +191,7 @@ def _logout(request: HttpRequest) -> JsonResponse:
 @api_view
 def session_recover(request: HttpRequest) -> JsonResponse:
     phrase = _field(_body(request), "phrase", str)
+    _refuse_if_staff(request)
     throttles.throttle_hit(scope=throttles.RECOVERY, client=throttles.client_address(request))
     member = identity.member_recover(phrase=phrase)
     request.session.cycle_key()

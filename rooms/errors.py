@@ -115,6 +115,14 @@ class RecoveryLocked(RoomError):
     http_status = 429
 
 
+class StaffSignedIn(RoomError):
+    """A member session asked for in a browser signed in as staff. One session never holds
+    both: it would tie the anonymous member to the named account (docs/security.md)."""
+
+    code = "staff_signed_in"
+    http_status = 409
+
+
 class RateLimited(RoomError):
     """Too many requests of one kind from one client address in the window; ``retry_after``
     says when the window ends."""

@@ -42,11 +42,27 @@ def post(client: Client, path: str, body: dict[str, Any]) -> Any:
     return client.post(path, data=json.dumps(body), content_type="application/json")
 
 
-def login(client: Client, username: str, password: str = PASSWORD, otp: str | None = None) -> Any:
+def login(
+    client: Client,
+    username: str,
+    password: str = PASSWORD,
+    otp: str | None = None,
+    enrol_code: str | None = None,
+) -> Any:
     body: dict[str, Any] = {"username": username, "password": password}
     if otp is not None:
         body["otp"] = otp
+    if enrol_code is not None:
+        body["enrol_code"] = enrol_code
     return post(client, "/api/staff/login", body)
+
+
+def issue_code(username: str) -> str:
+    """The set-up code an admin issues (chatserver staff-enrol-code) for ``username``."""
+    from moderation.enrolment import enrol_code_issue
+
+    user = User.objects.get(username=username)
+    return enrol_code_issue(user=user, actor="system:cli").code
 
 
 def code_for_secret(secret_b32: str, *, offset: int = 0) -> str:
@@ -63,8 +79,9 @@ def secret_of(uri: str) -> str:
 
 
 def enrol(client: Client, username: str) -> str:
-    """Sign in for the first time and confirm a device; returns the secret."""
-    answer = login(client, username)
+    """Sign in for the first time with a set-up code and confirm a device; returns the
+    secret."""
+    answer = login(client, username, enrol_code=issue_code(username))
     assert answer.status_code == 401
     secret = secret_of(answer.json()["otp_setup"]["provisioning_uri"])
     confirmed = post(client, "/api/staff/otp/confirm", {"code": code_for_secret(secret)})
@@ -93,7 +110,12 @@ def test_facilitator_signs_in_with_password_only() -> None:
     client = Client()
     answer = login(client, "fran")
     assert answer.status_code == 200
-    assert answer.json() == {"username": "fran", "role": "facilitator", "verified": True}
+    assert answer.json() == {
+        "username": "fran",
+        "role": "facilitator",
+        "verified": True,
+        "member_session_ended": False,
+    }
     assert signed_in(client)
     user = User.objects.get(username="fran")
     assert session_is_verified(user, client.session)
@@ -122,7 +144,7 @@ def test_wrong_password_and_no_role_are_refused() -> None:
 def test_enrolment_then_every_sign_in_needs_the_code(role: str) -> None:
     user = make_user("mo", role)
     client = Client()
-    first = login(client, "mo")
+    first = login(client, "mo", enrol_code=issue_code("mo"))
     assert first.status_code == 401
     body = first.json()
     assert body["error"]["code"] == "otp_setup_required"
@@ -167,8 +189,9 @@ def test_a_code_cannot_be_used_twice() -> None:
 def test_provisioning_uri_is_shown_once_per_secret() -> None:
     make_user("mo", "moderator")
     client = Client()
-    first = secret_of(login(client, "mo").json()["otp_setup"]["provisioning_uri"])
-    second = secret_of(login(client, "mo").json()["otp_setup"]["provisioning_uri"])
+    code = issue_code("mo")
+    first = secret_of(login(client, "mo", enrol_code=code).json()["otp_setup"]["provisioning_uri"])
+    second = secret_of(login(client, "mo", enrol_code=code).json()["otp_setup"]["provisioning_uri"])
     assert first != second
     assert TOTPDevice.objects.filter(confirmed=False).count() == 1
     stale = post(client, "/api/staff/otp/confirm", {"code": code_for_secret(first)})
@@ -182,7 +205,8 @@ def test_sending_the_first_code_with_the_password_confirms_the_enrolment() -> No
     """The staff page resends username, password and code; that completes enrolment too."""
     make_user("mo", "moderator")
     client = Client()
-    secret = secret_of(login(client, "mo").json()["otp_setup"]["provisioning_uri"])
+    setup = login(client, "mo", enrol_code=issue_code("mo"))
+    secret = secret_of(setup.json()["otp_setup"]["provisioning_uri"])
     answer = login(client, "mo", otp=code_for_secret(secret))
     assert answer.status_code == 200 and answer.json()["verified"] is True
     assert TOTPDevice.objects.get().confirmed
@@ -193,7 +217,8 @@ def test_confirm_without_a_pending_enrolment_or_after_it_expired() -> None:
     client = Client()
     nothing = post(client, "/api/staff/otp/confirm", {"code": "123456"})
     assert nothing.status_code == 401 and nothing.json()["error"]["code"] == "not_authenticated"
-    secret = secret_of(login(client, "mo").json()["otp_setup"]["provisioning_uri"])
+    setup = login(client, "mo", enrol_code=issue_code("mo"))
+    secret = secret_of(setup.json()["otp_setup"]["provisioning_uri"])
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)):
         late = post(client, "/api/staff/otp/confirm", {"code": code_for_secret(secret)})
     assert late.status_code == 401

@@ -25,6 +25,7 @@ BEFORE = [
     ("rooms", "0005_room_visibility_support"),
 ]
 SESSION_KEY = "k3ptbyd3sign0nlyas4h4shn0w4ndfr3"  # 32 characters, as Django makes them
+LINKED_KEY = "b0thm3mb3r4ndst4ffin0n3s3ssi0nxx"  # a member and a staff account in one row
 LOOKUP = "alpha beta gamma"
 SECRET_WORDS = "one two three four five"
 OUTCOME = "Spoke to her; she is safe with her sister"
@@ -59,6 +60,11 @@ def _write_old_rows(old: Any) -> dict[str, Any]:
     )
     old.get_model("moderation", "StaffSession").objects.create(
         user_id=user.pk, session_key=SESSION_KEY, created_at=timezone.now()
+    )
+    old.get_model("sessions", "Session").objects.create(
+        session_key=LINKED_KEY,
+        session_data=SessionStore().encode({"_auth_user_id": str(user.pk), "member_id": "m"}),
+        expire_date=timezone.now() + timezone.timedelta(hours=1),
     )
     member = old.get_model("rooms", "Member").objects.create(
         recovery_lookup=LOOKUP,
@@ -125,6 +131,9 @@ def test_existing_rows_are_hashed_and_sealed_and_keep_working(executor: Migratio
     assert SessionStore(session_key=SESSION_KEY)["kept"] == "yes"
     staff = StaffSession.objects.get(user=written["user"])
     assert staff.session_digest == session_digest(SESSION_KEY)
+    # A row that held a member and a staff account together was ended (issue row 5).
+    assert not StoredSession.objects.filter(key_digest=session_digest(LINKED_KEY)).exists()
+    assert StoredSession.objects.count() == 1
 
     # Lookup words: a keyed hash; the member still recovers; the lock carried over.
     digest = recovery_lookup_digest(LOOKUP, server_secret=settings.SECRET_KEY)
@@ -148,5 +157,5 @@ def test_existing_rows_are_hashed_and_sealed_and_keep_working(executor: Migratio
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             dumped.extend(repr(row) for row in cursor.fetchall())
     everything = "\n".join(dumped)
-    for clear in (SESSION_KEY, LOOKUP, OUTCOME, REPORT_OUTCOME, "kil myself"):
+    for clear in (SESSION_KEY, LINKED_KEY, LOOKUP, OUTCOME, REPORT_OUTCOME, "kil myself"):
         assert clear not in everything, clear

@@ -47,18 +47,26 @@ def chatserver(server: ServerProcess, *args: str, env: dict[str, str] | None = N
     return done.stdout
 
 
-def create_staff_user(server: ServerProcess) -> None:
+def create_staff_user(server: ServerProcess, username: str = STAFF_USERNAME) -> None:
     """A superuser (the admin role), created the way an operator would."""
     chatserver(
         server,
         "createsuperuser",
         "--noinput",
         "--username",
-        STAFF_USERNAME,
+        username,
         "--email",
         "n@example.org",
         env={"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD},
     )
+
+
+def enrol_code(server: ServerProcess, username: str) -> str:
+    """The one-time set-up code an admin issues so the account may enrol an authenticator."""
+    output = chatserver(server, "staff-enrol-code", username)
+    found = re.search(r"Set-up code for \S+: (\S+)", output)
+    assert found is not None, output
+    return found.group(1)
 
 
 FACILITATOR_SETUP = """
@@ -163,6 +171,7 @@ class Dashboard:
     authenticator: Authenticator | None = None
     blocked: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    server: ServerProcess | None = None
 
     @classmethod
     def create(
@@ -177,7 +186,9 @@ class Dashboard:
         context = browser.new_context(base_url=server.base_url, **options)
         context.set_default_timeout(10_000)
         page = context.new_page()
-        board = cls(context, page, server.base_url, StaffSocketGate(context), authenticator)
+        board = cls(
+            context, page, server.base_url, StaffSocketGate(context), authenticator, server=server
+        )
         context.route("**/*", board._only_this_server)
         page.on("console", lambda m: m.type == "error" and board.console_errors.append(m.text))
         return board
@@ -208,8 +219,15 @@ class Dashboard:
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         otp = page.get_by_label("One-time code")
-        either = page.locator("#otp-field:not([hidden]), #view-queue:not([hidden])")
+        either = page.locator(
+            "#otp-field:not([hidden]), #enrol-field:not([hidden]), #view-queue:not([hidden])"
+        )
         expect(either.first).to_be_visible()
+        if page.locator("#enrol-field").is_visible():  # first sign-in: an admin's set-up code
+            assert self.server is not None, "the server asks for a set-up code"
+            page.get_by_label("Set-up code").fill(enrol_code(self.server, username))
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("#otp-setup")).to_be_visible()
         if otp.is_visible():
             assert self.authenticator is not None, "the server asks for a one-time code"
             if page.locator("#otp-setup").is_visible():  # first sign-in: set up the app

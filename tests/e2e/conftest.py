@@ -84,18 +84,54 @@ def cluster(
         second.stop()
 
 
-def staff_sign_in(client: ChatClient, username: str, password: str) -> None:
-    """Sign a staff account in as a person would the first time: password, enrol the
-    authenticator from the provisioning URI, confirm with its first code."""
+def enrol_code(server: ServerProcess, username: str) -> str:
+    """The one-time set-up code an admin issues for ``username`` (``chatserver
+    staff-enrol-code``), run against the server's own database."""
+    import re
+    import subprocess
+    import sys
+
+    from bench.servers import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "chatserver.cli", "staff-enrol-code", username],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"Set-up code for \S+: (\S+)", done.stdout)
+    assert found is not None, done.stdout
+    return found.group(1)
+
+
+def staff_sign_in(
+    client: ChatClient, username: str, password: str, server: ServerProcess | None = None
+) -> bytes | None:
+    """Sign a staff account in as a person would the first time: password and the set-up
+    code an admin issued (through ``server``), enrol the authenticator from the provisioning
+    URI, confirm with its first code. A role without a second factor needs neither. Returns
+    the authenticator's key, if one was set up."""
     import base64
     from urllib.parse import parse_qs, urlparse
 
     from django_otp.oath import totp
 
     client.request("GET", "/api/session")
+    body = {"username": username, "password": password}
     try:
-        client.request("POST", "/api/staff/login", {"username": username, "password": password})
-        return  # a role without a second factor
+        client.request("POST", "/api/staff/login", body)
+        return None  # a role without a second factor
+    except ApiError as exc:
+        if exc.body.get("error", {}).get("code") != "enrol_code_required" or server is None:
+            raise
+    try:
+        client.request(
+            "POST", "/api/staff/login", {**body, "enrol_code": enrol_code(server, username)}
+        )
+        raise AssertionError("a new authenticator must be confirmed first")
     except ApiError as exc:
         if exc.body.get("error", {}).get("code") != "otp_setup_required":
             raise
@@ -103,3 +139,4 @@ def staff_sign_in(client: ChatClient, username: str, password: str) -> None:
     secret = parse_qs(urlparse(uri).query)["secret"][0]
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     client.request("POST", "/api/staff/otp/confirm", {"code": f"{totp(key):06d}"})
+    return key

@@ -134,7 +134,7 @@ def alerting_server(
 async def test_risk_reaches_staff_member_mail_webhook_and_sla(alerting_server: Any) -> None:
     server, mailbox, receiver = alerting_server
     staff = ChatClient(server.base_url)
-    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42")
+    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42", server)
     member = ChatClient(server.base_url)
     await member.astart_and_join("welcome")
 
@@ -191,7 +191,7 @@ async def test_a_reply_in_context_raises_a_concern_for_the_replier(alerting_serv
     messages to the detector, so the replier gets an escalation of their own."""
     server, _, _ = alerting_server
     staff = ChatClient(server.base_url)
-    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42")
+    await asyncio.to_thread(staff_sign_in, staff, "nurse", "a long staff password 42", server)
     writer, replier = ChatClient(server.base_url), ChatClient(server.base_url)
     await writer.astart_and_join("welcome")
     await replier.astart_and_join("welcome")

@@ -114,7 +114,7 @@ async def _assert_looks_like_no_room(client: ChatClient, slug: str) -> None:
 
 async def test_a_support_room_is_closed_to_all_but_its_two_people(server: ServerProcess) -> None:
     staff = ChatClient(server.base_url)
-    await asyncio.to_thread(staff_sign_in, staff, "nurse", STAFF_PASSWORD)
+    await asyncio.to_thread(staff_sign_in, staff, "nurse", STAFF_PASSWORD, server)
     facilitator = ChatClient(server.base_url)
     await asyncio.to_thread(staff_sign_in, facilitator, "fac", FACILITATOR_PASSWORD)
     writer = ChatClient(server.base_url)

@@ -163,9 +163,9 @@ async def test_sign_out_and_expiry_close_sockets_with_redis_stopped(outage: Any)
     member = ChatClient(one.base_url)
     await member.astart_and_join("welcome")
     nurse = ChatClient(one.base_url)
-    await asyncio.to_thread(staff_sign_in, nurse, "nurse", PASSWORD)
+    await asyncio.to_thread(staff_sign_in, nurse, "nurse", PASSWORD, one)
     medic = ChatClient(two.base_url)
-    await asyncio.to_thread(staff_sign_in, medic, "medic", PASSWORD)
+    await asyncio.to_thread(staff_sign_in, medic, "medic", PASSWORD, two)
 
     async with (
         await member.connect("welcome") as member_one,

@@ -61,10 +61,14 @@ async function request(method, path, body) {
   return data;
 }
 
-/** Signs in; `otp` only when the server asked for a one-time code. */
-export function login(username, password, otp = "") {
+/**
+ * Signs in; `otp` only when the server asked for a one-time code, `enrolCode` only when it
+ * asked for the set-up code an administrator issued (`enrol_code_required`).
+ */
+export function login(username, password, otp = "", enrolCode = "") {
   const body = { username, password };
   if (otp) body.otp = otp;
+  if (enrolCode) body.enrol_code = enrolCode;
   return request("POST", "/api/staff/login", body);
 }
 

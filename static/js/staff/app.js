@@ -623,15 +623,24 @@ async function submitClose(event) {
 
 // --- signing in and out ---------------------------------------------------------------------
 
-// The sign-in steps: "password", then "code" (the account has an authenticator) or "setup"
-// (it needs one: the key is shown once and the first code confirms it).
+// The sign-in steps: "password", then "code" (the account has an authenticator), or "enrol"
+// (it needs one: the set-up code an administrator issued) and then "setup" (the key is shown
+// once and the first code confirms it).
 let signInStep = "password";
+// Whether this browser also holds a member session, which signing in ends first, and whether
+// this sign-in has ended it (the person is told once they are in).
+let memberHere = false;
+let memberEnded = false;
+const MEMBER_ENDED_NOTICE =
+  "Your member session in this browser has ended, so it is never linked to your staff account. You can come back as a member with your recovery phrase (another browser keeps the two apart).";
 
 function setSignInStep(step, { secret = null } = {}) {
   signInStep = step;
-  $("otp-field").hidden = step === "password";
+  $("otp-field").hidden = step === "password" || step === "enrol";
+  $("enrol-field").hidden = step !== "enrol";
   $("otp-setup").hidden = step !== "setup";
   $("signin-otp").value = "";
+  if (step !== "enrol") $("signin-enrol").value = "";
   if (step === "setup" && secret) {
     $("otp-secret").textContent = secret.secret.match(/.{1,4}/g).join(" ");
     const account = secret.account ? `Account: ${secret.account}. ` : "";
@@ -645,6 +654,7 @@ function setSignInStep(step, { secret = null } = {}) {
 
 function showSignIn() {
   setSignInStep("password");
+  $("signin-member-note").hidden = !memberHere;
   $("signin-error").textContent = "";
   $("signin-password").value = "";
   showView("signin", { focus: false });
@@ -662,6 +672,8 @@ function explainSignInError(caught) {
       return "Enter the one-time code from your authenticator app.";
     case "otp_invalid":
       return "That code didn't work. Codes change every 30 seconds: try the one the app shows now.";
+    case "enrol_code_required":
+      return "That set-up code didn't work. Check it, or ask an administrator for a new one: each works once, for a day.";
     case "locked_out":
     case "not_authenticated":
       return sentence(caught.message);
@@ -674,14 +686,20 @@ async function submitSignIn(event) {
   event.preventDefault();
   const username = $("signin-username").value.trim();
   const password = $("signin-password").value;
-  const otp = signInStep === "password" ? "" : $("signin-otp").value.replace(/\s+/g, "");
+  const otp = signInStep === "password" || signInStep === "enrol" ? "" : $("signin-otp").value.replace(/\s+/g, "");
+  const enrolCode = signInStep === "enrol" ? $("signin-enrol").value.trim() : "";
   const error = $("signin-error");
   if (signInStep !== "setup" && (!username || !password)) {
     error.textContent = "Enter your username and password.";
     $(username ? "signin-password" : "signin-username").focus();
     return;
   }
-  if (signInStep !== "password" && !otp) {
+  if (signInStep === "enrol" && !enrolCode) {
+    error.textContent = "Enter the set-up code.";
+    $("signin-enrol").focus();
+    return;
+  }
+  if (signInStep !== "password" && signInStep !== "enrol" && !otp) {
     error.textContent = "Enter the one-time code.";
     $("signin-otp").focus();
     return;
@@ -692,12 +710,26 @@ async function submitSignIn(event) {
   error.textContent = "";
   let who;
   try {
-    who = signInStep === "setup" ? await confirmOtp(otp) : await login(username, password, otp);
+    who = signInStep === "setup" ? await confirmOtp(otp) : await login(username, password, otp, enrolCode);
   } catch (caught) {
     submit.removeAttribute("aria-disabled");
     error.textContent = explainSignInError(caught);
+    if (caught instanceof ApiError && caught.code === "enrol_code_required") {
+      if (signInStep === "password") {
+        setSignInStep("enrol");
+        error.textContent = "This account needs an authenticator app first: enter the set-up code an administrator gave you.";
+      }
+      $("signin-enrol").focus();
+      return;
+    }
     if (caught instanceof ApiError && caught.code === "otp_setup_required") {
       const secret = parseProvisioningUri(caught.data?.otp_setup?.provisioning_uri);
+      if (caught.data?.member_session_ended === true) {
+        memberHere = false;
+        memberEnded = true;
+        $("signin-member-note").hidden = true;
+        setNotice(MEMBER_ENDED_NOTICE);
+      }
       setSignInStep("setup", { secret });
       error.textContent = secret
         ? "Set up your authenticator app with the key below, then enter its code."
@@ -713,7 +745,7 @@ async function submitSignIn(event) {
     }
     if (caught instanceof ApiError && caught.code === "not_authenticated" && signInStep === "setup") {
       setSignInStep("password");
-      error.textContent = "The time to set up the app ran out. Sign in with your password again to get a new key.";
+      error.textContent = "The set-up did not finish in time, or its set-up code is no longer valid. Sign in with your password and set-up code again (an administrator can issue a new code).";
     }
     $("signin-password").value = "";
     $("signin-password").focus();
@@ -723,7 +755,10 @@ async function submitSignIn(event) {
   signedInAs = typeof who?.username === "string" ? who.username : username;
   $("signin-password").value = "";
   setSignInStep("password");
-  setNotice("");
+  if (who?.member_session_ended === true) memberEnded = true;
+  if (memberEnded) memberHere = false;
+  setNotice(memberEnded ? MEMBER_ENDED_NOTICE : "");
+  memberEnded = false;
   begin(who?.role);
 }
 
@@ -788,6 +823,7 @@ function init() {
   // The server's clock (for the countdowns), and whether this is a reload while signed in.
   // Without an answer, the socket decides: the snapshot, or a close asking to sign in.
   prepare().then((session) => {
+    memberHere = session?.member === true;
     const staff = session?.staff;
     if (staff && typeof staff.username === "string") signedInAs = staff.username;
     begin(staff?.role);
