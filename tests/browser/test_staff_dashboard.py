@@ -18,6 +18,7 @@ from tests.browser.conftest import start_server
 from tests.browser.helpers import ROOM_TITLE, Member
 from tests.browser.staff_helpers import (
     RISKY,
+    STAFF_PASSWORD,
     Authenticator,
     Dashboard,
     chatserver,
@@ -521,3 +522,45 @@ def test_a_facilitator_signs_in_and_files_a_debrief_asking_for_support(
         expect(page.locator("#who-name")).to_have_text("Signed in as peer-fran")
     finally:
         board.close()
+
+
+def test_a_member_who_signs_in_as_staff_is_told_and_the_two_stay_apart(
+    server: ServerProcess, members: Callable[..., Member]
+) -> None:
+    """Issue rows 5 and 13 in the page. In a browser where someone is in a room as a member,
+    the sign-in form says first that signing in ends that member session; an account without
+    an authenticator is asked for the set-up code an administrator issued before any key is
+    shown; once signed in, the member session is gone, and the notice says why."""
+    from tests.browser.staff_helpers import StaffSocketGate
+
+    create_staff_user(server, "medic")
+    person = member_in_room(members)
+    page = person.page
+    board = Dashboard(
+        person.context,
+        page,
+        server.base_url,
+        StaffSocketGate(person.context),
+        Authenticator(),
+        server=server,
+    )
+    board.open()
+    expect(page.locator("#signin-member-note")).to_be_visible()
+    expect(page.locator("#signin-member-note")).to_contain_text("ends that member session")
+
+    # The password alone: the page asks for the set-up code and shows no key.
+    page.get_by_label("Username").fill("medic")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Set-up code")).to_be_focused()
+    expect(page.locator("#otp-setup")).to_be_hidden()
+    page.get_by_label("Set-up code").fill("aaaa-bbbb-cccc-dddd")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("That set-up code didn't work")
+    expect(page.locator("#otp-setup")).to_be_hidden()
+
+    board.open()
+    board.sign_in("medic", STAFF_PASSWORD)
+    expect(page.locator("#notice")).to_contain_text("Your member session in this browser has ended")
+    session = page.request.get(server.base_url + "/api/session").json()
+    assert session["member"] is False and session["staff"]["username"] == "medic"
