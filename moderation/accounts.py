@@ -44,11 +44,11 @@ from django.utils import timezone
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import fingerprint
+from chatserver.permissions import can
 from moderation import devices
-from moderation.audit import actor_for_user, audit_append
 from moderation.models import LoginThrottle, StaffSession
-from moderation.permissions import can
 from rooms.errors import NotAllowed, NotAuthenticated, RoomError
 from rooms.grants import Grant
 from rooms.models import Membership

@@ -19,11 +19,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import random_slug
+from chatserver.permissions import require
 from moderation import outbox
-from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
-from moderation.permissions import require
 from moderation.risk import Assessment
 from rooms import events, protocol
 from rooms.encryption import aead_for, current_data_key, open_text, seal_text
@@ -196,7 +196,7 @@ def _learned_concern_only(assessment: Assessment) -> bool:
 
 
 def _require(user: User, action: str) -> str:
-    """The user's role, if the permission table (moderation/permissions.py) allows it."""
+    """The user's role, if the permission table (chatserver/permissions.py) allows it."""
     role = role_for_user(user)
     require(role, action)
     assert role is not None

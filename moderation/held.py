@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import require
+from chatserver.audit import audit_append
+from chatserver.permissions import require
 from moderation.risk import Assessment
 from rooms import events, protocol, records
 from rooms.encryption import current_data_key, open_text, seal_body, seal_text

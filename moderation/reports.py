@@ -23,9 +23,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from moderation.audit import actor_for_user, audit_append
+from chatserver.audit import actor_for_user, audit_append
+from chatserver.permissions import require
 from moderation.models import Report, ReportReply
-from moderation.permissions import require
 from rooms import events, protocol
 from rooms.encryption import current_data_key, open_body, open_text, seal_text
 from rooms.errors import MessageNotFound, NotAllowed, RoomError

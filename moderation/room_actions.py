@@ -17,8 +17,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import ROLES, require
+from chatserver.audit import audit_append
+from chatserver.permissions import ROLES, require
 from rooms import events, protocol, records, selectors
 from rooms.encryption import current_data_key, seal_body
 from rooms.errors import MessageNotFound, NotAllowed

@@ -22,9 +22,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from chatserver.permissions import can
 from moderation import held, reports, room_actions
 from moderation.escalations import escalation_flag
-from moderation.permissions import can
 from rooms import access, events, heartbeat, preferences, protocol, selectors, services, sittings
 from rooms.errors import NotAdmitted, RoomError
 from rooms.grants import SessionRevoked, grant_require

@@ -1,20 +1,15 @@
-"""Domain errors. Each carries the protocol error code the transports send back, so the
-websocket consumer and the HTTP API report the same condition the same way."""
+"""The rooms app's refusals, on ``chatserver.errors.ServiceError``. Each carries the error code
+the transports send back, so the websocket consumer and the HTTP API report the same condition
+the same way."""
 
 from __future__ import annotations
 
-from rooms.protocol import Close, ErrorCode
+from chatserver.codes import Close, ErrorCode
+from chatserver.errors import NotAllowed as NotAllowed
+from chatserver.errors import ServiceError
 
-
-class RoomError(Exception):
-    code: str = ErrorCode.FORBIDDEN
-    http_status: int = 403
-    close_code: int | None = None  # set where the condition ends a websocket
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
+# Every room condition is a service error; the name is kept for what it reads as here.
+RoomError = ServiceError
 
 
 # One answer for a room that does not exist and for a private room that is not open to the
@@ -33,12 +28,6 @@ class RoomNotFound(RoomError):
 
     def __init__(self) -> None:
         super().__init__(ROOM_NOT_FOUND_MESSAGE)
-
-
-class NotAllowed(RoomError):
-    code = ErrorCode.FORBIDDEN
-    http_status = 403
-    close_code = Close.FORBIDDEN
 
 
 class AgreementRequired(NotAllowed):

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from moderation.audit import audit_append
+from chatserver.audit import audit_append
 from moderation.models import Escalation
 from rooms import encryption
 from rooms.models import DataKey, Member, Membership, Message, Room

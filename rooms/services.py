@@ -562,7 +562,7 @@ def sockets_close_for_user(user_id: int, code: int = protocol.Close.SESSION_ENDE
 def member_ban(*, member: Member, actor: str) -> None:
     """Ban a member from the whole service: every open socket of theirs closes, on every
     process, once the ban is committed."""
-    from moderation.audit import audit_append
+    from chatserver.audit import audit_append
 
     member.banned_at = timezone.now()
     member.save(update_fields=["banned_at"])
@@ -575,7 +575,7 @@ def member_ban(*, member: Member, actor: str) -> None:
 @transaction.atomic
 def membership_ban(*, membership: Membership, actor: str) -> None:
     """Ban a participant from one room; their sockets in that room close."""
-    from moderation.audit import audit_append
+    from chatserver.audit import audit_append
 
     membership.banned_at = timezone.now()
     membership.save(update_fields=["banned_at"])

@@ -13,8 +13,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import require
+from chatserver.audit import audit_append
+from chatserver.permissions import require
 from rooms import events, protocol
 from rooms.errors import AgreementRequired, MemberNotFound, NotAdmitted, NotAllowed, RoomLocked
 from rooms.models import Admission, Agreement, Membership, Room, RoomSession

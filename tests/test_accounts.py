@@ -16,9 +16,10 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from chatserver.models import AuditEntry
 from moderation import accounts
 from moderation.accounts import session_is_verified
-from moderation.models import AuditEntry, LoginThrottle, StaffSession
+from moderation.models import LoginThrottle, StaffSession
 
 PASSWORD = "a long staff password 42"
 pytestmark = pytest.mark.django_db

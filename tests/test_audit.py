@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 
-from moderation.audit import audit_append, audit_verify
-from moderation.models import AuditEntry, AuditHead
+from chatserver.audit import audit_append, audit_verify
+from chatserver.models import AuditEntry, AuditHead
 
 pytestmark = pytest.mark.django_db
 
@@ -93,20 +93,20 @@ def test_admin_cannot_add_change_or_delete_entries() -> None:
     session["otp_device_id"] = device.persistent_id
     session.save()
     entry = AuditEntry.objects.get()
-    assert client.get("/admin/moderation/auditentry/").status_code == 200
-    assert client.get("/admin/moderation/auditentry/add/").status_code == 403
-    page = client.get(f"/admin/moderation/auditentry/{entry.pk}/change/")
+    assert client.get("/admin/chatserver/auditentry/").status_code == 200
+    assert client.get("/admin/chatserver/auditentry/add/").status_code == 403
+    page = client.get(f"/admin/chatserver/auditentry/{entry.pk}/change/")
     assert page.status_code == 200 and 'name="action"' not in page.content.decode()
     changed = client.post(
-        f"/admin/moderation/auditentry/{entry.pk}/change/", {"action": "forged", "detail": "{}"}
+        f"/admin/chatserver/auditentry/{entry.pk}/change/", {"action": "forged", "detail": "{}"}
     )
     assert changed.status_code == 403
     assert (
-        client.post(f"/admin/moderation/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code
+        client.post(f"/admin/chatserver/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
     bulk = client.post(
-        "/admin/moderation/auditentry/",
+        "/admin/chatserver/auditentry/",
         {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
     )
     assert bulk.status_code in (200, 302)

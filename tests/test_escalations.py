@@ -10,9 +10,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from chatserver.audit import audit_verify
+from chatserver.models import AuditEntry
 from moderation import escalations, outbox
-from moderation.audit import audit_verify
-from moderation.models import AuditEntry, Escalation, OutboxItem
+from moderation.models import Escalation, OutboxItem
 from rooms import services
 from rooms.errors import NotAllowed
 from rooms.models import Membership, Message

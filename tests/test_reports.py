@@ -17,9 +17,10 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from chatserver.audit import audit_verify
+from chatserver.models import AuditEntry
 from moderation import reports
-from moderation.audit import audit_verify
-from moderation.models import AuditEntry, Report, ReportReply
+from moderation.models import Report, ReportReply
 from rooms import events, services
 from rooms.errors import MessageNotFound, NotAllowed
 from rooms.models import Membership

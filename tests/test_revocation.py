@@ -22,7 +22,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
-from moderation.models import AuditEntry
+from chatserver.models import AuditEntry
 from rooms import events
 from rooms.keys import member_erase
 from rooms.models import Membership, Message, Room

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from moderation.audit import audit_verify
+from chatserver.audit import audit_verify
 
 
 class Command(BaseCommand):

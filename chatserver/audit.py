@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatserver.crypto import chain_hash
-from moderation.models import AuditEntry, AuditHead
+from chatserver.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 
