@@ -24,9 +24,10 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from chatserver.audit import actor_for_user, audit_append
+from chatserver.codes import ErrorCode
 from chatserver.permissions import require
 from moderation.models import Report, ReportReply
-from rooms import events, protocol
+from rooms import events, values
 from rooms.encryption import current_data_key, open_body, open_text, seal_text
 from rooms.errors import MessageNotFound, NotAllowed, RoomError
 from rooms.models import Member, Membership, Message, Room
@@ -42,12 +43,12 @@ REPORTABLE_KINDS = (Message.Kind.MESSAGE, Message.Kind.ANNOUNCEMENT)
 
 
 class ReportNotFound(RoomError):
-    code = protocol.ErrorCode.NOT_FOUND
+    code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class ReportInvalid(RoomError):
-    code = protocol.ErrorCode.INVALID_FRAME
+    code = ErrorCode.INVALID_FRAME
     http_status = 400
 
 
@@ -91,9 +92,9 @@ def _open_reply(reply: ReportReply) -> str | None:
 
 def report_item(
     report: Report, *, replies: int, body: str | None = None, note: str | None = None
-) -> protocol.StaffReportItem:
+) -> values.StaffReportItem:
     """A report as moderators see it. It has no field for the reporter, by design."""
-    return protocol.StaffReportItem(
+    return values.StaffReportItem(
         id=report.pk,
         room=report.room.slug,
         room_title=report.room.title,
@@ -112,8 +113,8 @@ def _publish_item(report: Report) -> None:
     """The changed report to every staff socket (the same group and handler as escalation
     items), with no decrypted content."""
     item = report_item(report, replies=report.replies.count())
-    frame = protocol.encode(protocol.StaffReport(item=item))
-    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(text=frame))
+    frame = values.StaffReportUpdate(item=item)
+    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(frame))
 
 
 def _notify_room_staff(report: Report, reported_role: str | None) -> None:
@@ -122,12 +123,12 @@ def _notify_room_staff(report: Report, reported_role: str | None) -> None:
     reported, and in a small room being told of a report can point at who made it."""
     if reported_role not in (None, Membership.Role.MEMBER):
         return
-    notice = protocol.ReportNotice(
+    notice = values.ReportNotice(
         id=report.pk, seq=report.message_seq, author=report.reported_pseudonym, reason=report.reason
     )
     events.publish_on_commit(
         events.room_staff_group(report.room_id),
-        events.room_frame_event(text=protocol.encode(notice)),
+        events.room_frame_event(notice),
     )
 
 
@@ -248,7 +249,7 @@ def _audit(user: User, action: str, report: Report, **detail: Any) -> None:
     )
 
 
-def reports_open() -> list[protocol.StaffReportItem]:
+def reports_open() -> list[values.StaffReportItem]:
     """Open reports, newest first, for the staff socket's snapshot. No decrypted content:
     reading a report is a separate, audited request."""
     rows = (
@@ -269,7 +270,7 @@ def _reported_message(report: Report) -> Message | None:
 
 
 @transaction.atomic
-def report_view(*, user: User, report_id: int) -> protocol.StaffReportItem:
+def report_view(*, user: User, report_id: int) -> values.StaffReportItem:
     """The report with the reported message and the note decrypted. Every view of
     decrypted content by staff is written to the audit log."""
     _require(user, "view_decrypted_content")
@@ -311,10 +312,8 @@ def report_reply(*, user: User, report_id: int, text: str) -> ReportReply:
     reply.ciphertext = seal_text(aead=aead, text=text, aad=_reply_aad(report.pk, reply.pk, key_id))
     reply.save(update_fields=["ciphertext"])
     _audit(user, "report.reply", report, reply=reply.pk)
-    frame = protocol.ReplyFrame(report_id=report.pk, seq=report.message_seq, text=text)
-    events.publish_on_commit(
-        events.membership_group(reporter.pk), events.room_frame_event(text=protocol.encode(frame))
-    )
+    frame = values.ModeratorReply(report_id=report.pk, seq=report.message_seq, text=text)
+    events.publish_on_commit(events.membership_group(reporter.pk), events.room_frame_event(frame))
     _publish_item(report)
     return reply
 
@@ -342,7 +341,7 @@ def report_close(*, user: User, report_id: int, outcome: str) -> Report:
 # --- what the reporter sees ----------------------------------------------------------------
 
 
-def my_reports(membership: Membership) -> protocol.MyReports:
+def my_reports(membership: Membership) -> values.MyReports:
     """The participant's own reports in this room (open ones, and those closed in the last
     30 days) with the moderators' answers. Reading answers addressed to oneself is not a
     staff view of content, so nothing is audited."""
@@ -354,13 +353,13 @@ def my_reports(membership: Membership) -> protocol.MyReports:
         .prefetch_related(Prefetch("replies", queryset=replies))
         .order_by("-created_at", "-pk")
     )
-    return protocol.MyReports(items=[_my_item(report) for report in rows])
+    return values.MyReports(items=[_my_item(report) for report in rows])
 
 
-def _my_item(report: Report) -> protocol.ReportItem:
+def _my_item(report: Report) -> values.ReportItem:
     # A reply whose key was destroyed (retention) is left out rather than shown empty.
     texts = [text for text in map(_open_reply, report.replies.all()) if text is not None]
-    return protocol.ReportItem(
+    return values.ReportItem(
         id=report.pk,
         seq=report.message_seq,
         reason=report.reason,

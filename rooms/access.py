@@ -13,12 +13,11 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from moderation.accounts import session_is_verified
-from rooms import selectors, services
+from rooms import events, selectors, services
 from rooms.errors import NotAllowed, NotAuthenticated
 from rooms.grants import Grant
 from rooms.models import Member, Membership, Room
-from rooms.roles import role_for_user
+from rooms.roles import role_for_user, session_is_verified
 
 MEMBER_SESSION_KEY = "member_id"
 
@@ -88,3 +87,25 @@ def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIden
             agreed=membership.agreement_version > 0,
         ),
     )
+
+
+def personal_groups(identity: SocketIdentity) -> list[str]:
+    """Groups that reach this participant wherever they are (waiting or in the room):
+    private frames, and the closes of logout, erasure, bans and role changes."""
+    groups = [
+        events.session_group(identity.session_key),
+        events.membership_group(identity.membership.pk),
+    ]
+    if identity.member_id:
+        groups.append(events.member_group(identity.member_id))
+    if identity.user_id:
+        groups.append(events.user_group(identity.user_id))
+    return groups
+
+
+def room_groups(identity: SocketIdentity) -> list[str]:
+    """The room's own group, and its staff group for anyone but a member."""
+    groups = [events.room_group(identity.room.pk)]
+    if identity.membership.role != Membership.Role.MEMBER:
+        groups.append(events.room_staff_group(identity.room.pk))
+    return groups

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
-from rooms.models import Member, Membership, Room
 from rooms.roles import role_for_user
+from rooms.transport import page_fits
 
 View = Callable[..., HttpResponse]
 
@@ -83,14 +83,11 @@ def _field(data: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def _member(request: HttpRequest) -> Member | None:
-    member_id = request.session.get(MEMBER_SESSION_KEY)
-    if not member_id:
-        return None
-    return Member.objects.filter(pk=member_id, erased_at__isnull=True).first()
+def _member(request: HttpRequest) -> Any:
+    return selectors.member_live(request.session.get(MEMBER_SESSION_KEY))
 
 
-def _require_member(request: HttpRequest) -> Member:
+def _require_member(request: HttpRequest) -> Any:
     member = _member(request)
     if member is None:
         raise NotAuthenticated("create a member session first")
@@ -101,13 +98,13 @@ def _staff_user(request: HttpRequest) -> Any:
     return request.user if request.user.is_authenticated else None
 
 
-def _caller(request: HttpRequest) -> tuple[Member | None, Any]:
+def _caller(request: HttpRequest) -> tuple[Any, Any]:
     """The anonymous member, else the signed-in staff user (one of them, or neither)."""
     member = _member(request)
     return member, None if member else _staff_user(request)
 
 
-def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
+def _require_caller(request: HttpRequest) -> tuple[Any, Any]:
     """A member or a staff user, asked before any room is looked up: a stranger gets the
     same 401 for every room name, so the answer does not tell which names exist."""
     member, user = _caller(request)
@@ -119,7 +116,7 @@ def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
 def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
     """Who is signed in on the staff side (for the dashboard after a reload): only a session
     that passed its second factor, where one is required."""
-    from moderation.accounts import session_is_verified
+    from rooms.roles import session_is_verified
 
     user = _staff_user(request)
     if user is None or not session_is_verified(user, request.session):
@@ -190,7 +187,7 @@ def session_recover(request: HttpRequest) -> JsonResponse:
 # --- rooms --------------------------------------------------------------------------------
 
 
-def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
+def _room_json(room: Any, membership: Any) -> dict[str, Any]:
     return {
         "slug": room.slug,
         "title": room.title,
@@ -205,16 +202,8 @@ def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
     }
 
 
-def _memberships(request: HttpRequest) -> dict[int, Membership]:
-    member = _member(request)
-    user = _staff_user(request)
-    if member is not None:
-        rows = Membership.objects.filter(member=member)
-    elif user is not None:
-        rows = Membership.objects.filter(user=user)
-    else:
-        return {}
-    return {m.room_id: m for m in rows}
+def _memberships(request: HttpRequest) -> dict[int, Any]:
+    return selectors.memberships_by_room(member=_member(request), user=_staff_user(request))
 
 
 @require_GET
@@ -283,8 +272,8 @@ def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
         raise BadRequest("before and limit must be whole numbers") from None
     if limit < 1:
         raise BadRequest("limit must be at least 1")
-    page = selectors.log_before(room_id=room.pk, before=before, limit=limit)
-    text = protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
+    page = selectors.log_before(room_id=room.pk, before=before, limit=limit, fits=page_fits())
+    text = protocol.encode(protocol.history_page(page.entries, page.has_more))
     return HttpResponse(text, content_type="application/json")
 
 

@@ -34,9 +34,9 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
 
+from chatserver.codes import Close, ErrorCode
 from rooms.errors import RoomError
 from rooms.models import Member, Membership
-from rooms.protocol import Close, ErrorCode
 from rooms.roles import role_from
 
 # Grants per query: three parameters each, well under every database's limit.

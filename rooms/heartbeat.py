@@ -20,11 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from rooms import protocol
-from rooms.models import Connection, Room
+from rooms.services import heartbeat_tick
 from rooms.transport import db
 
 logger = logging.getLogger(__name__)
-CHUNK = 500
 # The latest sequence numbers are read, then sent this much later: a message committed just
 # before the read has had time to arrive by its fan-out, so a heartbeat does not make
 # clients resume for messages that are merely in flight.
@@ -35,23 +34,6 @@ GRACE_SECONDS = 1.0
 class Beat:
     room_id: int
     send: Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Tick:
-    latest: dict[int, int]
-
-
-def _chunks(items: list[str]) -> list[list[str]]:
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
-def heartbeat_tick(*, channel_names: list[str], room_ids: set[int]) -> Tick:
-    now = timezone.now()
-    for chunk in _chunks(channel_names):
-        Connection.objects.filter(channel_name__in=chunk).update(last_seen=now)
-    latest = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
-    return Tick(latest=latest)
 
 
 class HeartbeatHub:

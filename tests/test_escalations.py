@@ -76,7 +76,9 @@ def test_no_escalation_without_its_message_and_vice_versa(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("escalation insert failed")
 
-    monkeypatch.setattr(services, "escalation_from_assessment", broken)
+    from moderation import policies
+
+    monkeypatch.setattr(policies, "escalation_from_assessment", broken)
     with pytest.raises(RuntimeError):
         services.message_send(membership=membership, client_id="x", body=RISKY)
     assert Message.objects.count() == 0 and Escalation.objects.count() == 0
