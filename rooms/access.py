@@ -103,9 +103,9 @@ def personal_groups(identity: SocketIdentity) -> list[str]:
     return groups
 
 
-def room_groups(identity: SocketIdentity) -> list[str]:
-    """The room's own group, and its staff group for anyone but a member."""
-    groups = [events.room_group(identity.room.pk)]
-    if identity.membership.role != Membership.Role.MEMBER:
-        groups.append(events.room_staff_group(identity.room.pk))
-    return groups
+def staff_groups(identity: SocketIdentity) -> list[str]:
+    """The room's staff group, for anyone but a member (the room's own frames come through
+    the process's room hub, rooms/hub.py)."""
+    if identity.membership.role == Membership.Role.MEMBER:
+        return []
+    return [events.room_staff_group(identity.room.pk)]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from rooms import access, events, handlers, heartbeat, protocol, selectors, services, sittings
 from rooms.errors import RoomError
 from rooms.grants import grant_require
+from rooms.hub import hub
 from rooms.ratelimit import TokenBucket
 from rooms.transport import DirectDispatchMixin, db, page_fits
 from rooms.waiting import WaitingRoomMixin
@@ -77,8 +78,9 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         """Join the room proper: its groups, presence, the welcome and what comes with it."""
         self.waiting = False
         await self.group_leave(events.room_waiting_group(identity.room.pk))
-        for group in access.room_groups(identity):
+        for group in access.staff_groups(identity):
             await self.group_join(group)
+        await hub.join(identity.room.pk, self.channel_name, self.dispatch)
         membership = identity.membership
         await db(services.connection_open)(channel_name=self.channel_name, membership=membership)
         self.entered = True
@@ -98,6 +100,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
             with contextlib.suppress(Exception):
                 await db(sittings.depart)(membership=self.identity.membership)
         if self.entered:
+            await hub.leave(self.identity.room.pk, self.channel_name)
             await db(services.connection_close)(channel_name=self.channel_name)
             with contextlib.suppress(Exception):
                 await self._broadcast_presence(self.identity.room.pk)
@@ -105,7 +108,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
     async def _broadcast_presence(self, room_id: int) -> None:
         members = await db(selectors.presence)(room_id)
         event = events.room_frame_event(protocol.Presence(members=members))
-        await self.channel_layer.group_send(events.room_group(room_id), event)
+        await hub.publish(events.room_group(room_id), event)
 
     async def _recheck(self) -> None:
         """Before a write or a privileged frame: the grant must hold in the database now, not
@@ -205,7 +208,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         self.last_typing = now
         typing = protocol.TypingFrame(author=self.identity.membership.pseudonym)
         event = events.room_frame_event(typing)
-        await self.channel_layer.group_send(events.room_group(self.identity.room.pk), event)
+        await hub.publish(events.room_group(self.identity.room.pk), event)
 
     # --- channel-layer events (built only by the server) ----------------------------------
 

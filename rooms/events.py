@@ -35,6 +35,12 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
+def room_of(group: str) -> int | None:
+    """The room whose own group this is (not its staff or waiting group), or None."""
+    head, _, rest = group.partition(".")
+    return int(rest) if head == "room" and rest.isdigit() else None
+
+
 STAFF_QUEUE_GROUP = "staff.escalations"
 
 

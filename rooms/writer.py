@@ -21,10 +21,9 @@ import logging
 from collections import deque
 from typing import Any
 
-from channels.layers import get_channel_layer
-
 from rooms import services
 from rooms.grants import Grant, SessionRevoked, grants_check
+from rooms.hub import hub
 from rooms.transport import db
 
 logger = logging.getLogger(__name__)
@@ -82,7 +81,8 @@ class MessageWriter:
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
-            self._queue_fan_out(results)
+            # Acknowledge before fanning out: each sender's socket is woken first, so its
+            # ``ack`` goes out before the hub hands the same message to this process's sockets.
             for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -90,6 +90,7 @@ class MessageWriter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+            self._queue_fan_out(results)
 
     def _queue_fan_out(self, results: list[services.Sent | Exception]) -> None:
         """Hand the batch's broadcasts to one publisher task per room: the next batch is
@@ -105,15 +106,11 @@ class MessageWriter:
                 self.publishers[group] = loop.create_task(self._publish(group))
 
     async def _publish(self, group: str) -> None:
-        """Committed by now: a failed publish is recovered by the receivers' resume."""
-        layer = get_channel_layer()
+        """Committed by now: a failed publish is recovered by the receivers' resume. The
+        process's own sockets get each frame straight from the hub."""
         queue = self.outgoing[group]
         while queue:
-            event = queue.popleft()
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                logger.exception("fan-out failed; clients will resume from the record")
+            await hub.publish(group, queue.popleft())
         self.outgoing.pop(group, None)
 
 

@@ -4,7 +4,9 @@ them, and the models that seal text under a room's keys."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -77,3 +79,41 @@ def test_every_model_sealed_under_a_room_key_has_a_creation_time() -> None:
     assert len(found) >= 6
     for model, _ in sealed_fields():
         assert any(f.name == "created_at" for f in model._meta.get_fields()), model
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every module a file imports (lazy imports included), resolved to absolute names."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.update(f"{base}.{a.name}" for a in node.names)
+            found.add(base)
+    return found
+
+
+def test_no_module_both_touches_the_database_and_builds_frames() -> None:
+    """The domain returns values; the protocol and the transports make frames of them
+    (docs/architecture.md). Import-linter cannot say "not both", so this test does."""
+    root = Path(__file__).resolve().parent.parent
+    both = []
+    for top in ("chatserver", "rooms", "moderation"):
+        for path in (root / top).rglob("*.py"):
+            rel = path.relative_to(root)
+            if {"migrations", "management"} & set(rel.parts) or path.name in (
+                "admin.py",
+                "apps.py",
+            ):
+                continue
+            package = ".".join(rel.with_suffix("").parts[:-1])
+            names = _imports(path, package)
+            models = any(n.endswith(".models") or ".models." in n for n in names)
+            wire = any(n.endswith(".protocol") or ".protocol." in n for n in names)
+            if models and wire:
+                both.append(str(rel))
+    assert both == []
