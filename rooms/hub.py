@@ -119,7 +119,9 @@ class RoomHub:
     @staticmethod
     async def _listen(room: _Room) -> None:
         layer = get_channel_layer()
-        channel = await layer.new_channel(prefix="hub.")
+        # The layer's default prefix: channels-redis reads every process-local channel from one
+        # list per process, named after that prefix (another would never be read).
+        channel = await layer.new_channel()
         await layer.group_add(events.room_group(room.room_id), channel)
         room.channel = channel
 

@@ -4,13 +4,16 @@ thread, and answering a client (frames from values, refusals as error frames, li
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
+from django.db import connection
 
 from chatserver.codes import Close, ErrorCode
 from chatserver.errors import ServiceError
@@ -40,11 +43,25 @@ class DirectDispatchMixin:
         await handler(message)
 
 
+@functools.cache
+def _database_executor() -> ThreadPoolExecutor | None:
+    """The process's own database threads, each holding one persistent connection: a fixed
+    pool of ``CHAT_DB_THREADS`` connections (PostgreSQL only). None keeps Channels' single
+    thread-sensitive thread, which SQLite's one writer needs."""
+    threads = settings.CHAT_DB_THREADS
+    if threads <= 1 or connection.vendor != "postgresql":
+        return None
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-db")
+
+
 def db(fn: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:
-    """Run database work in the process's database thread (Channels' thread-sensitive
-    executor), which closes stale connections around each call. One thread keeps SQLite's
-    single writer simple; a pool for PostgreSQL is a measured next step (docs/performance.md)."""
-    return database_sync_to_async(fn)  # type: ignore[no-any-return]
+    """Run database work off the event loop, in the process's database threads, closing
+    stale connections around each call (as Channels does). One hop per call, never per
+    frame: consumers skip Channels' own hop before each frame (``DirectDispatchMixin``)."""
+    executor = _database_executor()
+    if executor is None:
+        return database_sync_to_async(fn)  # type: ignore[no-any-return]
+    return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=executor)  # type: ignore[no-any-return]
 
 
 async def leave_groups(layer: Any, groups: Iterable[str], channel_name: str) -> None:
