@@ -2,12 +2,13 @@
 // over /ws/staff/. docs/staff-dashboard.md describes what it shows and each action.
 
 import { el } from "../views.js";
+import { sentence } from "../core/format.js";
+import { Close } from "../core/protocol.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
 import {
   NOTE_MAX_CHARS,
   OUTCOME_MAX_CHARS,
   REPLY_MAX_CHARS,
-  StaffClose,
   ackFrame,
   noteFrame,
   progressFrame,
@@ -150,8 +151,8 @@ const socket = new StaffSocket({
   onSignedOut(code) {
     const wasLive = queue.loaded;
     endSession();
-    if (code === StaffClose.FORBIDDEN) setNotice("This account can't see the escalation queue.");
-    else if (code === StaffClose.SESSION_ENDED) setNotice("You were signed out. Please sign in again.");
+    if (code === Close.FORBIDDEN) setNotice("This account can't see the escalation queue.");
+    else if (code === Close.SESSION_ENDED) setNotice("You were signed out. Please sign in again.");
     else if (wasLive) setNotice("Your session has ended. Please sign in again.");
     showSignIn();
   },
@@ -650,8 +651,6 @@ function showSignIn() {
   showView("signin", { focus: false });
   $("signin-username").focus();
 }
-
-const sentence = (text) => (text ? text[0].toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : "");
 
 function explainSignInError(caught) {
   if (!(caught instanceof ApiError)) return messageOf(caught);
