@@ -1,7 +1,7 @@
 // The staff dashboard (/staff/): sign-in, then the live escalation queue and members' reports
 // over /ws/staff/. docs/staff-dashboard.md describes what it shows and each action.
 
-import { el } from "../views.js";
+import { $, el } from "../core/dom.js";
 import { sentence } from "../core/format.js";
 import { Close } from "../core/protocol.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
@@ -46,7 +46,6 @@ import {
   updateCard,
 } from "./view.js";
 
-const $ = (id) => document.getElementById(id);
 const ANNOUNCE_KEEP_MS = 20_000;
 const LOADING_GRACE_MS = 3000;
 

@@ -3,7 +3,7 @@
 // by id and updated in place so a button keeps focus while its report changes. A card never
 // shows who made the report: the server does not send it.
 
-import { el } from "../views.js";
+import { el } from "../core/dom.js";
 import { formatAge, formatTime } from "./view.js";
 
 const REASON = {

@@ -2,7 +2,7 @@
 // textContent (through `el`), never parsed as HTML. Cards are kept by id and updated in
 // place, so a button keeps focus while the item it belongs to changes.
 
-import { el } from "../views.js";
+import { el } from "../core/dom.js";
 import { Status } from "./protocol.js";
 
 const SEVERITY = {
