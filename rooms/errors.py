@@ -112,6 +112,11 @@ class RateLimited(RoomError):
     http_status = 429
 
 
+class Overloaded(RateLimited):
+    """The process's queue of sends is full: this one was not stored. ``retry_after`` says
+    when the queue is expected to have room (the client resends then; nothing was lost)."""
+
+
 class Busy(RoomError):
     """The server is at its cap of concurrent slow work (password hashes): try again soon."""
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import Any
 
 from rooms import services
+from rooms.errors import Overloaded
 from rooms.grants import Grant, SessionRevoked, grants_check
 from rooms.hub import hub
 from rooms.transport import db
@@ -29,6 +31,10 @@ from rooms.transport import db
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+# Sends waiting for their batch beyond which new ones are refused with ``rate_limited``: at
+# overload the server slows senders down (each is told when to resend) instead of letting
+# every ack fall seconds behind. Two full batches: a burst is absorbed, a flood is not.
+MAX_PENDING = 2 * MAX_BATCH
 
 
 def store_batch(
@@ -56,6 +62,7 @@ class MessageWriter:
         self.task: asyncio.Task[None] | None = None
         self.outgoing: dict[str, deque[dict[str, Any]]] = {}
         self.publishers: dict[str, asyncio.Task[None]] = {}
+        self.last_batch_seconds = 0.0
 
     async def send(
         self, request: services.SendRequest, *, grant: Grant | None = None
@@ -68,19 +75,31 @@ class MessageWriter:
             # A new event loop (tests run one per test): the old queue belongs to the old one.
             self.task, self.pending = None, []
             self.publishers, self.outgoing = {}, {}
+        if len(self.pending) >= MAX_PENDING:
+            raise Overloaded(
+                "the server is busy; please resend in a moment",
+                retry_after=self._drain_estimate(),
+            )
         self.pending.append((request, grant, future))
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
         return await future
 
+    def _drain_estimate(self) -> float:
+        """Seconds until the queue has room, from how long the last batch took."""
+        batches = len(self.pending) / MAX_BATCH
+        return round(min(5.0, max(0.5, batches * self.last_batch_seconds)), 3)
+
     async def _drain(self) -> None:
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            started = time.monotonic()
             try:
                 results = await db(store_batch)([r for r, _, _ in batch], [g for _, g, _ in batch])
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
+            self.last_batch_seconds = time.monotonic() - started
             # Acknowledge before fanning out: each sender's socket is woken first, so its
             # ``ack`` goes out before the hub hands the same message to this process's sockets.
             for (_, _, future), result in zip(batch, results, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -510,3 +511,43 @@ async def test_role_change_closes_staff_sockets(connect: Any, room: Room) -> Non
     async with connect(membership, session_key=key) as ws:
         await database_sync_to_async(lambda: membership.user.groups.clear())()
         assert await closed_with(ws, timeout=2) == 4011
+
+
+async def test_a_saturated_writer_refuses_sends_with_when_to_resend(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """Overload slows senders down instead of letting every ack fall behind: past the queue's
+    bound a send is refused (never stored) with ``rate_limited`` and a ``retry_after``, and
+    the queued ones are still stored and acknowledged."""
+    from rooms import writer as writer_module
+
+    members = [await database_sync_to_async(make_membership)() for _ in range(4)]
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 2)
+    real = writer_module.store_batch
+    release = threading.Event()
+
+    def slow(requests: Any, grants: Any) -> Any:
+        release.wait(timeout=10)
+        return real(requests, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", slow)
+    async with (
+        connect(members[0]) as a,
+        connect(members[1]) as b,
+        connect(members[2]) as c,
+        connect(members[3]) as d,
+    ):
+        await a.send_json_to({"type": "send", "client_id": "qa", "body": "hi"})
+        await asyncio.sleep(0.3)  # taken into a batch, which is stuck in the database
+        await b.send_json_to({"type": "send", "client_id": "qb", "body": "hi"})
+        await c.send_json_to({"type": "send", "client_id": "qc", "body": "hi"})
+        await asyncio.sleep(0.3)  # two waiting: the queue is full
+        await d.send_json_to({"type": "send", "client_id": "qd", "body": "hi"})
+        error = await next_frame(d, "error")
+        assert error["code"] == "rate_limited" and error["ref"] == "qd"
+        assert 0.5 <= error["retry_after"] <= 5
+        release.set()
+        for ws, client_id in ((a, "qa"), (b, "qb"), (c, "qc")):
+            assert (await next_frame(ws, "ack"))["client_id"] == client_id
+    count = await database_sync_to_async(Message.objects.filter(client_id="qd").count)()
+    assert count == 0
