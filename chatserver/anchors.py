@@ -24,7 +24,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chatserver.crypto import AuditKey, audit_sign, audit_signature_valid
@@ -72,13 +72,7 @@ class Anchor:
 
 def make_anchor(*, seq: int, mac: str, key: AuditKey, at: dt.datetime) -> Anchor:
     unsigned = Anchor(seq=seq, mac=mac, key_id=key.key_id, at=int(at.timestamp()))
-    return Anchor(
-        seq=seq,
-        mac=mac,
-        key_id=key.key_id,
-        at=unsigned.at,
-        signature=audit_sign(key, unsigned.payload()),
-    )
+    return replace(unsigned, signature=audit_sign(key, unsigned.payload()))
 
 
 def publish(anchor: Anchor, *, path: str) -> None:
