@@ -10,10 +10,16 @@ from django.db import models
 
 
 class AuditHead(models.Model):
-    """The single row that serialises appends to the audit chain."""
+    """The single row that serialises appends to the audit chain, and remembers the last
+    checkpoint so each process can tell when the next one is due. It is a convenience, not
+    evidence: whoever can write the tables can rewrite it, which is why checkpoints are also
+    written outside the database (chatserver/anchors.py)."""
 
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+    # The last checkpoint: its entry, and when it was written (or the log's first entry).
+    anchored_seq = models.BigIntegerField(default=0)
+    anchored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "moderation_audithead"
@@ -23,8 +29,17 @@ class AuditHead(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Append-only and hash-chained: each entry's hash covers its fields and the previous
-    entry's hash, so an edited or deleted row breaks the chain from there on."""
+    """Append-only and chained: each entry's ``hash`` covers its fields and the previous
+    entry's ``hash``, so an edited or deleted row breaks the chain from there on.
+
+    ``version`` says how ``hash`` was made: 1 is plain SHA-256 (entries written before the
+    keyed chain, kept as they were written); 2 is HMAC-SHA256 under the audit key named by
+    ``key_id``, which is configured and never in the database, so a chain with a row removed
+    cannot be recomputed to fit without it."""
+
+    class Version(models.IntegerChoices):
+        PLAIN = 1, "plain SHA-256 (before the keyed chain)"
+        KEYED = 2, "HMAC-SHA256 under the audit key"
 
     seq = models.BigIntegerField(unique=True)
     at = models.DateTimeField()
@@ -33,6 +48,8 @@ class AuditEntry(models.Model):
     object_type = models.CharField(max_length=40)
     object_id = models.CharField(max_length=64)
     detail = models.JSONField(default=dict)
+    version = models.PositiveSmallIntegerField(choices=Version.choices)
+    key_id = models.CharField(max_length=16, blank=True, default="")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 

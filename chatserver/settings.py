@@ -63,6 +63,36 @@ if not (DEBUG or TESTING or CHATSERVER_KEYS or CHATSERVER_KEY_FILE):
         "no key-encryption key: set CHATSERVER_KEY_FILE to a key file (see docs/security.md)"
     )
 
+# --- the audit log ---------------------------------------------------------------------------
+
+# The secret the audit chain's MAC key and its checkpoint signing key are derived from (HKDF,
+# chatserver/crypto.py): never in the database, so whoever can write the tables cannot
+# recompute the chain. SECRET_KEY by default; a dedicated value outlives SECRET_KEY rotations.
+AUDIT_KEY = env_str("AUDIT_KEY")
+if AUDIT_KEY:
+    if not DEBUG and (len(AUDIT_KEY) < 50 or AUDIT_KEY.startswith("django-insecure")):
+        raise ImproperlyConfigured(
+            "AUDIT_KEY is too short or a development value: set AUDIT_KEY to 50+ random "
+            "characters, or leave it unset to derive the audit keys from SECRET_KEY"
+        )
+    # Earlier audit secrets, newest first: entries and checkpoints made under them still verify.
+    AUDIT_KEY_FALLBACKS = env_list("AUDIT_KEY_FALLBACKS", [])
+else:
+    AUDIT_KEY = SECRET_KEY
+    AUDIT_KEY_FALLBACKS = env_list("AUDIT_KEY_FALLBACKS", SECRET_KEY_FALLBACKS)
+# A signed checkpoint of the chain's head is written outside the database once this many
+# entries or this many seconds have passed since the last one, at the next append (and by
+# ``chatserver audit-anchor``): to the log stream, and to this file when it is set.
+AUDIT_ANCHOR_EVERY = env_int("AUDIT_ANCHOR_EVERY", 50, minimum=1)
+AUDIT_ANCHOR_SECONDS = env_int("AUDIT_ANCHOR_SECONDS", 60, minimum=1)
+AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE")
+if AUDIT_ANCHOR_FILE and not (
+    Path(AUDIT_ANCHOR_FILE).is_absolute() and Path(AUDIT_ANCHOR_FILE).parent.is_dir()
+):
+    raise ImproperlyConfigured(
+        "AUDIT_ANCHOR_FILE must be an absolute path in a directory that exists"
+    )
+
 # --- hosts and transport security ------------------------------------------------------------
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -302,6 +332,8 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # Audit checkpoints are evidence, not chatter: kept whatever LOG_LEVEL says.
+        "chatserver.audit.anchor": {"level": "INFO"},
     },
 }
 CSRF_FAILURE_VIEW = "rooms.api.csrf_failure"
