@@ -40,6 +40,7 @@ READ_BURST = 40
 
 class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
     identity: access.SocketIdentity | None = None
+    early: list[dict[str, Any]] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -77,6 +78,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
     async def _enter(self, identity: access.SocketIdentity) -> None:
         """Join the room proper: its groups, presence, the welcome and what comes with it."""
         self.waiting = False
+        self.early: list[dict[str, Any]] | None = []
         await self.group_leave(events.room_waiting_group(identity.room.pk))
         for group in access.staff_groups(identity):
             await self.group_join(group)
@@ -87,6 +89,11 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         self.viewer, frames = await db(entry_frames)(identity.room.slug, membership)
         for frame in frames:
             await self.send(frame)
+        # Room frames the hub handed over meanwhile follow the welcome, in order (the client
+        # drops any its welcome already covers, by sequence number).
+        early, self.early = self.early, None
+        for event in early or ():
+            await self.room_frame(event)
         await self._broadcast_presence(identity.room.pk)
         heartbeat.hub.register(self.channel_name, heartbeat.Beat(identity.room.pk, self.send))
 
@@ -213,6 +220,9 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
     # --- channel-layer events (built only by the server) ----------------------------------
 
     async def room_frame(self, event: dict[str, Any]) -> None:
+        if self.early is not None:  # entering: the welcome goes first
+            self.early.append(event)
+            return
         author = event.get("author")
         if author is not None and author in self.viewer.ignored and event.get("seq"):
             # From someone this reader ignores: a placeholder keeps the sequence gap-free.

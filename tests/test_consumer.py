@@ -551,3 +551,23 @@ async def test_a_saturated_writer_refuses_sends_with_when_to_resend(
             assert (await next_frame(ws, "ack"))["client_id"] == client_id
     count = await database_sync_to_async(Message.objects.filter(client_id="qd").count)()
     assert count == 0
+
+
+async def test_the_welcome_comes_before_room_frames_that_arrive_while_entering(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """The hub hands a room's frames to a socket as soon as it joins, which is before the
+    welcome is built: those frames wait and follow the welcome, in order, none dropped."""
+    from rooms import consumers, events, values
+
+    alice = await database_sync_to_async(make_membership)()
+    real = consumers.entry_frames
+
+    def publishing_meanwhile(slug: str, membership: Any) -> Any:
+        note = values.RoomState(state="open")
+        events.send_now(events.room_group(membership.room_id), events.room_frame_event(note))
+        return real(slug, membership)
+
+    monkeypatch.setattr(consumers, "entry_frames", publishing_meanwhile)
+    async with connect(alice) as a:  # the fixture asserts the first frame is the welcome
+        assert (await next_frame(a, "room_state"))["state"] == "open"
