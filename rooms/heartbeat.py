@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from rooms import protocol
+from rooms import events, protocol
 from rooms.services import heartbeat_tick
 from rooms.transport import db
+from rooms.writer import writer
 
 logger = logging.getLogger(__name__)
 # The latest sequence numbers are read, then sent this much later: a message committed just
@@ -34,6 +35,15 @@ GRACE_SECONDS = 1.0
 class Beat:
     room_id: int
     send: Callable[[str], Awaitable[None]]
+
+
+def _announced(room_id: int, latest: int) -> int:
+    """The latest sequence number to announce: not past a message this process stored but
+    has not handed out yet. Under load the fan-out runs behind the commits; announcing those
+    messages would send every client of the room to resume for what is already on its way,
+    and the resumes' reads would slow the server further."""
+    pending = writer.unpublished_from(events.room_group(room_id))
+    return latest if pending is None else min(latest, pending - 1)
 
 
 class HeartbeatHub:
@@ -72,7 +82,7 @@ class HeartbeatHub:
         await asyncio.sleep(min(GRACE_SECONDS, settings.CHAT_HEARTBEAT_SECONDS / 2))
         ts = timezone.now()
         frames = {
-            room_id: protocol.encode(protocol.Heartbeat(latest_seq=seq, ts=ts))
+            room_id: protocol.encode(protocol.Heartbeat(latest_seq=_announced(room_id, seq), ts=ts))
             for room_id, seq in tick.latest.items()
         }
         for beat in beats.values():

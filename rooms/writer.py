@@ -129,8 +129,17 @@ class MessageWriter:
         process's own sockets get each frame straight from the hub."""
         queue = self.outgoing[group]
         while queue:
-            await hub.publish(group, queue.popleft())
+            await hub.publish(group, queue[0])  # still counted as unpublished meanwhile
+            queue.popleft()
         self.outgoing.pop(group, None)
+
+    def unpublished_from(self, group: str) -> int | None:
+        """The first sequence number this process has stored in the group's room but not yet
+        handed out, if any: the heartbeat must not announce it (rooms/heartbeat.py)."""
+        for event in self.outgoing.get(group, ()):
+            if event.get("seq"):
+                return int(event["seq"])
+        return None
 
 
 writer = MessageWriter()
