@@ -35,6 +35,9 @@ MAX_BATCH = 200
 # overload the server slows senders down (each is told when to resend) instead of letting
 # every ack fall seconds behind. Two full batches: a burst is absorbed, a flood is not.
 MAX_PENDING = 2 * MAX_BATCH
+# And beyond which expected wait for an ack (seconds). A socket handles its frames one at a
+# time, so letting acks fall further behind would only queue its later frames unseen.
+MAX_WAIT_SECONDS = 0.75
 
 
 def store_batch(
@@ -75,7 +78,7 @@ class MessageWriter:
             # A new event loop (tests run one per test): the old queue belongs to the old one.
             self.task, self.pending = None, []
             self.publishers, self.outgoing = {}, {}
-        if len(self.pending) >= MAX_PENDING:
+        if len(self.pending) >= MAX_PENDING or self._expected_wait() > MAX_WAIT_SECONDS:
             raise Overloaded(
                 "the server is busy; please resend in a moment",
                 retry_after=self._drain_estimate(),
@@ -84,6 +87,13 @@ class MessageWriter:
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
         return await future
+
+    def _expected_wait(self) -> float:
+        """How long a send queued now would wait for its ack: the batch being stored, then
+        the ones queued before it, at the pace of the last batch."""
+        if self.task is None or self.task.done():
+            return 0.0
+        return (1 + len(self.pending) / MAX_BATCH) * self.last_batch_seconds
 
     def _drain_estimate(self) -> float:
         """Seconds until the queue has room, from how long the last batch took."""

@@ -571,3 +571,30 @@ async def test_the_welcome_comes_before_room_frames_that_arrive_while_entering(
     monkeypatch.setattr(consumers, "entry_frames", publishing_meanwhile)
     async with connect(alice) as a:  # the fixture asserts the first frame is the welcome
         assert (await next_frame(a, "room_state"))["state"] == "open"
+
+
+async def test_a_send_that_would_wait_too_long_for_its_ack_is_refused(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """The bound is also in time: when batches are slow, a send is refused once its ack
+    would come later than the writer's limit, however short the queue."""
+    from rooms import writer as writer_module
+
+    a_member, b_member = [await database_sync_to_async(make_membership)() for _ in range(2)]
+    real = writer_module.store_batch
+    release = threading.Event()
+
+    def slow(requests: Any, grants: Any) -> Any:
+        release.wait(timeout=10)
+        return real(requests, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", slow)
+    monkeypatch.setattr(writer_module.writer, "last_batch_seconds", 2.0)
+    async with connect(a_member) as a, connect(b_member) as b:
+        await a.send_json_to({"type": "send", "client_id": "ta", "body": "hi"})
+        await asyncio.sleep(0.3)  # a batch of one is in the database; batches take 2 s
+        await b.send_json_to({"type": "send", "client_id": "tb", "body": "hi"})
+        error = await next_frame(b, "error")
+        assert error["code"] == "rate_limited" and error["ref"] == "tb"
+        release.set()
+        assert (await next_frame(a, "ack"))["client_id"] == "ta"
