@@ -266,44 +266,62 @@ class SendRequest:
     themes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A send read before it is stored: what the detector found, and the themes to blur it
+    by. Pure work on the text (no database), so it runs outside the database thread."""
+
+    request: SendRequest
+    draft: policies.Draft
+    themes: str
+
+
+def message_prepare(requests: list[SendRequest]) -> list[Prepared]:
+    """Assess each message in the light of the room's last messages (and the earlier ones of
+    the same batch) and run the policies' pure step."""
+    chain = policies.chain()
+    prepared = []
+    for r, context in zip(requests, _conversations(requests), strict=True):
+        draft = policies.Draft(
+            membership=r.membership,
+            client_id=r.client_id,
+            body=r.body,
+            cw=r.cw,
+            assessment=risk.assess(r.body, context=context),
+        )
+        themes = encode_themes({*r.themes, *(t for p in chain for t in p.themes(draft))})
+        prepared.append(Prepared(request=r, draft=draft, themes=themes))
+    return prepared
+
+
 def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
+    """Prepare and store several messages (``message_prepare``, then ``message_store``)."""
+    return message_store(message_prepare(requests))
+
+
+def message_store(prepared: list[Prepared]) -> list[Sent | Exception]:
     """Store several messages in one transaction: one commit (one disk flush) for all the
     sends that arrived while the previous batch was being written ("group commit").
 
     Each message has its own savepoint, so one refused message (room paused, a failure)
     does not affect the others; its result is the exception. Rooms are locked in ascending
     id order (a stable sort keeps each room's messages in arrival order), so two processes
-    writing batches can never deadlock on each other's room locks."""
-    # Pure work on the text is done before the transaction: the room locks below are held
-    # only for the writes.
+    writing batches can never deadlock on each other's room locks. The room locks are held
+    only for the writes: the text was read before (``message_prepare``)."""
     chain = policies.chain()
-    drafts = [
-        policies.Draft(
-            membership=r.membership,
-            client_id=r.client_id,
-            body=r.body,
-            cw=r.cw,
-            assessment=risk.assess(r.body, context=c),
-        )
-        for r, c in zip(requests, _conversations(requests), strict=True)
-    ]
-    themes = [
-        encode_themes({*r.themes, *(t for p in chain for t in p.themes(d))})
-        for r, d in zip(requests, drafts, strict=True)
-    ]
-    order = sorted(range(len(requests)), key=lambda i: requests[i].membership.room_id)
-    results: list[Sent | Exception] = [RuntimeError("not processed")] * len(requests)
+    order = sorted(range(len(prepared)), key=lambda i: prepared[i].request.membership.room_id)
+    results: list[Sent | Exception] = [RuntimeError("not processed")] * len(prepared)
     with transaction.atomic():
         for i in order:
-            r = requests[i]
             try:
-                results[i] = _store_message(drafts[i], themes[i], chain)
+                results[i] = _store_message(prepared[i].draft, prepared[i].themes, chain)
             except Exception as exc:  # the savepoint rolled back this message only
                 # A key created in the rolled-back savepoint must not stay cached.
                 forget_cached_keys()
                 results[i] = exc
-    for r, result in zip(requests, results, strict=True):
+    for p, result in zip(prepared, results, strict=True):
         if isinstance(result, Sent) and result.seq and not result.duplicate and not result.held:
+            r = p.request
             RECENT.remember(r.membership.room_id, result.seq, r.membership.pk, r.body)
     return results
 

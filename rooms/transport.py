@@ -3,6 +3,7 @@ thread, and answering a client (frames from values, refusals as error frames, li
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -52,6 +53,21 @@ def _database_executor() -> ThreadPoolExecutor | None:
     if threads <= 1 or connection.vendor != "postgresql":
         return None
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-db")
+
+
+_SCAN_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-scan")
+
+
+def scan(fn: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:
+    """Run pure CPU work on message text (the risk detector) in the process's scan thread:
+    off the event loop, and out of the database thread, which would otherwise hold every
+    other socket's reads behind it."""
+
+    async def run(*args: Any, **kwargs: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_SCAN_EXECUTOR, functools.partial(fn, *args, **kwargs))
+
+    return run
 
 
 def db(fn: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:

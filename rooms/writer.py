@@ -26,7 +26,7 @@ from rooms import services
 from rooms.errors import Overloaded
 from rooms.grants import Grant, SessionRevoked, grants_check
 from rooms.hub import hub
-from rooms.transport import db
+from rooms.transport import db, scan
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ MAX_WAIT_SECONDS = 0.75
 
 
 def store_batch(
-    requests: list[services.SendRequest], grants: list[Grant | None]
+    prepared: list[services.Prepared], grants: list[Grant | None]
 ) -> list[services.Sent | Exception]:
     """Refuse the sends whose grant no longer holds (their result is ``SessionRevoked``) and
     store the rest in one transaction. Runs in the database thread, as one call."""
@@ -51,7 +51,7 @@ def store_batch(
     ]
     keep = [i for i, result in enumerate(results) if result is None]
     if keep:
-        stored = services.message_send_batch([requests[i] for i in keep])
+        stored = services.message_store([prepared[i] for i in keep])
         for i, result in zip(keep, stored, strict=True):
             results[i] = result
     return [r if r is not None else RuntimeError("not processed") for r in results]
@@ -105,7 +105,10 @@ class MessageWriter:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
             started = time.monotonic()
             try:
-                results = await db(store_batch)([r for r, _, _ in batch], [g for _, g, _ in batch])
+                # The detector reads the batch in its own thread, so the database thread is
+                # free meanwhile for everything else the sockets ask of it.
+                prepared = await scan(services.message_prepare)([r for r, _, _ in batch])
+                results = await db(store_batch)(prepared, [g for _, g, _ in batch])
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
