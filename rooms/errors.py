@@ -117,6 +117,14 @@ class Overloaded(RateLimited):
     when the queue is expected to have room (the client resends then; nothing was lost)."""
 
 
+class StoreUnavailable(RoomError):
+    """The database could not be reached: the message was not stored. The client resends it
+    (same ``client_id``) after ``retry_after``; nothing is lost that was acknowledged."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
 class Busy(RoomError):
     """The server is at its cap of concurrent slow work (password hashes): try again soon."""
 

@@ -22,8 +22,10 @@ import time
 from collections import deque
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 from rooms import services
-from rooms.errors import Overloaded
+from rooms.errors import Overloaded, StoreUnavailable
 from rooms.grants import Grant, SessionRevoked, grants_check
 from rooms.hub import hub
 from rooms.transport import db, scan
@@ -55,6 +57,17 @@ def store_batch(
         for i, result in zip(keep, stored, strict=True):
             results[i] = result
     return [r if r is not None else RuntimeError("not processed") for r in results]
+
+
+# How long a sender is asked to wait before resending while the database is unreachable.
+RETRY_AFTER_UNAVAILABLE = 2.0
+
+
+def _unavailable() -> StoreUnavailable:
+    return StoreUnavailable(
+        "messages cannot be saved just now; yours was not sent, please resend in a moment",
+        retry_after=RETRY_AFTER_UNAVAILABLE,
+    )
 
 
 class MessageWriter:
@@ -109,6 +122,11 @@ class MessageWriter:
                 # free meanwhile for everything else the sockets ask of it.
                 prepared = await scan(services.message_prepare)([r for r, _, _ in batch])
                 results = await db(store_batch)(prepared, [g for _, g, _ in batch])
+            except (OperationalError, InterfaceError) as exc:  # the database is unreachable
+                # Expected during an outage: no traceback, and not the driver's text (it
+                # names the database's address).
+                logger.warning("%s messages not stored: %s", len(batch), type(exc).__name__)
+                results = [_unavailable()] * len(batch)
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)

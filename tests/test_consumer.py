@@ -598,3 +598,27 @@ async def test_a_send_that_would_wait_too_long_for_its_ack_is_refused(
         assert error["code"] == "rate_limited" and error["ref"] == "tb"
         release.set()
         assert (await next_frame(a, "ack"))["client_id"] == "ta"
+
+
+async def test_a_send_during_a_database_outage_says_so_and_when_to_resend(
+    connect: Any, make_membership: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """Hardening row 15: a send refused during a database outage answered ``internal_error``
+    with no cause and logged a traceback. Now: its own code, ``retry_after``, a warning."""
+    from django.db import OperationalError
+
+    from rooms import writer as writer_module
+
+    alice = await database_sync_to_async(make_membership)()
+
+    def down(prepared: Any, grants: Any) -> Any:
+        raise OperationalError('connection to server at "10.0.0.5", port 5432 failed')
+
+    async with connect(alice) as a:
+        monkeypatch.setattr(writer_module, "store_batch", down)
+        await a.send_json_to({"type": "send", "client_id": "o1", "body": "hello"})
+        error = await next_frame(a, "error")
+        assert error["code"] == "store_unavailable" and error["ref"] == "o1"
+        assert error["retry_after"] == 2.0
+    assert "10.0.0.5" not in caplog.text and "Traceback" not in caplog.text
+    assert any(r.levelname == "WARNING" and "not stored" in r.getMessage() for r in caplog.records)
