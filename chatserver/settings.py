@@ -294,6 +294,9 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_HISTORY_PAGE = env_int("CHAT_HISTORY_PAGE", 50, minimum=1)
 CHAT_HEARTBEAT_SECONDS = env_float("CHAT_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+# A member takes up a place in a room (its capacity) while here, and for this long after they
+# last joined or wrote.
+CHAT_ROOM_ACTIVE_MINUTES = env_int("CHAT_ROOM_ACTIVE_MINUTES", 60, minimum=1)
 # Database threads per server process, each with one persistent connection (PostgreSQL only;
 # SQLite always uses one). The sockets' database work runs there, off the event loop.
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 1, minimum=1)

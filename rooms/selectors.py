@@ -9,7 +9,7 @@ from typing import Final
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rooms import values
@@ -218,6 +218,22 @@ def presence(room_id: int) -> list[values.PresenceMember]:
         .values_list("pseudonym", "role")
     )
     return [values.PresenceMember(pseudonym=p, role=r) for p, r in rows]
+
+
+def active_member_count(room_id: int) -> int:
+    """Members who take up a place in the room: here now, or joined or wrote within the last
+    ``CHAT_ROOM_ACTIVE_MINUTES``. Memberships left behind (a throw-away session, someone who
+    has not been back) stop counting, so they cannot fill a room for good."""
+    now = timezone.now()
+    since = now - timedelta(minutes=settings.CHAT_ROOM_ACTIVE_MINUTES)
+    fresh = now - timedelta(seconds=2 * settings.CHAT_HEARTBEAT_SECONDS + 5)
+    here = Connection.objects.filter(room_id=room_id, last_seen__gte=fresh).values("membership_id")
+    wrote = Message.objects.filter(room_id=room_id, created_at__gte=since).values("author_id")
+    return (
+        Membership.objects.filter(room_id=room_id, member__isnull=False, banned_at__isnull=True)
+        .filter(Q(pk__in=here) | Q(agreement_accepted_at__gte=since) | Q(pk__in=wrote))
+        .count()
+    )
 
 
 def room_state(room: Room) -> values.RoomState:

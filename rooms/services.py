@@ -98,7 +98,7 @@ def membership_join(
     if agreement_version != current:
         raise AgreementRequired(f"please read and accept version {current} of the agreement")
     if membership is None:
-        if Membership.objects.filter(room=room, member__isnull=False).count() >= room.capacity:
+        if selectors.active_member_count(room.pk) >= room.capacity:
             raise RoomFull("this room is full")
         membership = _new_membership(room=room, member=member, user=user)
     _check_training(membership, user)
