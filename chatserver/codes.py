@@ -20,6 +20,7 @@ class Close:
     REMOVED: Final = 4012  # removed from the room by a moderator (may rejoin), or left
     SITTING_CLOSED: Final = 4013  # the room's session ended; it can be joined at the next one
     FLOODING: Final = 4029  # kept sending after being rate limited
+    TOO_MANY_SOCKETS: Final = 4030  # this session already has the most sockets open it may
 
 
 class ErrorCode:

@@ -294,6 +294,10 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_HISTORY_PAGE = env_int("CHAT_HISTORY_PAGE", 50, minimum=1)
 CHAT_HEARTBEAT_SECONDS = env_float("CHAT_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+# Room sockets one session (a member, or a staff account) may hold open at once, in all rooms.
+CHAT_MAX_SOCKETS_PER_SESSION = env_int("CHAT_MAX_SOCKETS_PER_SESSION", 6, minimum=1)
+# New reports one participant may file in an hour (each notifies facilitators and moderators).
+CHAT_REPORTS_PER_HOUR = env_int("CHAT_REPORTS_PER_HOUR", 10, minimum=1)
 # A member takes up a place in a room (its capacity) while here, and for this long after they
 # last joined or wrote.
 CHAT_ROOM_ACTIVE_MINUTES = env_int("CHAT_ROOM_ACTIVE_MINUTES", 60, minimum=1)

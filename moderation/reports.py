@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
@@ -29,7 +30,7 @@ from chatserver.permissions import require
 from moderation.models import Report, ReportReply
 from rooms import events, values
 from rooms.encryption import current_data_key, open_body, open_text, seal_text
-from rooms.errors import MessageNotFound, NotAllowed, RoomError
+from rooms.errors import MessageNotFound, NotAllowed, RateLimited, RoomError
 from rooms.models import Member, Membership, Message, Room
 from rooms.roles import role_for_user
 
@@ -178,6 +179,22 @@ def _seal_note(report: Report, room: Room, reporter: Membership, note: str) -> N
 
 
 @transaction.atomic
+def _check_report_rate(reporter: Membership) -> None:
+    """A reporter files at most ``CHAT_REPORTS_PER_HOUR`` new reports an hour: each one
+    notifies the room's facilitators and the moderators, so a flood of reports of different
+    messages would bury the ones that matter."""
+    hour_ago = timezone.now() - dt.timedelta(hours=1)
+    recent = Report.objects.filter(reporter=reporter, created_at__gte=hour_ago)
+    if recent.count() < settings.CHAT_REPORTS_PER_HOUR:
+        return
+    oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+    wait = (oldest - hour_ago).total_seconds() if oldest else 60.0
+    raise RateLimited(
+        "you have sent a lot of reports just now; a moderator is looking at them",
+        retry_after=round(max(1.0, wait), 3),
+    )
+
+
 def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") -> Report:
     """Report message ``seq`` of the reporter's room. Reporting the same message again
     returns the first report and notifies nobody twice."""
@@ -188,6 +205,7 @@ def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") 
     existing = _existing(reporter.room_id, seq, reporter)
     if existing is not None:
         return existing
+    _check_report_rate(reporter)
     room = Room.objects.get(pk=reporter.room_id)  # fresh: the key epoch may have moved on
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin hits the unique constraint

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from rooms import events, selectors, services
-from rooms.errors import NotAllowed, NotAuthenticated
+from rooms.errors import NotAllowed, NotAuthenticated, TooManySockets
 from rooms.grants import Grant
 from rooms.models import Member, Membership, Room
 from rooms.roles import role_for_user, session_is_verified
@@ -72,6 +73,8 @@ def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIden
         # the entry checks run again for the new role (a facilitator's training).
         Membership.objects.filter(pk=membership.pk).update(role=role)
         membership = services.membership_authorize(room=room, member=member, user=as_user)
+    if selectors.open_sockets(member=member, user=as_user) >= settings.CHAT_MAX_SOCKETS_PER_SESSION:
+        raise TooManySockets("too many connections from this session: close another tab first")
     user_id = as_user.pk if as_user is not None else None
     return SocketIdentity(
         session_key=session_key,

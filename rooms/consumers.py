@@ -25,7 +25,7 @@ from rooms import access, events, handlers, heartbeat, protocol, selectors, serv
 from rooms.errors import RoomError
 from rooms.grants import grant_require
 from rooms.hub import hub
-from rooms.ratelimit import TokenBucket
+from rooms.ratelimit import SharedBuckets, TokenBucket
 from rooms.transport import DirectDispatchMixin, db, page_fits
 from rooms.waiting import WaitingRoomMixin
 from rooms.watch import watch
@@ -36,6 +36,17 @@ TYPING_INTERVAL = 2.0
 # Reads (history, resume) are cheaper than sends but not free: a generous separate bucket.
 READ_RATE = 10.0
 READ_BURST = 40
+
+
+def _send_bucket() -> TokenBucket:
+    return TokenBucket(
+        rate=settings.CHAT_RATE_PER_SECOND,
+        burst=settings.CHAT_RATE_BURST,
+        strikes_allowed=settings.CHAT_RATE_STRIKES,
+    )
+
+
+send_buckets = SharedBuckets(_send_bucket)
 
 
 class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
@@ -50,11 +61,6 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         self.viewer = selectors.MEMBER_VIEW
         self.last_typing = 0.0
         strikes = settings.CHAT_RATE_STRIKES
-        self.send_bucket = TokenBucket(
-            rate=settings.CHAT_RATE_PER_SECOND,
-            burst=settings.CHAT_RATE_BURST,
-            strikes_allowed=strikes,
-        )
         self.read_bucket = TokenBucket(rate=READ_RATE, burst=READ_BURST, strikes_allowed=strikes)
         # Accept first, so a refused client learns why from the close code and an error
         # frame rather than a bare HTTP 403.
@@ -69,6 +75,8 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
             await self.refuse(exc)
             return
         identity = self.identity
+        # Sends are counted per participant, across their sockets on this process.
+        self.send_bucket = send_buckets.acquire(identity.membership.pk)
         for group in access.personal_groups(identity):
             await self.group_join(group)
         watch.register(self.channel_name, identity.grant, self._close_with)
@@ -103,6 +111,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         await self.groups_leave_all()
         if self.identity is None:
             return
+        send_buckets.release(self.identity.membership.pk)
         if self.waiting:
             with contextlib.suppress(Exception):
                 await db(sittings.depart)(membership=self.identity.membership)

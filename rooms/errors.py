@@ -117,6 +117,14 @@ class Overloaded(RateLimited):
     when the queue is expected to have room (the client resends then; nothing was lost)."""
 
 
+class TooManySockets(RoomError):
+    """The session already has ``CHAT_MAX_SOCKETS_PER_SESSION`` sockets open."""
+
+    code = "too_many_sockets"
+    http_status = 429
+    close_code = Close.TOO_MANY_SOCKETS
+
+
 class StoreUnavailable(RoomError):
     """The database could not be reached: the message was not stored. The client resends it
     (same ``client_id``) after ``retry_after``; nothing is lost that was acknowledged."""

@@ -220,6 +220,17 @@ def presence(room_id: int) -> list[values.PresenceMember]:
     return [values.PresenceMember(pseudonym=p, role=r) for p, r in rows]
 
 
+def open_sockets(*, member: Member | None, user: User | None) -> int:
+    """The live room sockets of a session's member (or staff user), in every room."""
+    fresh = timezone.now() - timedelta(seconds=2 * settings.CHAT_HEARTBEAT_SECONDS + 5)
+    rows = Connection.objects.filter(last_seen__gte=fresh)
+    if member is not None:
+        return rows.filter(membership__member=member).count()
+    if user is not None:
+        return rows.filter(membership__user=user).count()
+    return 0
+
+
 def active_member_count(room_id: int) -> int:
     """Members who take up a place in the room: here now, or joined or wrote within the last
     ``CHAT_ROOM_ACTIVE_MINUTES``. Memberships left behind (a throw-away session, someone who

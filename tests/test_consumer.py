@@ -622,3 +622,37 @@ async def test_a_send_during_a_database_outage_says_so_and_when_to_resend(
         assert error["retry_after"] == 2.0
     assert "10.0.0.5" not in caplog.text and "Traceback" not in caplog.text
     assert any(r.levelname == "WARNING" and "not stored" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_session_cannot_open_more_sockets_than_its_cap(
+    connect: Any, make_membership: Any, settings: Any
+) -> None:
+    """Hardening row 7: one member with 10 sockets had 80 messages accepted in about a
+    second. Sockets per session are capped, and sends are counted once across them."""
+    settings.CHAT_MAX_SOCKETS_PER_SESSION = 2
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 0.01
+    alice = await database_sync_to_async(make_membership)()
+    session_key = await database_sync_to_async(session_for)(alice.member)
+    async with (
+        connect(alice, session_key=session_key) as a,
+        connect(alice, session_key=session_key) as b,
+    ):
+        async with connect(alice, session_key=session_key, expect_welcome=False) as c:
+            await c.connect()
+            error = await next_frame(c, "error")
+            assert error["code"] == "too_many_sockets"
+            assert await closed_with(c) == 4030
+        accepted = refused = 0
+        for n in range(4):
+            for ws in (a, b):
+                await ws.send_json_to({"type": "send", "client_id": f"r{n}{id(ws)}", "body": "x"})
+        for ws in (a, b):
+            answers = 0
+            while answers < 4:
+                frame = await ws.receive_json_from(timeout=5)
+                if frame["type"] in ("ack", "error"):
+                    answers += 1
+                    accepted += frame["type"] == "ack"
+                    refused += frame["type"] == "error" and frame["code"] == "rate_limited"
+        assert accepted == 3 and refused == 5  # one bucket of 3 for both sockets

@@ -234,6 +234,7 @@ export function closeAction(code) {
     case Close.SITTING_CLOSED:
       return CloseAction.SITTING_CLOSED;
     case Close.FLOODING:
+    case Close.TOO_MANY_SOCKETS:
       return CloseAction.LATER;
     default:
       return CloseAction.RETRY;

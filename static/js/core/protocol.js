@@ -16,6 +16,7 @@ export const Close = Object.freeze({
   REMOVED: 4012, // removed from the room by a facilitator (may come back), or left
   SITTING_CLOSED: 4013, // the room's session ended; it can be joined at the next one
   FLOODING: 4029, // kept sending after being rate limited
+  TOO_MANY_SOCKETS: 4030, // this session already has the most room sockets open it may
 });
 
 /** Server frames every socket knows. */
