@@ -155,10 +155,15 @@ class ReplyMixin:
             message = "something went wrong; please retry"
             await self.send_value(protocol.Error(code=ErrorCode.INTERNAL, message=message, ref=ref))
 
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        # When the frame arrived, not when it is handled: the limits count arrivals.
+        self.arrived = message.get("arrived") or time.monotonic()
+        await super().websocket_receive(message)  # type: ignore[misc]
+
     async def limited(self, bucket: TokenBucket, ref: str | None) -> bool:
-        """Whether the bucket refuses this frame (the client is told when to retry; one that
-        keeps on after being told is closed as flooding)."""
-        retry_after = bucket.take(time.monotonic())
+        """Whether the bucket refuses this frame, counted at its arrival (the client is told
+        when to retry; one that keeps on after being told is closed as flooding)."""
+        retry_after = bucket.take(getattr(self, "arrived", None) or time.monotonic())
         if not retry_after:
             return False
         message = "you are sending too fast; please wait a moment"
@@ -203,3 +208,35 @@ class GroupsMixin:
         await leave_groups(
             self.channel_layer, getattr(self, "groups_joined", []), self.channel_name
         )
+
+
+class ArrivalStamp:
+    """Stamp every incoming websocket frame with the time it arrived.
+
+    A socket's frames are handled one at a time, so while the database stalls they queue;
+    limits counted when a frame is handled would turn a backlog sent at the allowed rate into
+    refusals, and then into a flood close. The stamp is taken as the frame arrives (a task
+    reads the connection eagerly), and the limits count it (``ReplyMixin.limited``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def read() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    message = {**message, "arrived": time.monotonic()}
+                inbox.put_nowait(message)
+                if message["type"] == "websocket.disconnect":
+                    return
+
+        reader = asyncio.get_running_loop().create_task(read())
+        try:
+            return await self.app(scope, inbox.get, send)
+        finally:
+            reader.cancel()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -656,3 +657,36 @@ async def test_a_session_cannot_open_more_sockets_than_its_cap(
                     accepted += frame["type"] == "ack"
                     refused += frame["type"] == "error" and frame["code"] == "rate_limited"
         assert accepted == 3 and refused == 5  # one bucket of 3 for both sockets
+
+
+async def test_sends_made_at_the_allowed_rate_during_a_stall_are_not_refused_after_it(
+    connect: Any, make_membership: Any, monkeypatch: Any, settings: Any
+) -> None:
+    """Hardening row 17: after a database stall, sends made at the allowed rate were refused
+    ``rate_limited`` (and senders closed as flooding), because the limit counted frames when
+    they were handled. It counts them as they arrive."""
+    from rooms import writer as writer_module
+
+    settings.CHAT_RATE_PER_SECOND = 4.0
+    settings.CHAT_RATE_BURST = 1
+    alice = await database_sync_to_async(make_membership)()
+    real = writer_module.store_batch
+    stalled = threading.Event()
+
+    def stalling(prepared: Any, grants: Any) -> Any:
+        if not stalled.is_set():
+            stalled.set()
+            time.sleep(2.0)  # the database stalls under the first send
+        return real(prepared, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", stalling)
+    async with connect(alice) as a:
+        for n in range(6):  # one every 0.3 s: within 4 a second, beyond a burst of 1
+            await a.send_json_to({"type": "send", "client_id": f"st{n}", "body": "hi"})
+            await asyncio.sleep(0.3)
+        acked = set()
+        while len(acked) < 6:
+            frame = await a.receive_json_from(timeout=10)
+            assert frame["type"] != "error", frame
+            if frame["type"] == "ack":
+                acked.add(frame["client_id"])
