@@ -330,8 +330,7 @@ class Welcome(_ServerFrame, tag="welcome"):
     pins: list[PinItem] = []
 
 
-class YouFrame(values.YouChanged, _ServerFrame, tag="you"):
-    pass
+class YouFrame(values.YouChanged, _ServerFrame, tag="you"): ...
 
 
 class Ack(_ServerFrame, tag="ack"):
@@ -341,16 +340,13 @@ class Ack(_ServerFrame, tag="ack"):
     duplicate: bool = False
 
 
-class MessageFrame(values.Message, _ServerFrame, tag="message"):
-    pass
+class MessageFrame(values.Message, _ServerFrame, tag="message"): ...
 
 
-class Deleted(values.Deleted, _ServerFrame, tag="deleted"):
-    pass
+class Deleted(values.Deleted, _ServerFrame, tag="deleted"): ...
 
 
-class Hidden(values.Hidden, _ServerFrame, tag="hidden"):
-    pass
+class Hidden(values.Hidden, _ServerFrame, tag="hidden"): ...
 
 
 LogEntry = MessageFrame | Deleted | Hidden
@@ -371,32 +367,26 @@ class Resumed(_ServerFrame, tag="resumed"):
 PresenceMember = values.PresenceMember
 
 
-class Presence(values.Presence, _ServerFrame, tag="presence"):
-    pass
+class Presence(values.Presence, _ServerFrame, tag="presence"): ...
 
 
 class TypingFrame(_ServerFrame, tag="typing"):
     author: str
 
 
-class Heartbeat(values.Heartbeat, _ServerFrame, tag="heartbeat"):
-    pass
+class Heartbeat(values.Heartbeat, _ServerFrame, tag="heartbeat"): ...
 
 
-class RoomState(values.RoomState, _ServerFrame, tag="room_state"):
-    pass
+class RoomState(values.RoomState, _ServerFrame, tag="room_state"): ...
 
 
-class Pins(values.Pins, _ServerFrame, tag="pins"):
-    pass
+class Pins(values.Pins, _ServerFrame, tag="pins"): ...
 
 
-class Moderated(values.Moderated, _ServerFrame, tag="moderated"):
-    pass
+class Moderated(values.Moderated, _ServerFrame, tag="moderated"): ...
 
 
-class ModAction(values.ModAction, _ServerFrame, tag="mod_action"):
-    pass
+class ModAction(values.ModAction, _ServerFrame, tag="mod_action"): ...
 
 
 HeldItem = values.HeldItem
@@ -410,34 +400,28 @@ class Held(_ServerFrame, tag="held"):
     message: str
 
 
-class HeldDecision(values.HeldDecision, _ServerFrame, tag="held_decision"):
-    pass
+class HeldDecision(values.HeldDecision, _ServerFrame, tag="held_decision"): ...
 
 
-class HeldQueue(values.HeldQueue, _ServerFrame, tag="held_queue"):
-    pass
+class HeldQueue(values.HeldQueue, _ServerFrame, tag="held_queue"): ...
 
 
-class ReportNotice(values.ReportNotice, _ServerFrame, tag="report_notice"):
-    pass
+class ReportNotice(values.ReportNotice, _ServerFrame, tag="report_notice"): ...
 
 
 ReportItem = values.ReportItem
 
 
-class MyReports(values.MyReports, _ServerFrame, tag="my_reports"):
-    pass
+class MyReports(values.MyReports, _ServerFrame, tag="my_reports"): ...
 
 
-class Waiting(values.Waiting, _ServerFrame, tag="waiting"):
-    pass
+class Waiting(values.Waiting, _ServerFrame, tag="waiting"): ...
 
 
 WaitingMember = values.WaitingMember
 
 
-class WaitingRoom(values.WaitingRoom, _ServerFrame, tag="waiting_room"):
-    pass
+class WaitingRoom(values.WaitingRoom, _ServerFrame, tag="waiting_room"): ...
 
 
 class Pong(_ServerFrame, tag="pong"):
@@ -454,20 +438,16 @@ class Error(_ServerFrame, tag="error"):
 Resource = values.Resource
 
 
-class Signpost(values.Signpost, _ServerFrame, tag="signpost"):
-    pass
+class Signpost(values.Signpost, _ServerFrame, tag="signpost"): ...
 
 
-class RiskNotice(values.RiskNotice, _ServerFrame, tag="risk_notice"):
-    pass
+class RiskNotice(values.RiskNotice, _ServerFrame, tag="risk_notice"): ...
 
 
-class LanguageNotice(values.LanguageNotice, _ServerFrame, tag="language_notice"):
-    pass
+class LanguageNotice(values.LanguageNotice, _ServerFrame, tag="language_notice"): ...
 
 
-class SupportOffer(values.SupportOffer, _ServerFrame, tag="support_offer"):
-    pass
+class SupportOffer(values.SupportOffer, _ServerFrame, tag="support_offer"): ...
 
 
 EscalationItem = values.EscalationItem
@@ -477,15 +457,13 @@ class Escalations(_ServerFrame, tag="escalations"):
     items: list[EscalationItem]
 
 
-class EscalationFrame(values.EscalationUpdate, _ServerFrame, tag="escalation"):
-    pass
+class EscalationFrame(values.EscalationUpdate, _ServerFrame, tag="escalation"): ...
 
 
 NoteItem = values.NoteItem
 
 
-class EscalationDetail(values.EscalationDetail, _ServerFrame, tag="escalation_detail"):
-    pass
+class EscalationDetail(values.EscalationDetail, _ServerFrame, tag="escalation_detail"): ...
 
 
 StaffReportItem = values.StaffReportItem
@@ -495,12 +473,10 @@ class StaffReports(_ServerFrame, tag="reports"):
     items: list[StaffReportItem]
 
 
-class StaffReport(values.StaffReportUpdate, _ServerFrame, tag="report"):
-    pass
+class StaffReport(values.StaffReportUpdate, _ServerFrame, tag="report"): ...
 
 
-class ReplyFrame(values.ModeratorReply, _ServerFrame, tag="moderator_reply"):
-    pass
+class ReplyFrame(values.ModeratorReply, _ServerFrame, tag="moderator_reply"): ...
 
 
 class Done(_ServerFrame, tag="done"):

@@ -514,6 +514,21 @@ async def test_role_change_closes_staff_sockets(connect: Any, room: Room) -> Non
         assert await closed_with(ws, timeout=2) == 4011
 
 
+def _stuck_writer(monkeypatch: Any) -> threading.Event:
+    """Make every batch wait in the database until the returned event is set."""
+    from rooms import writer as writer_module
+
+    real = writer_module.store_batch
+    release = threading.Event()
+
+    def stuck(prepared: Any, grants: Any) -> Any:
+        release.wait(timeout=10)
+        return real(prepared, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", stuck)
+    return release
+
+
 async def test_a_saturated_writer_refuses_sends_with_when_to_resend(
     connect: Any, make_membership: Any, monkeypatch: Any
 ) -> None:
@@ -524,14 +539,7 @@ async def test_a_saturated_writer_refuses_sends_with_when_to_resend(
 
     members = [await database_sync_to_async(make_membership)() for _ in range(4)]
     monkeypatch.setattr(writer_module, "MAX_PENDING", 2)
-    real = writer_module.store_batch
-    release = threading.Event()
-
-    def slow(requests: Any, grants: Any) -> Any:
-        release.wait(timeout=10)
-        return real(requests, grants)
-
-    monkeypatch.setattr(writer_module, "store_batch", slow)
+    release = _stuck_writer(monkeypatch)
     async with (
         connect(members[0]) as a,
         connect(members[1]) as b,
@@ -582,14 +590,7 @@ async def test_a_send_that_would_wait_too_long_for_its_ack_is_refused(
     from rooms import writer as writer_module
 
     a_member, b_member = [await database_sync_to_async(make_membership)() for _ in range(2)]
-    real = writer_module.store_batch
-    release = threading.Event()
-
-    def slow(requests: Any, grants: Any) -> Any:
-        release.wait(timeout=10)
-        return real(requests, grants)
-
-    monkeypatch.setattr(writer_module, "store_batch", slow)
+    release = _stuck_writer(monkeypatch)
     monkeypatch.setattr(writer_module.writer, "last_batch_seconds", 2.0)
     async with connect(a_member) as a, connect(b_member) as b:
         await a.send_json_to({"type": "send", "client_id": "ta", "body": "hi"})
