@@ -237,7 +237,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
             # From someone this reader ignores: a placeholder keeps the sequence gap-free.
             await self.send_value(protocol.ignored_placeholder(event["seq"], timezone.now()))
             return
-        await self.send(event["text"])
+        await self.send_text(event["text"])
 
     async def preferences_changed(self, event: dict[str, Any]) -> None:
         """The participant changed whom they ignore or what they blur (maybe on another

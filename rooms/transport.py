@@ -113,11 +113,22 @@ class ReplyMixin:
     closes_on_refusal = True
     send: Callable[[str], Awaitable[None]]
     close: Callable[..., Awaitable[None]]
+    scope: dict[str, Any]
 
     async def refuse(self, exc: ServiceError) -> None:
         """Refuse a socket at connect: say why, then close with the condition's code."""
         await self.send_value(protocol.Error(code=exc.code, message=exc.message))
         await self.close(code=exc.close_code or Close.FORBIDDEN)
+
+    async def send_text(self, text: str) -> None:
+        """Send an encoded frame straight to the connection: Channels' session middleware
+        wraps every send to look at the session, which a websocket frame never changes (the
+        session is read once, at connect). The fan-out sends every message this way."""
+        raw = self.scope.get("raw_send")
+        if raw is None:
+            await self.send(text)
+        else:
+            await raw({"type": "websocket.send", "text": text})
 
     async def send_value(self, item: Any) -> None:
         await self.send(protocol.encode(item))
@@ -236,6 +247,8 @@ class ArrivalStamp:
                     return
 
         reader = asyncio.get_running_loop().create_task(read())
+        # The connection's own send, for the fan-out's hot path (``ReplyMixin.send_text``).
+        scope = {**scope, "raw_send": send}
         try:
             return await self.app(scope, inbox.get, send)
         finally:
