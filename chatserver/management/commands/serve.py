@@ -41,9 +41,9 @@ class Command(BaseCommand):
         if options["demo"]:
             call_command("create_demo_room")
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
 
         from chatserver.asgi import application
+        from chatserver.wsserver import ChatServer
 
         host, port = options["host"], options["port"]
         if options["ssl_cert"] and options["ssl_key"]:
@@ -64,15 +64,15 @@ class Command(BaseCommand):
         from moderation.background import start_background_work
 
         start_background_work()
-        Server(
+        ChatServer(
             application=application,
             endpoints=endpoints,
             action_logger=None,  # no access log: it would hold client addresses
             proxy_forwarded_proto_header=(
                 "X-Forwarded-Proto" if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) else None
             ),
-            # Our own limit (CHAT_MAX_FRAME_BYTES) answers with an error frame; far larger
-            # frames are cut off by the websocket layer itself.
+            # Our own limit (CHAT_MAX_FRAME_BYTES) answers with an error frame and 1009; far
+            # larger frames are closed (1009 too) by the websocket layer itself.
             websocket_max_message_size=4 * settings.CHAT_MAX_FRAME_BYTES,
             websocket_timeout=86400,
             websocket_connect_timeout=20,
