@@ -35,6 +35,7 @@ from django.http.multipartparser import MultiPartParserError
 # The API's bodies are flat objects; this leaves room for any future field and none for abuse.
 MAX_DEPTH = 32
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 class MalformedBody(ValueError):
@@ -95,7 +96,33 @@ def bad_request(message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": "bad_request", "message": message}}, status=400)
 
 
+def request_object(request: HttpRequest) -> dict[str, Any]:
+    """The body of an API request as a JSON object (``{}`` for none); raises
+    :class:`MalformedBody`. What a client sends as an empty form (a multipart body that is
+    only its closing boundary, as browsers and Django's test client send for no data) is no
+    body. A body sent with a form content type is also parsed as the form the CSRF check
+    reads, so a form Django cannot parse is refused here, as JSON, not there."""
+    try:
+        raw = request.body  # read now, so a form parser later reads this copy
+    except SuspiciousOperation:  # RequestDataTooBig
+        raise MalformedBody("request body too large") from None
+    except UnreadablePostError:
+        raise MalformedBody("request body could not be read") from None
+    if request.content_type in FORM_TYPES:
+        try:
+            request.POST  # noqa: B018 - parsed here, where an error is the client's
+        except (MultiPartParserError, TooManyFilesSent, SuspiciousOperation):
+            raise MalformedBody("request body is not valid JSON") from None
+        boundary = (request.content_params or {}).get("boundary", "")
+        if boundary and raw.strip() == f"--{boundary}--".encode("latin-1"):
+            return {}
+    return parse_object(raw, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
+
+
 class JsonBodyMiddleware:
+    """Every body sent to ``/api/`` is held to the rules before the CSRF check or a view
+    reads it."""
+
     API_PREFIX = "/api/"
     WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -104,25 +131,8 @@ class JsonBodyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(self.API_PREFIX) and request.method in self.WITH_BODY:
-            refusal = self._refusal(request)
-            if refusal is not None:
-                return refusal
+            try:
+                request_object(request)
+            except MalformedBody as exc:
+                return bad_request(str(exc))
         return self.get_response(request)
-
-    @staticmethod
-    def _refusal(request: HttpRequest) -> HttpResponse | None:
-        try:
-            raw = request.body  # read now, so a form parser later reads this copy
-        except SuspiciousOperation:  # RequestDataTooBig
-            return bad_request("request body too large")
-        except UnreadablePostError:
-            return bad_request("request body could not be read")
-        try:
-            parse_object(raw, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
-        except MalformedBody as exc:
-            return bad_request(str(exc))
-        try:
-            request.POST  # noqa: B018 - the CSRF check parses forms; fail here, as JSON
-        except (MultiPartParserError, TooManyFilesSent, SuspiciousOperation):
-            return bad_request("request body is not valid JSON")
-        return None

@@ -17,7 +17,7 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatserver.jsonbody import MalformedBody, parse_object
+from chatserver.jsonbody import MalformedBody, request_object
 from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
@@ -66,7 +66,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     """The JSON object sent (``{}`` for none), held to ``chatserver.jsonbody``'s rules (the
     middleware has refused a malformed body already; this is what a view reads)."""
     try:
-        return parse_object(request.body, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
+        return request_object(request)
     except MalformedBody as exc:
         raise BadRequest(str(exc)) from None
 

@@ -129,5 +129,7 @@ def test_well_formed_bodies_still_work(client: Client) -> None:
         "/api/rooms/circle/join", {"agreement_version": 1}, content_type="application/json"
     )
     assert joined.status_code == 200
-    # An empty body is no body: the endpoints that need nothing still take none.
+    # An empty body is no body: the endpoints that need nothing still take none; so is an
+    # empty form (what Django's test client and a browser's empty FormData send).
+    assert client.post("/api/session").status_code == 200
     assert client.delete("/api/session").status_code == 200

@@ -1,4 +1,4 @@
-"""Through a real daphne process, the websocket's edges (``chatserver/wsserver.py``):
+"""Through a real daphne process, the websocket's edges (``chatserver/daphneserver.py``):
 
 - An oversize frame closes with 1009, as docs/protocol.md says (hardening issue, row 12). The
   consumer's 1009 raised inside autobahn, which allows applications only 1000 and 3000-4999,
@@ -173,6 +173,6 @@ async def test_sends_to_a_socket_the_client_just_closed_are_not_errors(
 
     log = server.log_text()
     assert errors_in(log) == []
-    assert "DEBUG chatserver.wsserver dropped a frame for a websocket that is closing" in log
+    assert "DEBUG chatserver.daphneserver dropped a frame for a websocket that is closing" in log
     # The socket's clean-up ran (a send that raised ended the consumer before it could).
     assert left, "the member who left is still shown as present"

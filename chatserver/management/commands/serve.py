@@ -52,7 +52,7 @@ class Command(BaseCommand):
         from twisted.internet.endpoints import quoteStringArgument
 
         from chatserver.asgi import application
-        from chatserver.wsserver import ChatServer
+        from chatserver.daphneserver import ChatServer
 
         host, port = options["host"], options["port"]
         if tls is not None:
