@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "chatserver.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Malformed API bodies are refused as JSON before the CSRF check or a view reads them.
+    "chatserver.jsonbody.JsonBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -279,8 +281,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-# The source checkout's static/ by default; an installed image points this at its copy.
-STATIC_DIR = Path(env_str("CHATSERVER_STATIC_DIR", str(BASE_DIR / "static")))
+# The web client: the copy the build puts into the package (setup.py), else the checkout's
+# static/ (a source checkout or an editable install, where edits show at once).
+_PACKAGED_STATIC = Path(__file__).resolve().parent / "static"
+_DEFAULT_STATIC = _PACKAGED_STATIC if _PACKAGED_STATIC.is_dir() else BASE_DIR / "static"
+STATIC_DIR = Path(env_str("CHATSERVER_STATIC_DIR", str(_DEFAULT_STATIC)))
 STATICFILES_DIRS = [STATIC_DIR]
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 # The app serves its own static files (one process to run on a laptop, nothing extra

@@ -5,7 +5,6 @@ serialises; errors come back as ``{"error": {"code", "message"}}`` with a fittin
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chatserver.jsonbody import MalformedBody, request_object
 from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError
@@ -63,17 +63,12 @@ class BadRequest(Exception):
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
-        return {}
-    if len(request.body) > settings.CHAT_MAX_FRAME_BYTES:
-        raise BadRequest("request body too large")
+    """The JSON object sent (``{}`` for none), held to ``chatserver.jsonbody``'s rules (the
+    middleware has refused a malformed body already; this is what a view reads)."""
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("request body must be a JSON object")
-    return data
+        return request_object(request)
+    except MalformedBody as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _field(data: dict[str, Any], name: str, kind: type) -> Any:
