@@ -306,6 +306,8 @@ CHAT_REPORTS_PER_HOUR = env_int("CHAT_REPORTS_PER_HOUR", 10, minimum=1)
 # A member takes up a place in a room (its capacity) while here, and for this long after they
 # last joined or wrote.
 CHAT_ROOM_ACTIVE_MINUTES = env_int("CHAT_ROOM_ACTIVE_MINUTES", 60, minimum=1)
+# Connections the listening socket queues before they are accepted (a reconnect storm).
+CHAT_LISTEN_BACKLOG = env_int("CHAT_LISTEN_BACKLOG", 2048, minimum=50)
 # Database threads per server process, each with one persistent connection (PostgreSQL only;
 # SQLite always uses one). The sockets' database work runs there, off the event loop.
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 1, minimum=1)

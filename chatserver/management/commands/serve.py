@@ -65,6 +65,10 @@ class Command(BaseCommand):
         else:
             endpoints = build_endpoint_description_strings(host=host, port=port)
             scheme = "http"
+        # Twisted listens with a backlog of 50: a burst of reconnects (a network blip, a
+        # restart) overflowed it at 100 clients, and each dropped attempt waits a second or
+        # more to retry. The kernel caps it at net.core.somaxconn.
+        endpoints = [f"{e}:backlog={settings.CHAT_LISTEN_BACKLOG}" for e in endpoints]
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(f"chatserver listening: open {scheme}://{shown}:{port}/", ending="\n")
         self.stdout.flush()
