@@ -38,7 +38,7 @@ class StaffConsumer(ReplyMixin, GroupsMixin, DirectDispatchMixin, AsyncWebsocket
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
         await self.accept()
-        user = self.scope.get("user")
+        user: Any = self.scope.get("user")
         try:
             self.grant = await db(accounts.staff_socket_grant)(user, self.scope.get("session"))
         except RoomError as exc:
