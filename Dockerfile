@@ -36,9 +36,7 @@ RUN groupadd --system --gid 10001 chatserver \
 
 COPY --from=build /opt/chatserver /opt/chatserver
 COPY deploy/healthcheck.py /usr/local/lib/chatserver/healthcheck.py
-# The web client is plain files served by the app itself (whitenoise), from this folder.
-COPY static /usr/local/share/chatserver/static
-ENV CHATSERVER_STATIC_DIR=/usr/local/share/chatserver/static
+# The web client is in the installed package (setup.py), served by the app itself.
 
 USER chatserver
 WORKDIR /var/lib/chatserver

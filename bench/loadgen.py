@@ -33,6 +33,8 @@ import json
 import math
 import os
 import random
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -138,6 +140,45 @@ class BenchClient(ChatClient):
             max_size=2**22,
             **kwargs,
         )
+
+
+class ConnectRefused(Exception):
+    """The server answered the handshake with something other than ``welcome``."""
+
+
+async def open_member(
+    client: BenchClient, slug: str, *, timeout: float, **connect: Any
+) -> tuple[ClientConnection, dict[str, Any], list[dict[str, Any]]]:
+    """Open a room socket as ``client``'s member and wait for its ``welcome``. Returns the
+    socket, the welcome and the frames that came before it: the server joins the room's
+    broadcasts before it reads what the welcome says, so another member's ``presence`` or
+    ``message`` can overtake the welcome (docs/protocol.md says the welcome comes first).
+    An ``error`` before the welcome is a refusal. ``connect`` goes to ``websockets``."""
+    ws = await client.connect(slug, open_timeout=timeout, **connect)
+    early: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = max(deadline - time.monotonic(), 0.001)
+            frame = json.loads(await asyncio.wait_for(ws.recv(), left))
+            if frame.get("type") == "welcome":
+                return ws, frame, early
+            if frame.get("type") == "error":
+                raise ConnectRefused(f"error:{frame.get('code')}")
+            early.append(frame)
+    except BaseException:
+        abort(ws)
+        raise
+
+
+def abort(ws: ClientConnection) -> None:
+    """Drop a connection the way a network does: no closing handshake, and a TCP reset
+    (linger 0) so the server learns it at once rather than at its next write."""
+    sock = ws.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()
 
 
 async def members_via_api(
@@ -456,12 +497,11 @@ class LoadGenerator:
             )
             return LoadSocket(self, room, index, ws, 0)
         assert self.members is not None
-        ws = await self.members[slug][index].connect(slug)
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        if welcome.get("type") != "welcome":
-            await ws.close()
-            raise RuntimeError(f"room {slug}: expected welcome, got {welcome}")
-        return LoadSocket(self, room, index, ws, int(welcome["latest_seq"]))
+        ws, welcome, early = await open_member(self.members[slug][index], slug, timeout=30)
+        sock = LoadSocket(self, room, index, ws, int(welcome["latest_seq"]))
+        for frame in early:
+            sock._on_frame(json.dumps(frame))
+        return sock
 
     async def connect(self, *, batch: int = CONNECT_BATCH) -> float:
         """Open every socket, ``batch`` at a time: a burst of hundreds of simultaneous

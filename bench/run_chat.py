@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,9 +24,22 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from bench.bare.server import BareServer
+from bench.harness import (
+    CpuMeter,
+    add_common_options,
+    ensure_database,
+    error_lines,
+    established,
+    finish,
+    flush_redis,
+    fmt_cpu,
+    our_server,
+    run_secrets,
+    run_tag,
+    service_meter,
+)
 from bench.loadgen import (
     BenchClient,
     LoadGenerator,
@@ -41,61 +50,10 @@ from bench.loadgen import (
     room_slugs,
     summary,
 )
+from bench.nginx import NginxProcess
 from bench.servers import ServerProcess
 
 DEFAULT_RATES = "0.1,0.2,0.3,0.5,0.75,1.0"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/5"
-
-
-def run_secrets() -> dict[str, str]:
-    """A throwaway secret and key-encryption key for one run. They must stay the same across
-    the run's server restarts: sessions are signed with the one, data keys wrapped by the
-    other."""
-    kek = base64.b64encode(secrets.token_bytes(32)).decode()
-    return {"SECRET_KEY": secrets.token_urlsafe(48), "CHATSERVER_KEYS": f"bench1:{kek}"}
-
-
-def chat_env(layer: str, redis_url: str, run_keys: dict[str, str]) -> dict[str, str]:
-    """Production-like settings for our server: DEBUG off (Django's debug cursor records every
-    query, which would tax the message path) and a send rate limit far above the offered
-    load so it never interferes."""
-    return {
-        **run_keys,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-        "CHAT_RATE_PER_SECOND": "1000",
-        "CHAT_RATE_BURST": "1000",
-        "REDIS_URL": redis_url if layer == "redis" else "",
-    }
-
-
-def flush_redis(url: str) -> None:
-    """Empty the benchmark's own Redis database so no group or channel outlives a run."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database if it is missing. Refuses the names the
-    test suites use."""
-    import psycopg
-
-    name = urlparse(url).path.lstrip("/")
-    if not name or name == "test" or name.startswith("test_"):
-        raise SystemExit(f"refusing to benchmark in database {name!r}: pick e.g. bench_chat")
-    admin = urlparse(url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        found = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        if not found:
-            conn.execute(f'create database "{name}"')
 
 
 class Driver:
@@ -104,7 +62,9 @@ class Driver:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.slugs = room_slugs("bench", args.rooms)
+        # A run's rooms are its own: a database kept between runs would otherwise fill them.
+        self.slugs = room_slugs(f"bench-{run_tag()}", args.rooms)
+        self.processes = [int(n) for n in args.processes.split(",") if n.strip()]
         self.rates = {
             server: [float(x) for x in (override or args.rates).split(",") if x.strip()]
             for server, override in (("bare", args.rates_bare), ("ours", args.rates_ours))
@@ -120,40 +80,91 @@ class Driver:
     async def run(self) -> None:
         for layer in self.args.layers.split(","):
             for server in self.args.servers.split(","):
-                await self.run_server(server.strip(), layer.strip())
+                counts = self.processes if server.strip() == "ours" else [1]
+                for count in counts:
+                    await self.run_server(server.strip(), layer.strip(), count)
 
-    async def run_server(self, server: str, layer: str) -> None:
+    def behind_nginx(self, server: str, count: int) -> bool:
+        return count > 1 or (server == "ours" and self.args.via_nginx)
+
+    def start_servers(
+        self, server: str, layer: str, count: int
+    ) -> tuple[list[ServerProcess], NginxProcess | None]:
+        """The server processes (started one after the other: only the first migrates) and,
+        for more than one or with ``--via-nginx``, nginx in front of them. If one fails to
+        start, those already started are stopped."""
         args = self.args
+        if server == "bare":
+            env = {"REDIS_URL": args.redis_url if layer == "redis" else ""}
+            procs: list[ServerProcess] = [BareServer(log_dir=self.data_dir, env=env)]
+        else:
+            procs = [
+                our_server(
+                    self.data_dir,
+                    layer=layer,
+                    redis_url=args.redis_url,
+                    database_url=args.database_url,
+                    run_keys=self.run_keys,
+                    server_env=args.server_env,
+                    name=f"ours-{layer}" if count == 1 else f"ours-{layer}-{count}p{i}",
+                    migrate=i == 0,
+                )
+                for i in range(count)
+            ]
+        nginx = None
+        if self.behind_nginx(server, count):
+            nginx = NginxProcess(
+                data_dir=self.data_dir,
+                upstreams=[p.port for p in procs],
+                binary=args.nginx,
+                workers=args.nginx_workers,
+            )
+        try:
+            for proc in procs:
+                proc.start()
+            if nginx is not None:
+                nginx.start()
+        except BaseException:
+            for proc in [*procs, *([nginx] if nginx else [])]:
+                proc.stop()
+            raise
+        return procs, nginx
+
+    def cpu_meter(
+        self, procs: list[ServerProcess], nginx: NginxProcess | None, layer: str
+    ) -> CpuMeter:
+        """CPU time per step: the server processes, nginx, this process (the load
+        generator), Redis and PostgreSQL (the benchmark database's backends)."""
+        pids = [p.process.pid for p in procs if p.process is not None]
+        return service_meter(
+            layer=layer,
+            redis_url=self.args.redis_url,
+            database_url=self.args.database_url,
+            server=lambda: pids,
+            nginx=nginx.pids if nginx else list,
+            loadgen=lambda: [os.getpid()],
+        )
+
+    async def run_server(self, server: str, layer: str, count: int = 1) -> None:
+        args = self.args
+        label = server if count == 1 else f"{server}*{count}"
         if layer == "redis":
             flush_redis(args.redis_url)
         load = os.getloadavg()[0]
-        self.log(f"\n=== {server} / {layer} layer (load average {load:.2f}) ===")
+        behind = " behind nginx" if self.behind_nginx(server, count) else ""
+        self.log(f"\n=== {label}{behind} / {layer} layer (load average {load:.2f}) ===")
         if load > 1.0:
             self.log("warning: the machine is busy with other work; figures will be low and noisy")
-        if server == "bare":
-            proc: BareServer | ServerProcess = BareServer(
-                log_dir=self.data_dir,
-                env={"REDIS_URL": args.redis_url if layer == "redis" else ""},
-            )
-        else:
-            proc = ServerProcess(
-                data_dir=self.data_dir,
-                env=chat_env(layer, args.redis_url, self.run_keys),
-                name=f"ours-{layer}",
-            )
-            proc.env.pop("DATABASE_URL", None)
-            if args.database_url:
-                proc.env["DATABASE_URL"] = args.database_url
-            proc.env.update(dict(kv.split("=", 1) for kv in args.server_env))
-        proc.start()
+        procs, nginx = self.start_servers(server, layer, count)
+        base_url = nginx.base_url if nginx else procs[0].base_url
         profiler: subprocess.Popen[bytes] | None = None
         try:
             members = None
             if server == "ours":
-                members = await self.our_members(proc)  # type: ignore[arg-type]
+                members = await self.our_members(procs[0], base_url)
             gen = LoadGenerator(
                 dialect="bare" if server == "bare" else "chat",
-                base_url=proc.base_url,
+                base_url=base_url,
                 slugs=self.slugs,
                 clients=args.clients,
                 members=members,
@@ -162,24 +173,34 @@ class Driver:
             )
             took = await gen.connect()
             self.log(f"connected {args.rooms * args.clients} sockets in {took:.1f}s")
+            if len(procs) > 1:
+                split = [established(p.port) for p in procs]
+                self.log(f"connections per server process (nginx's split): {split}")
             primed = await gen.prime()
             self.log(f"first message in every room delivered after {primed:.2f}s")
             if server == "ours" and args.profile:
-                profiler = self.start_profiler(proc, layer)
+                profiler = self.start_profiler(procs[0], layer)
+            meter = self.cpu_meter(procs, nginx, layer)
             try:
                 for rate in self.rates[server]:
+                    meter.start()
                     result = await gen.run_step(
                         rate=rate, duration=args.duration, warmup=args.warmup, drain=args.drain
                     )
+                    cpu = meter.stop()
                     ok = result.ok(args.p99_ms)
-                    self.log(summary(result, label=f"{server}/{layer}") + f"\n  sustained: {ok}")
+                    self.log(summary(result, label=f"{label}/{layer}") + f"\n  sustained: {ok}")
+                    self.log("  " + fmt_cpu(cpu))
                     self.results.append(
                         {
-                            "server": server,
+                            "server": label,
+                            "processes": count,
+                            "nginx": nginx is not None,
                             "layer": layer,
                             "ok": ok,
                             "load_before": round(load, 2),
                             **result.as_dict(),
+                            "cpu": cpu,
                         }
                     )
                     if not ok and not args.keep_stepping:
@@ -191,29 +212,29 @@ class Driver:
             if profiler is not None:
                 profiler.send_signal(2)
                 profiler.wait(timeout=60)
-            proc.stop()
-        tail = [
-            line
-            for line in proc.log_text().splitlines()
-            if "ERROR" in line or "Traceback" in line or "Error" in line
-        ]
-        if tail:
-            self.log(f"server log ({proc.log_path}) has {len(tail)} error lines; first:")
-            for line in tail[:5]:
-                self.log("  " + line)
+            if nginx is not None:
+                nginx.stop()
+            for proc in procs:
+                proc.stop()
+        for proc in [*procs, *([nginx] if nginx else [])]:
+            tail = error_lines(proc)
+            if tail:
+                self.log(f"log {proc.log_path} has error lines; first:")
+                for line in tail:
+                    self.log("  " + line)
 
-    async def our_members(self, proc: ServerProcess) -> dict[str, list[BenchClient]]:
+    async def our_members(self, proc: ServerProcess, base_url: str) -> dict[str, list[BenchClient]]:
         if self.members is not None:
             for clients in self.members.values():  # same sessions, new server address
                 for client in clients:
-                    client.base_url = proc.base_url
+                    client.base_url = base_url
             return self.members
         started = time.perf_counter()
         create_rooms(proc.env, self.slugs, capacity=self.args.clients)
         if self.args.setup == "orm":
-            self.members = members_via_orm(proc.env, proc.base_url, self.slugs, self.args.clients)
+            self.members = members_via_orm(proc.env, base_url, self.slugs, self.args.clients)
         else:
-            self.members = await members_via_api(proc.base_url, self.slugs, self.args.clients)
+            self.members = await members_via_api(base_url, self.slugs, self.args.clients)
         took = time.perf_counter() - started
         self.log(
             f"made {self.args.rooms * self.args.clients} members ({self.args.setup}) in {took:.1f}s"
@@ -264,15 +285,18 @@ class Driver:
             cells += (f"{r['delivered_per_s']:.0f}", fmt_ms(r["p50_ms"]), fmt_ms(r["p95_ms"]))
             cells += (
                 fmt_ms(r["p99_ms"]),
-                fmt_ms(r["ack_p99_ms"]) if r["server"] == "ours" else "-",
+                fmt_ms(r["ack_p99_ms"]) if r["server"].startswith("ours") else "-",
             )
             cells += (r["late"], r["lost"], "yes" if r["ok"] else "no")
             self.log(" ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
+        self.log_cpu()
         ratios: dict[str, float | None] = {}
+        scaling: dict[str, dict[str, float | None]] = {}
         sustained: dict[str, Any] = {}
         self.log(f"\nsustained (p99 <= {self.args.p99_ms:g} ms, nothing lost):")
         for layer in self.args.layers.split(","):
-            best = {s: self.sustained(s, layer) for s in ("bare", "ours")}
+            labels = list(dict.fromkeys(["bare", "ours", *(r["server"] for r in self.results)]))
+            best = {s: self.sustained(s, layer) for s in labels}
             sustained[layer] = {
                 s: (
                     None
@@ -282,17 +306,49 @@ class Driver:
                 for s, b in best.items()
             }
             bare, ours = best["bare"], best["ours"]
-            ratio = (
-                round(ours["delivered_per_s"] / bare["delivered_per_s"], 2)
-                if bare and ours and bare["delivered_per_s"]
-                else None
-            )
-            ratios[layer] = ratio
+            ratios[layer] = self._ratio(ours, bare)
             self.log(
                 f"  {layer:<7} bare {self._fmt_best(bare)}   ours {self._fmt_best(ours)}   "
-                f"ours/bare = {'n/a' if ratio is None else f'{ratio:.2f}x'}"
+                f"ours/bare = {self._fmt_ratio(ratios[layer])}"
             )
-        return {"results": self.results, "sustained": sustained, "ratios": ratios}
+            scaling[layer] = {s: self._ratio(best[s], ours) for s in labels[2:]}
+            for s in labels[2:]:
+                self.log(
+                    f"  {layer:<7} {s} {self._fmt_best(best[s])}   "
+                    f"{s}/ours = {self._fmt_ratio(scaling[layer][s])}"
+                )
+        return {
+            "results": self.results,
+            "sustained": sustained,
+            "ratios": ratios,
+            "scaling": scaling,
+        }
+
+    def log_cpu(self) -> None:
+        """Where the CPU went in each step, in cores (CPU seconds per second)."""
+        if not self.results:
+            return
+        groups = list(self.results[0]["cpu"]["cores"])
+        head = ("layer", "server", "rate", *groups, "machine", "other")
+        widths = (7, 6, 5, *(8 for _ in groups), 8, 6)
+        self.log("\ncpu per step, in cores (other: the rest of the machine)")
+        self.log(" ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+        for r in self.results:
+            cpu = r["cpu"]
+            cells = (r["layer"], r["server"], f"{r['rate']:g}")
+            cells += tuple(f"{cpu['cores'].get(g, 0):.2f}" for g in groups)
+            cells += (f"{cpu['machine_cores']:.2f}", f"{cpu['other_cores']:.2f}")
+            self.log(" ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
+
+    @staticmethod
+    def _ratio(top: dict[str, Any] | None, base: dict[str, Any] | None) -> float | None:
+        if not (top and base and base["delivered_per_s"]):
+            return None
+        return round(top["delivered_per_s"] / base["delivered_per_s"], 2)
+
+    @staticmethod
+    def _fmt_ratio(ratio: float | None) -> str:
+        return "n/a" if ratio is None else f"{ratio:.2f}x"
 
     @staticmethod
     def _fmt_best(best: dict[str, Any] | None) -> str:
@@ -321,33 +377,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--body-chars", type=int, default=100)
     parser.add_argument("--arrival", choices=("even", "poisson"), default="even")
     parser.add_argument(
-        "--redis-url", default=DEFAULT_REDIS, help="a database of its own: it is flushed"
-    )
-    parser.add_argument(
-        "--database-url", help="PostgreSQL for ours (default: SQLite in the data dir)"
-    )
-    parser.add_argument(
         "--setup", choices=("api", "orm"), default="api", help="how our members are made"
     )
-    parser.add_argument("--data-dir", help="default: a new temporary directory, removed afterwards")
-    parser.add_argument("--keep-data", action="store_true")
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="our server as 1, 2... processes behind nginx, each count a server of the run "
+        "(e.g. 1,2); more than one needs --layers redis and --database-url",
+    )
+    parser.add_argument(
+        "--via-nginx", action="store_true", help="put a single process behind nginx too"
+    )
+    parser.add_argument("--nginx", help="the nginx binary (default: nginx on PATH)")
+    parser.add_argument("--nginx-workers", default="auto", help="nginx worker_processes")
     parser.add_argument("--profile", help="record our server with py-spy (raw) to PATH.<layer>.txt")
     parser.add_argument(
         "--profile-waits", action="store_true", help="profile every thread, idle ones too"
     )
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for our server, to try a setting (repeatable)",
-    )
-    parser.add_argument("--json-out", help="also write the final JSON to this file")
+    add_common_options(parser, database_default=None)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if max(int(n) for n in args.processes.split(",") if n.strip()) > 1 and (
+        args.layers != "redis" or not args.database_url
+    ):
+        parser.error(
+            "several processes share one PostgreSQL and one Redis: "
+            "use --layers redis and --database-url"
+        )
     if args.database_url:
         ensure_database(args.database_url)
     driver = Driver(args)
@@ -355,13 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(driver.run())
     finally:
         report = driver.report()
-        print(json.dumps(report["ratios"] | {"sustained": report["sustained"]}))
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(report, indent=1))
-        if not (args.keep_data or args.data_dir):
-            shutil.rmtree(driver.data_dir, ignore_errors=True)
-        else:
-            print(f"data and server logs kept in {driver.data_dir}")
+        line = report["ratios"] | {"sustained": report["sustained"]}
+        if any(report["scaling"].values()):
+            line["scaling"] = report["scaling"]
+        finish(args, driver.data_dir, line, report)
     return 0
 
 

@@ -70,3 +70,24 @@ def check_frame_limit(app_configs: Any, **kwargs: Any) -> list[Error]:
             id="chatserver.E003",
         )
     ]
+
+
+WEB_CLIENT_HINT = (
+    "Install the package (the wheel ships the web client) or set CHATSERVER_STATIC_DIR to the "
+    "folder that holds index.html."
+)
+
+
+@register()
+def check_web_client(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The page every member opens. An installation without it (``pip install .`` before the
+    package shipped the client) answered every page with a 500."""
+    if (settings.STATIC_DIR / "index.html").is_file():
+        return []
+    return [
+        Error(
+            f"The web client is not in {settings.STATIC_DIR}.",
+            hint=WEB_CLIENT_HINT,
+            id="chatserver.E004",
+        )
+    ]

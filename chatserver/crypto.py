@@ -22,6 +22,11 @@ Design, in short (the threat model is in docs/security.md):
   server secret (``SECRET_KEY``) for one purpose each. A keyed hash costs
   microseconds, where argon2 cost 100 MiB and a fifth of a second per call (issue 13, row 3),
   and without the server secret a stolen table of them cannot be tested against guesses.
+* The audit log is chained under HMAC-SHA256 with a key derived from ``AUDIT_KEY`` (by
+  default ``SECRET_KEY``), never kept in the database, so whoever can write the tables cannot
+  recompute the chain after removing an entry. Its head is checkpointed outside the database
+  with an Ed25519 signature under a second key derived from the same secret: the public half
+  checks a checkpoint without the database, and cannot make one.
 * Slow password hashing (argon2, for staff passwords only) runs behind a small semaphore, so
   a burst of sign-ins cannot take the process's memory.
 """
@@ -39,12 +44,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core import signing
@@ -266,7 +272,9 @@ class AeadCache:
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
-    """The audit chain: SHA-256 over the previous hash and this entry's canonical bytes."""
+    """The first audit chain (entries of version 1): SHA-256 over the previous hash and the
+    entry's canonical bytes. Anyone can recompute it, so it is kept only to check entries
+    written before the keyed chain (``audit_mac``); no new entry uses it."""
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
 
 
@@ -330,6 +338,64 @@ def recovery_digest_match(
         if hmac.compare_digest(candidate.encode(), stored.encode()) and found is None:
             found = index
     return found
+
+
+# --- the audit chain's keys -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The two keys derived from one audit secret: the chain's MAC key and the checkpoint
+    signing key. ``key_id`` names them in entries and checkpoints (a digest of the public
+    key: it reveals nothing), so a rotated secret's entries still find their key."""
+
+    key_id: str
+    mac_key: bytes = field(repr=False)
+    signing_key: Ed25519PrivateKey = field(repr=False)
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signing_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def audit_key(audit_secret: str) -> AuditKey:
+    """Derive the audit keys from a configured secret (HKDF, one purpose each), so neither
+    is stored anywhere and the MAC key never signs and the signing key never MACs."""
+    mac_key = _purpose_key("audit-chain-mac", audit_secret)
+    signing_key = Ed25519PrivateKey.from_private_bytes(
+        _purpose_key("audit-checkpoint-signing", audit_secret)
+    )
+    public = signing_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    key_id = hashlib.sha256(b"chatserver audit key|" + public).hexdigest()[:16]
+    return AuditKey(key_id=key_id, mac_key=mac_key, signing_key=signing_key)
+
+
+def audit_mac(key: AuditKey, prev_mac: str, canonical: bytes) -> str:
+    """The keyed audit chain: HMAC-SHA256 over the previous entry's MAC and this entry's
+    canonical bytes. Without the key, a chain with an entry removed cannot be made to fit."""
+    return hmac.new(key.mac_key, prev_mac.encode() + b"\n" + canonical, hashlib.sha256).hexdigest()
+
+
+def audit_sign(key: AuditKey, payload: bytes) -> str:
+    """An Ed25519 signature of a checkpoint, URL-safe base64 without padding (a log line
+    carries it through every pipeline unchanged)."""
+    return base64.urlsafe_b64encode(key.signing_key.sign(payload)).decode().rstrip("=")
+
+
+def audit_signature_valid(public_key: bytes, payload: bytes, signature: str) -> bool:
+    """Whether ``signature`` (as made by ``audit_sign``) signs ``payload`` under this public
+    key; needs neither the secret nor the database."""
+    try:
+        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(raw, payload)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 # --- signed tokens ------------------------------------------------------------------------------

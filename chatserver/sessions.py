@@ -69,7 +69,7 @@ class SessionStore(DatabaseSessionStore):
     """Django's database store over ``StoredSession``, which is keyed by the digest.
 
     The class keeps Django's name: the signing salt of session data is derived from it, so
-    data written by Django's store opens here unchanged (migration chatserver.0001 moves
+    data written by Django's store opens here unchanged (migration chatserver.0003 moves
     live sessions across)."""
 
     @classmethod

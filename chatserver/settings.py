@@ -63,6 +63,36 @@ if not (DEBUG or TESTING or CHATSERVER_KEYS or CHATSERVER_KEY_FILE):
         "no key-encryption key: set CHATSERVER_KEY_FILE to a key file (see docs/security.md)"
     )
 
+# --- the audit log ---------------------------------------------------------------------------
+
+# The secret the audit chain's MAC key and its checkpoint signing key are derived from (HKDF,
+# chatserver/crypto.py): never in the database, so whoever can write the tables cannot
+# recompute the chain. SECRET_KEY by default; a dedicated value outlives SECRET_KEY rotations.
+AUDIT_KEY = env_str("AUDIT_KEY")
+if AUDIT_KEY:
+    if not DEBUG and (len(AUDIT_KEY) < 50 or AUDIT_KEY.startswith("django-insecure")):
+        raise ImproperlyConfigured(
+            "AUDIT_KEY is too short or a development value: set AUDIT_KEY to 50+ random "
+            "characters, or leave it unset to derive the audit keys from SECRET_KEY"
+        )
+    # Earlier audit secrets, newest first: entries and checkpoints made under them still verify.
+    AUDIT_KEY_FALLBACKS = env_list("AUDIT_KEY_FALLBACKS", [])
+else:
+    AUDIT_KEY = SECRET_KEY
+    AUDIT_KEY_FALLBACKS = env_list("AUDIT_KEY_FALLBACKS", SECRET_KEY_FALLBACKS)
+# A signed checkpoint of the chain's head is written outside the database once this many
+# entries or this many seconds have passed since the last one, at the next append (and by
+# ``chatserver audit-anchor``): to the log stream, and to this file when it is set.
+AUDIT_ANCHOR_EVERY = env_int("AUDIT_ANCHOR_EVERY", 50, minimum=1)
+AUDIT_ANCHOR_SECONDS = env_int("AUDIT_ANCHOR_SECONDS", 60, minimum=1)
+AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE")
+if AUDIT_ANCHOR_FILE and not (
+    Path(AUDIT_ANCHOR_FILE).is_absolute() and Path(AUDIT_ANCHOR_FILE).parent.is_dir()
+):
+    raise ImproperlyConfigured(
+        "AUDIT_ANCHOR_FILE must be an absolute path in a directory that exists"
+    )
+
 # --- hosts and transport security ------------------------------------------------------------
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -109,6 +139,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "chatserver.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Malformed API bodies are refused as JSON before the CSRF check or a view reads them.
+    "chatserver.jsonbody.JsonBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -252,8 +284,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-# The source checkout's static/ by default; an installed image points this at its copy.
-STATIC_DIR = Path(env_str("CHATSERVER_STATIC_DIR", str(BASE_DIR / "static")))
+# The web client: the copy the build puts into the package (setup.py), else the checkout's
+# static/ (a source checkout or an editable install, where edits show at once).
+_PACKAGED_STATIC = Path(__file__).resolve().parent / "static"
+_DEFAULT_STATIC = _PACKAGED_STATIC if _PACKAGED_STATIC.is_dir() else BASE_DIR / "static"
+STATIC_DIR = Path(env_str("CHATSERVER_STATIC_DIR", str(_DEFAULT_STATIC)))
 STATICFILES_DIRS = [STATIC_DIR]
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 # The app serves its own static files (one process to run on a laptop, nothing extra
@@ -267,6 +302,18 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 CHAT_HISTORY_PAGE = env_int("CHAT_HISTORY_PAGE", 50, minimum=1)
 CHAT_HEARTBEAT_SECONDS = env_float("CHAT_HEARTBEAT_SECONDS", 15.0, minimum=0.05)
+# Room sockets one session (a member, or a staff account) may hold open at once, in all rooms.
+CHAT_MAX_SOCKETS_PER_SESSION = env_int("CHAT_MAX_SOCKETS_PER_SESSION", 6, minimum=1)
+# New reports one participant may file in an hour (each notifies facilitators and moderators).
+CHAT_REPORTS_PER_HOUR = env_int("CHAT_REPORTS_PER_HOUR", 10, minimum=1)
+# A member takes up a place in a room (its capacity) while here, and for this long after they
+# last joined or wrote.
+CHAT_ROOM_ACTIVE_MINUTES = env_int("CHAT_ROOM_ACTIVE_MINUTES", 60, minimum=1)
+# Connections the listening socket queues before they are accepted (a reconnect storm).
+CHAT_LISTEN_BACKLOG = env_int("CHAT_LISTEN_BACKLOG", 2048, minimum=50)
+# Database threads per server process, each with one persistent connection (PostgreSQL only;
+# SQLite always uses one). The sockets' database work runs there, off the event loop.
+CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 1, minimum=1)
 # How often every open socket's session, role and place in the room are held against the
 # database (rooms/watch.py). Revocation must not wait for Redis (issue 13): never longer
 # than 2 s, which is what docs/security.md promises.
@@ -302,6 +349,8 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # Audit checkpoints are evidence, not chatter: kept whatever LOG_LEVEL says.
+        "chatserver.audit.anchor": {"level": "INFO"},
     },
 }
 CSRF_FAILURE_VIEW = "rooms.api.csrf_failure"

@@ -49,27 +49,29 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from chatserver.audit import actor_for_user, audit_append
+from chatserver.codes import Close, ErrorCode
 from chatserver.crypto import fingerprint
+from chatserver.permissions import can
 from chatserver.sessions import session_digest, sessions_delete
 from moderation import devices
-from moderation.audit import actor_for_user, audit_append
 from moderation.enrolment import enrol_code_find, enrol_code_use
 from moderation.models import EnrolCode, LoginThrottle, StaffSession
-from moderation.permissions import can
 from rooms.errors import NotAllowed, NotAuthenticated, RoomError
 from rooms.grants import Grant
 from rooms.models import Membership
-from rooms.protocol import Close, ErrorCode
+from rooms.roles import (  # the second-factor rule lives with the roles, below both apps
+    OTP_REQUIRED_ROLES as OTP_REQUIRED_ROLES,
+)
+from rooms.roles import otp_required as otp_required
 from rooms.roles import role_for_user
+from rooms.roles import session_is_verified as session_is_verified
 from rooms.services import sockets_close_for_session, sockets_close_for_user
 from rooms.throttles import STAFF_SIGNIN, client_address, slow_hash_slot, throttle_hit
 
 Role = Membership.Role
-# Roles that must present a second factor: they can read sealed content and act on people.
-OTP_REQUIRED_ROLES: frozenset[str] = frozenset({Role.MODERATOR, Role.STAFF, Role.ADMIN})
 ENROL_SESSION_KEY = "staff_otp_enrolment"
 LOGIN_BACKEND = "moderation.accounts.LockoutModelBackend"
 
@@ -377,10 +379,6 @@ class LockoutModelBackend(ModelBackend):
 # --- the second factor ------------------------------------------------------------------------
 
 
-def otp_required(role: str | None) -> bool:
-    return role in OTP_REQUIRED_ROLES
-
-
 def confirmed_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
@@ -394,22 +392,6 @@ def _verify(device_id: int, code: str) -> bool:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(pk=device_id).first()
         return device is not None and bool(device.verify_token(code))
-
-
-def session_is_verified(user: Any, session: SessionBase | Any) -> bool:
-    """Whether this signed-in session may act in ``user``'s role: any role for which a second
-    factor is required needs the session to carry a confirmed device of this user. Call it
-    where a staff session is accepted (the staff socket, staff pages)."""
-    role = role_for_user(user)
-    if role is None:
-        return False
-    persistent_id = session.get(django_otp.DEVICE_ID_SESSION_KEY) if session is not None else None
-    if not persistent_id:
-        return not otp_required(role)
-    device = Device.from_persistent_id(persistent_id)
-    return (
-        device is not None and device.user_id == user.pk and bool(getattr(device, "confirmed", 0))
-    )
 
 
 def staff_socket_grant(user: Any, session: SessionBase | Any) -> Grant:

@@ -5,7 +5,7 @@ The admin site itself is made to follow the same rules as the JSON sign-in: mode
 and admins only (by role group, not the ``is_staff`` flag), a second factor at every sign-in,
 the per-username lockout (through the authentication backend), and every sign-in audited.
 What each role may see or change comes from Django model permissions that
-``chatserver setup-roles`` derives from the matrix in moderation/permissions.py.
+``chatserver setup-roles`` derives from the matrix in chatserver/permissions.py.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from chatserver.audit import actor_for_user, audit_append
+from chatserver.models import AuditEntry
+from chatserver.permissions import can
 from chatserver.sessions import session_digest
 from moderation import accounts, devices, escalations, governance
-from moderation.audit import actor_for_user, audit_append
 from moderation.models import (
-    AuditEntry,
     Debrief,
     Escalation,
     OutboxItem,
@@ -40,7 +41,6 @@ from moderation.models import (
     SupervisionSession,
     TrainingRecord,
 )
-from moderation.permissions import can
 from rooms.errors import RoomError
 from rooms.models import Membership
 from rooms.roles import role_for_user

@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from chatserver.permissions import require
 from moderation import accounts, devices
 from moderation.figures import service_figures
 from moderation.governance import debrief_record
-from moderation.permissions import require
 from rooms.api import BadRequest, _body, _field, api_view
 from rooms.errors import NotAuthenticated
 from rooms.roles import role_for_user

@@ -13,7 +13,6 @@ when the close event through the channel layer is lost (rooms/grants.py).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -23,26 +22,27 @@ from django.conf import settings
 from moderation import accounts, escalations, reports
 from rooms import events, protocol
 from rooms.errors import RoomError
-from rooms.grants import Grant, SessionRevoked, grant_require
-from rooms.transport import DirectDispatchMixin, db, leave_groups
+from rooms.grants import Grant, grant_require
+from rooms.transport import DirectDispatchMixin, GroupsMixin, ReplyMixin, db
 from rooms.watch import watch
 
 logger = logging.getLogger(__name__)
 
 
-class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+class StaffConsumer(ReplyMixin, GroupsMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
+    # A refusal answers the one request; the socket stays for the queue.
+    closes_on_refusal = False
     user: Any = None
     grant: Grant | None = None
 
     async def connect(self) -> None:
         self.groups_joined: list[str] = []
         await self.accept()
-        user = self.scope.get("user")
+        user: Any = self.scope.get("user")
         try:
             self.grant = await db(accounts.staff_socket_grant)(user, self.scope.get("session"))
         except RoomError as exc:
-            await self.send(protocol.encode(protocol.Error(code=exc.code, message=exc.message)))
-            await self.close(code=exc.close_code or protocol.Close.FORBIDDEN)
+            await self.refuse(exc)
             return
         self.user = user
         for group in (
@@ -50,59 +50,33 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             events.user_group(user.pk),
             events.session_group(self.grant.session_key),
         ):
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
-        watch.register(self.channel_name, self.grant, self._end)
+            await self.group_join(group)
+        watch.register(self.channel_name, self.grant, self._close_with)
         items = await db(escalations.escalations_open)()
-        await self.send(protocol.encode(protocol.Escalations(items=items)))
+        await self.send_value(protocol.Escalations(items=items))
         open_reports = await db(reports.reports_open)()
-        await self.send(protocol.encode(protocol.StaffReports(items=open_reports)))
+        await self.send_value(protocol.StaffReports(items=open_reports))
 
     async def disconnect(self, code: int) -> None:
         watch.unregister(self.channel_name)
-        await leave_groups(
-            self.channel_layer, getattr(self, "groups_joined", []), self.channel_name
-        )
-
-    async def _end(self, code: int, message: str, ref: str | None = None) -> None:
-        with contextlib.suppress(Exception):
-            error = protocol.Error(code=protocol.ErrorCode.SESSION_ENDED, message=message, ref=ref)
-            await self.send(protocol.encode(error))
-        await self.close(code=code)
+        await self.groups_leave_all()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None or self.grant is None:
             return
-        try:
-            frame = protocol.parse_staff_frame(text_data, max_bytes=settings.CHAT_MAX_FRAME_BYTES)
-        except protocol.ProtocolError as exc:
-            await self.send(protocol.error_frame(exc))
-            return
+        max_bytes = settings.CHAT_MAX_FRAME_BYTES
+        frame = await self.parse(protocol.parse_staff_frame, text_data, max_bytes=max_bytes)
         if isinstance(frame, protocol.Ping):
-            await self.send(protocol.encode(protocol.Pong()))
-            return
-        try:
-            # Every staff frame reads or changes sealed, audited records: the session and
-            # role must hold in the database now, not only at the watch's last round.
-            await db(grant_require)(self.grant)
-            await self._handle(frame)
-        except SessionRevoked as exc:
-            await self._end(exc.close_code or protocol.Close.SESSION_ENDED, exc.message, frame.ref)
-        except RoomError as exc:
-            await self.send(
-                protocol.encode(protocol.Error(code=exc.code, message=exc.message, ref=frame.ref))
-            )
-        except Exception:
-            logger.exception("staff action %s failed", type(frame).__name__)
-            await self.send(
-                protocol.encode(
-                    protocol.Error(
-                        code=protocol.ErrorCode.INTERNAL,
-                        message="something went wrong",
-                        ref=frame.ref,
-                    )
-                )
-            )
+            await self.send_value(protocol.Pong())
+        elif frame is not None:
+            await self.answering(frame, self._checked(frame))
+
+    async def _checked(self, frame: protocol.StaffFrame) -> None:
+        # Every staff frame reads or changes sealed, audited records: the session and role
+        # must hold in the database now, not only at the watch's last round.
+        assert self.grant is not None
+        await db(grant_require)(self.grant)
+        await self._handle(frame)
 
     async def _handle(self, frame: protocol.StaffFrame) -> None:
         assert not isinstance(frame, protocol.Ping)
@@ -118,12 +92,12 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if isinstance(frame, protocol.ReportView):
             item = await db(reports.report_view)(user=user, report_id=frame.id)
             # Only to this socket: the decrypted message and note are never broadcast.
-            await self.send(protocol.encode(protocol.StaffReport(item=item)))
+            await self.send_value(protocol.StaffReport(item=item))
         elif isinstance(frame, protocol.ReportReplySend):
             await db(reports.report_reply)(user=user, report_id=frame.id, text=frame.text)
         else:
             await db(reports.report_close)(user=user, report_id=frame.id, outcome=frame.outcome)
-        await self.send(protocol.encode(protocol.Done(ref=frame.ref)))
+        await self.send_value(protocol.Done(ref=frame.ref))
 
     async def _handle_escalation(self, frame: protocol.StaffFrame) -> None:
         assert not isinstance(frame, protocol.Ping)
@@ -146,17 +120,14 @@ class StaffConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             )
         elif isinstance(frame, protocol.EscalationView):
             detail = await db(escalations.escalation_view)(user=user, escalation_id=frame.id)
-            await self.send(protocol.encode(detail))
+            await self.send_value(detail)
         elif isinstance(frame, protocol.EscalationSupport):
             created = await db(escalations.escalation_open_support_room)(
                 user=user, escalation_id=frame.id
             )
             room = created.slug
-        await self.send(protocol.encode(protocol.Done(ref=ref, room=room)))
+        await self.send_value(protocol.Done(ref=ref, room=room))
 
     async def room_frame(self, event: dict[str, Any]) -> None:
         # Escalation and report items alike: pre-encoded by the services, never client JSON.
         await self.send(event["text"])
-
-    async def socket_close(self, event: dict[str, Any]) -> None:
-        await self.close(code=int(event["code"]))

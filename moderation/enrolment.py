@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import keyed_digest, random_slug
-from moderation.audit import actor_for_user, audit_append
 from moderation.models import EnrolCode
 
 _PURPOSE = "staff-enrolment-code"

@@ -19,13 +19,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import random_slug
+from chatserver.permissions import require
 from moderation import outbox, staff_text
-from moderation.audit import actor_for_user, audit_append
 from moderation.models import Escalation, EscalationNote
-from moderation.permissions import require
 from moderation.risk import Assessment
-from rooms import events, protocol
+from rooms import events, values
 from rooms.encryption import aead_for, current_data_key, open_text, seal_text
 from rooms.errors import RoomError
 from rooms.models import Agreement, Membership, Message, Room
@@ -50,16 +50,16 @@ def _crisis_data() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def signpost_frame(locale: str | None = None) -> protocol.Signpost:
+def signpost_frame(locale: str | None = None) -> values.Signpost:
     locales = _crisis_data()["locales"]
     data = locales.get(locale or settings.CRISIS_RESOURCES_LOCALE) or locales["en-gb"]
-    return protocol.Signpost(
-        message=data["message"], resources=[protocol.Resource(**r) for r in data["resources"]]
+    return values.Signpost(
+        message=data["message"], resources=[values.Resource(**r) for r in data["resources"]]
     )
 
 
-def escalation_item(e: Escalation) -> protocol.EscalationItem:
-    return protocol.EscalationItem(
+def escalation_item(e: Escalation) -> values.EscalationItem:
+    return values.EscalationItem(
         id=e.pk,
         room=e.room.slug,
         room_title=e.room.title,
@@ -79,8 +79,8 @@ def escalation_item(e: Escalation) -> protocol.EscalationItem:
 
 
 def _publish_item(e: Escalation) -> None:
-    frame = protocol.encode(protocol.EscalationFrame(item=escalation_item(e)))
-    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(text=frame))
+    frame = values.EscalationUpdate(item=escalation_item(e))
+    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(frame))
 
 
 def _excerpt_aad(room_id: int, seq: int | None, key_id: int) -> str:
@@ -139,14 +139,14 @@ def escalation_raise(
     if not quiet:
         events.publish_on_commit(
             events.membership_group(membership.pk),
-            events.room_frame_event(text=protocol.encode(signpost_frame())),
+            events.room_frame_event(signpost_frame()),
         )
-        notice = protocol.RiskNotice(
+        notice = values.RiskNotice(
             seq=seq, author=membership.pseudonym, category=category, severity=severity
         )
         events.publish_on_commit(
             events.room_staff_group(room.pk),
-            events.room_frame_event(text=protocol.encode(notice)),
+            events.room_frame_event(notice),
         )
     if queue == Escalation.Queue.STAFF:
         outbox.enqueue_escalation(escalation, event="created", now=now)
@@ -196,7 +196,7 @@ def _learned_concern_only(assessment: Assessment) -> bool:
 
 
 def _require(user: User, action: str) -> str:
-    """The user's role, if the permission table (moderation/permissions.py) allows it."""
+    """The user's role, if the permission table (chatserver/permissions.py) allows it."""
     role = role_for_user(user)
     require(role, action)
     assert role is not None
@@ -292,7 +292,7 @@ def escalation_note_add(*, user: User, escalation_id: int, text: str) -> Escalat
 
 
 @transaction.atomic
-def escalation_view(*, user: User, escalation_id: int) -> protocol.EscalationDetail:
+def escalation_view(*, user: User, escalation_id: int) -> values.EscalationDetail:
     """The decrypted excerpt and notes. Every view of decrypted content is audited."""
     _require(user, "view_decrypted_content")
     e = _locked(escalation_id)
@@ -302,7 +302,7 @@ def escalation_view(*, user: User, escalation_id: int) -> protocol.EscalationDet
         aad=_excerpt_aad(e.room_id, e.message_seq, e.data_key_id or 0),
     )
     notes = [
-        protocol.NoteItem(
+        values.NoteItem(
             author=n.author.get_username() if n.author else "removed",
             ts=n.created_at,
             text=open_text(
@@ -314,7 +314,7 @@ def escalation_view(*, user: User, escalation_id: int) -> protocol.EscalationDet
         for n in e.notes.select_related("author", "data_key").order_by("created_at")
     ]
     _audit(user, "escalation.view_content", e)
-    return protocol.EscalationDetail(id=e.pk, excerpt=excerpt, notes=notes)
+    return values.EscalationDetail(id=e.pk, excerpt=excerpt, notes=notes)
 
 
 @transaction.atomic
@@ -350,16 +350,16 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
         e.acknowledged_by = user
         e.save()
     _audit(user, "escalation.support_room", e, room=room.slug)
-    offer = protocol.SupportOffer(room=room.slug, title=room.title)
+    offer = values.SupportOffer(room=room.slug, title=room.title)
     events.publish_on_commit(
         events.membership_group(e.membership.pk),
-        events.room_frame_event(text=protocol.encode(offer)),
+        events.room_frame_event(offer),
     )
     _publish_item(e)
     return room
 
 
-def escalations_open() -> list[protocol.EscalationItem]:
+def escalations_open() -> list[values.EscalationItem]:
     rows = Escalation.objects.filter(
         status__in=[
             Escalation.Status.OPEN,

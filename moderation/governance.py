@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatserver import crypto
-from moderation.audit import actor_for_user, audit_append
+from chatserver.audit import actor_for_user, audit_append
+from chatserver.permissions import can
 from moderation.models import Debrief, SupervisionSession, TrainingRecord
-from moderation.permissions import can
 from rooms.encryption import keyring
 from rooms.errors import NotAllowed
 from rooms.models import Membership, Room

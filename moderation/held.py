@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import require
+from chatserver.audit import audit_append
+from chatserver.permissions import require
 from moderation.risk import Assessment
-from rooms import events, protocol, records
+from rooms import events, records, values
 from rooms.encryption import current_data_key, open_text, seal_body, seal_text
 from rooms.errors import MessageNotFound
 from rooms.models import HeldMessage, Membership, Message, Room
@@ -134,12 +134,12 @@ def _held_body(held: HeldMessage) -> str | None:
     )
 
 
-def held_queue(room_id: int) -> protocol.HeldQueue:
+def held_queue(room_id: int) -> values.HeldQueue:
     """What facilitators review: the room's pending held messages, oldest first."""
     rows = HeldMessage.objects.filter(room_id=room_id, status=HeldMessage.Status.PENDING)
-    return protocol.HeldQueue(
+    return values.HeldQueue(
         items=[
-            protocol.HeldItem(
+            values.HeldItem(
                 id=h.pk,
                 author=h.author_pseudonym,
                 body=_held_body(h),
@@ -152,8 +152,8 @@ def held_queue(room_id: int) -> protocol.HeldQueue:
 
 
 def _publish_queue(room: Room) -> None:
-    frame = protocol.encode(held_queue(room.pk))
-    events.publish_on_commit(events.room_staff_group(room.pk), events.room_frame_event(text=frame))
+    frame = held_queue(room.pk)
+    events.publish_on_commit(events.room_staff_group(room.pk), events.room_frame_event(frame))
 
 
 def _locked_pending(actor: Membership, held_id: int) -> tuple[Room, HeldMessage]:
@@ -168,10 +168,10 @@ def _locked_pending(actor: Membership, held_id: int) -> tuple[Room, HeldMessage]
     return room, held
 
 
-def _tell_author(held: HeldMessage, decision: protocol.HeldDecision) -> None:
+def _tell_author(held: HeldMessage, decision: values.HeldDecision) -> None:
     events.publish_on_commit(
         events.membership_group(held.author_id),
-        events.room_frame_event(text=protocol.encode(decision)),
+        events.room_frame_event(decision),
     )
 
 
@@ -217,9 +217,9 @@ def held_release(*, actor: Membership, held_id: int) -> int:
     frame = message_frame(message, body=body, themes=held.themes, cw=held.cw)
     events.publish_on_commit(
         events.room_group(room.pk),
-        events.room_frame_event(text=protocol.encode(frame), seq=seq, author_id=held.author_id),
+        events.room_frame_event(frame, seq=seq, author_id=held.author_id),
     )
-    _tell_author(held, protocol.HeldDecision(client_id=held.client_id, status="released", seq=seq))
+    _tell_author(held, values.HeldDecision(client_id=held.client_id, status="released", seq=seq))
     _publish_queue(room)
     return seq
 
@@ -240,5 +240,5 @@ def held_reject(*, actor: Membership, held_id: int) -> None:
         object_id=held.pk,
         detail={"room": room.slug},
     )
-    _tell_author(held, protocol.HeldDecision(client_id=held.client_id, status="rejected"))
+    _tell_author(held, values.HeldDecision(client_id=held.client_id, status="rejected"))
     _publish_queue(room)

@@ -101,37 +101,6 @@ class OutboxItem(models.Model):
         return f"{self.kind} {self.idempotency_key}"
 
 
-class AuditHead(models.Model):
-    """The single row that serialises appends to the audit chain."""
-
-    seq = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-    def __str__(self) -> str:
-        return f"audit head {self.seq}"
-
-
-class AuditEntry(models.Model):
-    """Append-only and hash-chained: each entry's hash covers its fields and the previous
-    entry's hash, so an edited or deleted row breaks the chain from there on."""
-
-    seq = models.BigIntegerField(unique=True)
-    at = models.DateTimeField()
-    actor = models.CharField(max_length=80)  # "user:12", "member:<pseudonym>@room", "system"
-    action = models.CharField(max_length=60)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=64)
-    detail = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    class Meta:
-        ordering = ["seq"]
-
-    def __str__(self) -> str:
-        return f"audit {self.seq}: {self.action}"
-
-
 # --- staff accounts ---------------------------------------------------------------------------
 
 

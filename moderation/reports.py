@@ -18,18 +18,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from moderation.audit import actor_for_user, audit_append
+from chatserver.audit import actor_for_user, audit_append
+from chatserver.codes import ErrorCode
+from chatserver.permissions import require
 from moderation.models import Report, ReportReply
-from moderation.permissions import require
 from moderation.staff_text import report_outcome_seal
-from rooms import events, protocol
+from rooms import events, values
 from rooms.encryption import current_data_key, open_body, open_text, seal_text
-from rooms.errors import MessageNotFound, NotAllowed, RoomError
+from rooms.errors import MessageNotFound, NotAllowed, RateLimited, RoomError
 from rooms.models import Member, Membership, Message, Room
 from rooms.roles import role_for_user
 
@@ -43,12 +45,12 @@ REPORTABLE_KINDS = (Message.Kind.MESSAGE, Message.Kind.ANNOUNCEMENT)
 
 
 class ReportNotFound(RoomError):
-    code = protocol.ErrorCode.NOT_FOUND
+    code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class ReportInvalid(RoomError):
-    code = protocol.ErrorCode.INVALID_FRAME
+    code = ErrorCode.INVALID_FRAME
     http_status = 400
 
 
@@ -92,9 +94,9 @@ def _open_reply(reply: ReportReply) -> str | None:
 
 def report_item(
     report: Report, *, replies: int, body: str | None = None, note: str | None = None
-) -> protocol.StaffReportItem:
+) -> values.StaffReportItem:
     """A report as moderators see it. It has no field for the reporter, by design."""
-    return protocol.StaffReportItem(
+    return values.StaffReportItem(
         id=report.pk,
         room=report.room.slug,
         room_title=report.room.title,
@@ -113,8 +115,8 @@ def _publish_item(report: Report) -> None:
     """The changed report to every staff socket (the same group and handler as escalation
     items), with no decrypted content."""
     item = report_item(report, replies=report.replies.count())
-    frame = protocol.encode(protocol.StaffReport(item=item))
-    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(text=frame))
+    frame = values.StaffReportUpdate(item=item)
+    events.publish_on_commit(events.STAFF_QUEUE_GROUP, events.room_frame_event(frame))
 
 
 def _notify_room_staff(report: Report, reported_role: str | None) -> None:
@@ -123,12 +125,12 @@ def _notify_room_staff(report: Report, reported_role: str | None) -> None:
     reported, and in a small room being told of a report can point at who made it."""
     if reported_role not in (None, Membership.Role.MEMBER):
         return
-    notice = protocol.ReportNotice(
+    notice = values.ReportNotice(
         id=report.pk, seq=report.message_seq, author=report.reported_pseudonym, reason=report.reason
     )
     events.publish_on_commit(
         events.room_staff_group(report.room_id),
-        events.room_frame_event(text=protocol.encode(notice)),
+        events.room_frame_event(notice),
     )
 
 
@@ -178,6 +180,22 @@ def _seal_note(report: Report, room: Room, reporter: Membership, note: str) -> N
 
 
 @transaction.atomic
+def _check_report_rate(reporter: Membership) -> None:
+    """A reporter files at most ``CHAT_REPORTS_PER_HOUR`` new reports an hour: each one
+    notifies the room's facilitators and the moderators, so a flood of reports of different
+    messages would bury the ones that matter."""
+    hour_ago = timezone.now() - dt.timedelta(hours=1)
+    recent = Report.objects.filter(reporter=reporter, created_at__gte=hour_ago)
+    if recent.count() < settings.CHAT_REPORTS_PER_HOUR:
+        return
+    oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+    wait = (oldest - hour_ago).total_seconds() if oldest else 60.0
+    raise RateLimited(
+        "you have sent a lot of reports just now; a moderator is looking at them",
+        retry_after=round(max(1.0, wait), 3),
+    )
+
+
 def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") -> Report:
     """Report message ``seq`` of the reporter's room. Reporting the same message again
     returns the first report and notifies nobody twice."""
@@ -188,6 +206,7 @@ def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") 
     existing = _existing(reporter.room_id, seq, reporter)
     if existing is not None:
         return existing
+    _check_report_rate(reporter)
     room = Room.objects.get(pk=reporter.room_id)  # fresh: the key epoch may have moved on
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin hits the unique constraint
@@ -249,7 +268,7 @@ def _audit(user: User, action: str, report: Report, **detail: Any) -> None:
     )
 
 
-def reports_open() -> list[protocol.StaffReportItem]:
+def reports_open() -> list[values.StaffReportItem]:
     """Open reports, newest first, for the staff socket's snapshot. No decrypted content:
     reading a report is a separate, audited request."""
     rows = (
@@ -270,7 +289,7 @@ def _reported_message(report: Report) -> Message | None:
 
 
 @transaction.atomic
-def report_view(*, user: User, report_id: int) -> protocol.StaffReportItem:
+def report_view(*, user: User, report_id: int) -> values.StaffReportItem:
     """The report with the reported message and the note decrypted. Every view of
     decrypted content by staff is written to the audit log."""
     _require(user, "view_decrypted_content")
@@ -312,10 +331,8 @@ def report_reply(*, user: User, report_id: int, text: str) -> ReportReply:
     reply.ciphertext = seal_text(aead=aead, text=text, aad=_reply_aad(report.pk, reply.pk, key_id))
     reply.save(update_fields=["ciphertext"])
     _audit(user, "report.reply", report, reply=reply.pk)
-    frame = protocol.ReplyFrame(report_id=report.pk, seq=report.message_seq, text=text)
-    events.publish_on_commit(
-        events.membership_group(reporter.pk), events.room_frame_event(text=protocol.encode(frame))
-    )
+    frame = values.ModeratorReply(report_id=report.pk, seq=report.message_seq, text=text)
+    events.publish_on_commit(events.membership_group(reporter.pk), events.room_frame_event(frame))
     _publish_item(report)
     return reply
 
@@ -345,7 +362,7 @@ def report_close(*, user: User, report_id: int, outcome: str) -> Report:
 # --- what the reporter sees ----------------------------------------------------------------
 
 
-def my_reports(membership: Membership) -> protocol.MyReports:
+def my_reports(membership: Membership) -> values.MyReports:
     """The participant's own reports in this room (open ones, and those closed in the last
     30 days) with the moderators' answers. Reading answers addressed to oneself is not a
     staff view of content, so nothing is audited."""
@@ -357,13 +374,13 @@ def my_reports(membership: Membership) -> protocol.MyReports:
         .prefetch_related(Prefetch("replies", queryset=replies))
         .order_by("-created_at", "-pk")
     )
-    return protocol.MyReports(items=[_my_item(report) for report in rows])
+    return values.MyReports(items=[_my_item(report) for report in rows])
 
 
-def _my_item(report: Report) -> protocol.ReportItem:
+def _my_item(report: Report) -> values.ReportItem:
     # A reply whose key was destroyed (retention) is left out rather than shown empty.
     texts = [text for text in map(_open_reply, report.replies.all()) if text is not None]
-    return protocol.ReportItem(
+    return values.ReportItem(
         id=report.pk,
         seq=report.message_seq,
         reason=report.reason,

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import ROLES, require
-from rooms import events, protocol, records, selectors
+from chatserver.audit import audit_append
+from chatserver.codes import Close
+from chatserver.permissions import ROLES, require
+from rooms import events, records, selectors, values
 from rooms.encryption import current_data_key, seal_body
 from rooms.errors import MessageNotFound, NotAllowed
 from rooms.models import Membership, Message, Pin, Room
@@ -69,26 +71,24 @@ def _audit(
     )
 
 
-def _tell(target: Membership, frame: protocol.Moderated) -> None:
-    events.publish_on_commit(
-        events.membership_group(target.pk), events.room_frame_event(text=protocol.encode(frame))
-    )
+def _tell(target: Membership, frame: values.Moderated) -> None:
+    events.publish_on_commit(events.membership_group(target.pk), events.room_frame_event(frame))
 
 
 def _tell_facilitators(
     actor: Membership, action: str, target: str | None, detail: str | None = None
 ) -> None:
-    frame = protocol.ModAction(actor=actor.pseudonym, action=action, target=target, detail=detail)
+    frame = values.ModAction(actor=actor.pseudonym, action=action, target=target, detail=detail)
     events.publish_on_commit(
         events.room_staff_group(actor.room_id),
-        events.room_frame_event(text=protocol.encode(frame)),
+        events.room_frame_event(frame),
     )
 
 
-def _to_room(room_id: int, frame: protocol.ServerFrame, seq: int | None = None) -> None:
+def _to_room(room_id: int, frame: msgspec.Struct, seq: int | None = None) -> None:
     events.publish_on_commit(
         events.room_group(room_id),
-        events.room_frame_event(text=protocol.encode(frame), seq=seq),
+        events.room_frame_event(frame, seq=seq),
     )
 
 
@@ -110,9 +110,9 @@ def mute(*, actor: Membership, pseudonym: str, minutes: int) -> dt.datetime | No
     )
     if until:
         message = "A facilitator has paused your messages for a while. You can still read the room."
-        _tell(target, protocol.Moderated(action="muted", message=message, until=until))
+        _tell(target, values.Moderated(action="muted", message=message, until=until))
     else:
-        _tell(target, protocol.Moderated(action="unmuted", message="You can post again."))
+        _tell(target, values.Moderated(action="unmuted", message="You can post again."))
     _tell_facilitators(
         actor, "mute" if until else "unmute", target.pseudonym, f"{minutes} min" if until else None
     )
@@ -131,10 +131,8 @@ def remove(*, actor: Membership, pseudonym: str) -> None:
     Room.moderation_moved(room.pk)
     _audit(actor, "member.remove", "membership", target.pk)
     message = "A facilitator has asked you to leave this room for now."
-    _tell(target, protocol.Moderated(action="removed", message=message))
-    events.publish_on_commit(
-        events.membership_group(target.pk), events.close_event(protocol.Close.REMOVED)
-    )
+    _tell(target, values.Moderated(action="removed", message=message))
+    events.publish_on_commit(events.membership_group(target.pk), events.close_event(Close.REMOVED))
     _tell_facilitators(actor, "remove", target.pseudonym)
 
 
@@ -148,13 +146,13 @@ def ban(*, actor: Membership, pseudonym: str, scope: str) -> None:
     target = _target(actor, pseudonym)
     message = "You can no longer take part in this room."
     if scope == "room":
-        _tell(target, protocol.Moderated(action="banned", message=message))
+        _tell(target, values.Moderated(action="banned", message=message))
         membership_ban(membership=target, actor=_actor_name(actor))
     else:
         if target.member is None:
             raise NotAllowed("staff accounts are removed by an admin, not banned")
         message = "You can no longer use this service."
-        _tell(target, protocol.Moderated(action="banned", message=message))
+        _tell(target, values.Moderated(action="banned", message=message))
         member_ban(member=target.member, actor=_actor_name(actor))
     Room.moderation_moved(room.pk)
     _tell_facilitators(actor, f"ban_{scope}", target.pseudonym)
@@ -226,11 +224,11 @@ def hide(*, actor: Membership, seq: int, reason: str) -> int:
     )
     _audit(actor, "message.hide", "message", message.pk, seq=seq, reason=reason)
     _to_room(
-        room.pk, protocol.Hidden(seq=entry_seq, ts=now, target=seq, reason=reason), seq=entry_seq
+        room.pk, values.Hidden(seq=entry_seq, ts=now, target=seq, reason=reason), seq=entry_seq
     )
     if author is not None and author.pk != actor.pk:
         text = f"A facilitator hid one of your messages because {REASON_TEXT[reason]}."
-        _tell(author, protocol.Moderated(action="hidden", message=text, seq=seq, reason=reason))
+        _tell(author, values.Moderated(action="hidden", message=text, seq=seq, reason=reason))
     if Pin.objects.filter(room=room, seq=seq).exists():
         _publish_pins(room.pk)
     _tell_facilitators(actor, "hide", message.author_pseudonym, f"#{seq}: {reason}")
@@ -241,7 +239,7 @@ def _publish_pins(room_id: int) -> None:
     transaction.on_commit(
         lambda: events.send_now(
             events.room_group(room_id),
-            events.room_frame_event(text=protocol.encode(selectors.pins(room_id))),
+            events.room_frame_event(selectors.pins(room_id)),
         ),
         robust=True,
     )
@@ -296,12 +294,10 @@ def announce(*, actor: Membership, body: str) -> int:
     )
     records.set_last_seq(room_id=room.pk, seq=seq)
     _audit(actor, "room.announce", "room", room.pk, seq=seq)
-    frame = protocol.MessageFrame(
-        seq=seq, ts=now, author=actor.pseudonym, body=body, announcement=True
-    )
+    frame = values.Message(seq=seq, ts=now, author=actor.pseudonym, body=body, announcement=True)
     events.publish_on_commit(
         events.room_group(room.pk),
-        events.room_frame_event(text=protocol.encode(frame), seq=seq, author_id=actor.pk),
+        events.room_frame_event(frame, seq=seq, author_id=actor.pk),
     )
     return seq
 
@@ -316,7 +312,7 @@ def slow_mode(*, actor: Membership, seconds: int) -> None:
     room.slow_mode_seconds = seconds
     room.save(update_fields=["slow_mode_seconds"])
     _audit(actor, "room.slow_mode", "room", room.pk, seconds=seconds)
-    _to_room(room.pk, selectors.room_state_frame(room))
+    _to_room(room.pk, selectors.room_state(room))
     _tell_facilitators(actor, "slow_mode", None, f"{seconds} s")
 
 

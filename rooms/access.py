@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from chatserver.sessions import session_is_live
-from moderation.accounts import session_is_verified
-from rooms import selectors, services
-from rooms.errors import NotAllowed, NotAuthenticated
+from rooms import events, selectors, services
+from rooms.errors import NotAllowed, NotAuthenticated, TooManySockets
 from rooms.grants import Grant
 from rooms.models import Member, Membership, Room
-from rooms.roles import role_for_user
+from rooms.roles import role_for_user, session_is_verified
 
 MEMBER_SESSION_KEY = "member_id"
 
@@ -72,6 +72,8 @@ def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIden
         # the entry checks run again for the new role (a facilitator's training).
         Membership.objects.filter(pk=membership.pk).update(role=role)
         membership = services.membership_authorize(room=room, member=member, user=as_user)
+    if selectors.open_sockets(member=member, user=as_user) >= settings.CHAT_MAX_SOCKETS_PER_SESSION:
+        raise TooManySockets("too many connections from this session: close another tab first")
     user_id = as_user.pk if as_user is not None else None
     return SocketIdentity(
         session_key=session_key,
@@ -87,3 +89,25 @@ def socket_identify(*, session: Any, user: User | None, slug: str) -> SocketIden
             agreed=membership.agreement_version > 0,
         ),
     )
+
+
+def personal_groups(identity: SocketIdentity) -> list[str]:
+    """Groups that reach this participant wherever they are (waiting or in the room):
+    private frames, and the closes of logout, erasure, bans and role changes."""
+    groups = [
+        events.session_group(identity.session_key),
+        events.membership_group(identity.membership.pk),
+    ]
+    if identity.member_id:
+        groups.append(events.member_group(identity.member_id))
+    if identity.user_id:
+        groups.append(events.user_group(identity.user_id))
+    return groups
+
+
+def staff_groups(identity: SocketIdentity) -> list[str]:
+    """The room's staff group, for anyone but a member (the room's own frames come through
+    the process's room hub, rooms/hub.py)."""
+    if identity.membership.role == Membership.Role.MEMBER:
+        return []
+    return [events.room_staff_group(identity.room.pk)]

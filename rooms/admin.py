@@ -1,5 +1,5 @@
 """The Django admin for rooms, their agreements and invite codes (who may use which page is
-set by ``chatserver setup-roles`` from moderation/permissions.py).
+set by ``chatserver setup-roles`` from chatserver/permissions.py).
 
 An invite code is shown once, on the page that answers its creation; only its fingerprint is
 stored, so a lost code is replaced, never recovered."""
@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import fingerprint, random_token
-from moderation.audit import actor_for_user, audit_append
 from rooms.models import Agreement, Invite, Room
 
 

@@ -5,7 +5,6 @@ serialises; errors come back as ``{"error": {"code", "message"}}`` with a fittin
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,11 +17,12 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chatserver.jsonbody import MalformedBody, request_object
 from rooms import entry, identity, protocol, selectors, services, throttles
 from rooms.access import MEMBER_SESSION_KEY
 from rooms.errors import NotAuthenticated, RoomError, StaffSignedIn
-from rooms.models import Member, Membership, Room
 from rooms.roles import role_for_user
+from rooms.transport import page_fits
 
 View = Callable[..., HttpResponse]
 
@@ -63,17 +63,12 @@ class BadRequest(Exception):
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
-        return {}
-    if len(request.body) > settings.CHAT_MAX_FRAME_BYTES:
-        raise BadRequest("request body too large")
+    """The JSON object sent (``{}`` for none), held to ``chatserver.jsonbody``'s rules (the
+    middleware has refused a malformed body already; this is what a view reads)."""
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("request body must be a JSON object")
-    return data
+        return request_object(request)
+    except MalformedBody as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _field(data: dict[str, Any], name: str, kind: type) -> Any:
@@ -83,14 +78,11 @@ def _field(data: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def _member(request: HttpRequest) -> Member | None:
-    member_id = request.session.get(MEMBER_SESSION_KEY)
-    if not member_id:
-        return None
-    return Member.objects.filter(pk=member_id, erased_at__isnull=True).first()
+def _member(request: HttpRequest) -> Any:
+    return selectors.member_live(request.session.get(MEMBER_SESSION_KEY))
 
 
-def _require_member(request: HttpRequest) -> Member:
+def _require_member(request: HttpRequest) -> Any:
     member = _member(request)
     if member is None:
         raise NotAuthenticated("create a member session first")
@@ -101,13 +93,13 @@ def _staff_user(request: HttpRequest) -> Any:
     return request.user if request.user.is_authenticated else None
 
 
-def _caller(request: HttpRequest) -> tuple[Member | None, Any]:
+def _caller(request: HttpRequest) -> tuple[Any, Any]:
     """The anonymous member, else the signed-in staff user (one of them, or neither)."""
     member = _member(request)
     return member, None if member else _staff_user(request)
 
 
-def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
+def _require_caller(request: HttpRequest) -> tuple[Any, Any]:
     """A member or a staff user, asked before any room is looked up: a stranger gets the
     same 401 for every room name, so the answer does not tell which names exist."""
     member, user = _caller(request)
@@ -119,7 +111,7 @@ def _require_caller(request: HttpRequest) -> tuple[Member | None, Any]:
 def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
     """Who is signed in on the staff side (for the dashboard after a reload): only a session
     that passed its second factor, where one is required."""
-    from moderation.accounts import session_is_verified
+    from rooms.roles import session_is_verified
 
     user = _staff_user(request)
     if user is None or not session_is_verified(user, request.session):
@@ -202,7 +194,7 @@ def session_recover(request: HttpRequest) -> JsonResponse:
 # --- rooms --------------------------------------------------------------------------------
 
 
-def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
+def _room_json(room: Any, membership: Any) -> dict[str, Any]:
     return {
         "slug": room.slug,
         "title": room.title,
@@ -217,16 +209,8 @@ def _room_json(room: Room, membership: Membership | None) -> dict[str, Any]:
     }
 
 
-def _memberships(request: HttpRequest) -> dict[int, Membership]:
-    member = _member(request)
-    user = _staff_user(request)
-    if member is not None:
-        rows = Membership.objects.filter(member=member)
-    elif user is not None:
-        rows = Membership.objects.filter(user=user)
-    else:
-        return {}
-    return {m.room_id: m for m in rows}
+def _memberships(request: HttpRequest) -> dict[int, Any]:
+    return selectors.memberships_by_room(member=_member(request), user=_staff_user(request))
 
 
 @require_GET
@@ -295,8 +279,8 @@ def room_messages(request: HttpRequest, slug: str) -> HttpResponse:
         raise BadRequest("before and limit must be whole numbers") from None
     if limit < 1:
         raise BadRequest("limit must be at least 1")
-    page = selectors.log_before(room_id=room.pk, before=before, limit=limit)
-    text = protocol.encode(protocol.HistoryPage(messages=page.entries, has_more=page.has_more))
+    page = selectors.log_before(room_id=room.pk, before=before, limit=limit, fits=page_fits())
+    text = protocol.encode(protocol.history_page(page.entries, page.has_more))
     return HttpResponse(text, content_type="application/json")
 
 

@@ -81,7 +81,7 @@ def epoch_span(room: Room) -> dt.timedelta:
 def advance_epoch(room: Room, now: dt.datetime, *, reason: str, actor: str = "system") -> int:
     """Start the room's next key epoch and return it. A conditional update, so two writers
     racing on an unlocked room advance it once; ``room`` is refreshed either way."""
-    from moderation.audit import audit_append
+    from chatserver.audit import audit_append
 
     advanced = Room.objects.filter(pk=room.pk, key_epoch=room.key_epoch).update(
         key_epoch=F("key_epoch") + 1, key_epoch_started_at=now

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from moderation.permissions import can
+from chatserver.permissions import can
 from rooms import selectors
 from rooms.errors import RoomNotFound
 from rooms.models import Member, Membership, Room

@@ -1,20 +1,15 @@
-"""Domain errors. Each carries the protocol error code the transports send back, so the
-websocket consumer and the HTTP API report the same condition the same way."""
+"""The rooms app's refusals, on ``chatserver.errors.ServiceError``. Each carries the error code
+the transports send back, so the websocket consumer and the HTTP API report the same condition
+the same way."""
 
 from __future__ import annotations
 
-from rooms.protocol import Close, ErrorCode
+from chatserver.codes import Close, ErrorCode
+from chatserver.errors import NotAllowed as NotAllowed
+from chatserver.errors import ServiceError
 
-
-class RoomError(Exception):
-    code: str = ErrorCode.FORBIDDEN
-    http_status: int = 403
-    close_code: int | None = None  # set where the condition ends a websocket
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
+# Every room condition is a service error; the name is kept for what it reads as here.
+RoomError = ServiceError
 
 
 # One answer for a room that does not exist and for a private room that is not open to the
@@ -33,12 +28,6 @@ class RoomNotFound(RoomError):
 
     def __init__(self) -> None:
         super().__init__(ROOM_NOT_FOUND_MESSAGE)
-
-
-class NotAllowed(RoomError):
-    code = ErrorCode.FORBIDDEN
-    http_status = 403
-    close_code = Close.FORBIDDEN
 
 
 class AgreementRequired(NotAllowed):
@@ -129,6 +118,27 @@ class RateLimited(RoomError):
 
     code = ErrorCode.RATE_LIMITED
     http_status = 429
+
+
+class Overloaded(RateLimited):
+    """The process's queue of sends is full: this one was not stored. ``retry_after`` says
+    when the queue is expected to have room (the client resends then; nothing was lost)."""
+
+
+class TooManySockets(RoomError):
+    """The session already has ``CHAT_MAX_SOCKETS_PER_SESSION`` sockets open."""
+
+    code = "too_many_sockets"
+    http_status = 429
+    close_code = Close.TOO_MANY_SOCKETS
+
+
+class StoreUnavailable(RoomError):
+    """The database could not be reached: the message was not stored. The client resends it
+    (same ``client_id``) after ``retry_after``; nothing is lost that was acknowledged."""
+
+    code = "store_unavailable"
+    http_status = 503
 
 
 class Busy(RoomError):

@@ -33,11 +33,11 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.utils import timezone
 
+from chatserver.codes import Close, ErrorCode
 from chatserver.models import StoredSession
 from chatserver.sessions import session_digest
 from rooms.errors import RoomError
 from rooms.models import Member, Membership
-from rooms.protocol import Close, ErrorCode
 from rooms.roles import role_from
 
 # Grants per query: three parameters each, well under every database's limit.

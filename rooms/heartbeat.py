@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from rooms import protocol
-from rooms.models import Connection, Room
+from rooms import events, protocol
+from rooms.services import heartbeat_tick
 from rooms.transport import db
+from rooms.writer import writer
 
 logger = logging.getLogger(__name__)
-CHUNK = 500
 # The latest sequence numbers are read, then sent this much later: a message committed just
 # before the read has had time to arrive by its fan-out, so a heartbeat does not make
 # clients resume for messages that are merely in flight.
@@ -37,21 +37,13 @@ class Beat:
     send: Callable[[str], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Tick:
-    latest: dict[int, int]
-
-
-def _chunks(items: list[str]) -> list[list[str]]:
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
-def heartbeat_tick(*, channel_names: list[str], room_ids: set[int]) -> Tick:
-    now = timezone.now()
-    for chunk in _chunks(channel_names):
-        Connection.objects.filter(channel_name__in=chunk).update(last_seen=now)
-    latest = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
-    return Tick(latest=latest)
+def _announced(room_id: int, latest: int) -> int:
+    """The latest sequence number to announce: not past a message this process stored but
+    has not handed out yet. Under load the fan-out runs behind the commits; announcing those
+    messages would send every client of the room to resume for what is already on its way,
+    and the resumes' reads would slow the server further."""
+    pending = writer.unpublished_from(events.room_group(room_id))
+    return latest if pending is None else min(latest, pending - 1)
 
 
 class HeartbeatHub:
@@ -90,7 +82,7 @@ class HeartbeatHub:
         await asyncio.sleep(min(GRACE_SECONDS, settings.CHAT_HEARTBEAT_SECONDS / 2))
         ts = timezone.now()
         frames = {
-            room_id: protocol.encode(protocol.Heartbeat(latest_seq=seq, ts=ts))
+            room_id: protocol.encode(protocol.Heartbeat(latest_seq=_announced(room_id, seq), ts=ts))
             for room_id, seq in tick.latest.items()
         }
         for beat in beats.values():

@@ -17,12 +17,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, ForeignKey, Model, Q, QuerySet
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.models import Escalation
+from chatserver.audit import audit_append
 from rooms import encryption
 from rooms.models import DataKey, Member, Membership, Message, Room
 from rooms.recent import RECENT
@@ -214,24 +214,30 @@ def _delete_messages_before(room: Room, cutoff: dt.datetime, batch_size: int) ->
 
 def _expired_keys(room: Room, cutoff: dt.datetime) -> QuerySet[DataKey]:
     """Keys of closed epochs, older than the retention period, that nothing unexpired was
-    sealed under: a message, an escalation excerpt or note, a held message, a report's note
-    or a moderator's reply. The current epoch's keys still seal new messages."""
-    from moderation.models import EscalationNote, Report, ReportReply
-    from rooms.models import HeldMessage
+    sealed under. The current epoch's keys still seal new messages.
 
-    recent = {"created_at__gte": cutoff, "data_key__isnull": False}
-    still_needed = [
-        Message.objects.filter(room=room, **recent),
-        Escalation.objects.filter(room=room, **recent),
-        EscalationNote.objects.filter(escalation__room=room, **recent),
-        HeldMessage.objects.filter(room=room, **recent),
-        Report.objects.filter(room=room, **recent),
-        ReportReply.objects.filter(report__room=room, **recent),
-    ]
+    "Anything sealed" is every model with a foreign key to ``DataKey``: a message, a held
+    message, and what the apps above seal under the room's keys (escalation excerpts and
+    notes, report notes, moderators' replies). They are found from the model registry rather
+    than listed here, so this app imports none of theirs and a new sealed model cannot be
+    forgotten; each has ``created_at`` (a test holds every one to it)."""
     keys = DataKey.objects.filter(room=room, epoch__lt=room.key_epoch, created_at__lt=cutoff)
-    for rows in still_needed:
-        keys = keys.exclude(pk__in=rows.values("data_key_id"))
+    for model, name in sealed_fields():
+        recent = model._default_manager.filter(
+            **{f"{name}__room": room, "created_at__gte": cutoff}
+        ).values(f"{name}_id")
+        keys = keys.exclude(pk__in=recent)
     return keys
+
+
+def sealed_fields() -> list[tuple[type[Model], str]]:
+    """Every (model, field name) that seals text under a room's data key."""
+    return [
+        (model, f.name)
+        for model in apps.get_models()
+        for f in model._meta.get_fields()
+        if isinstance(f, ForeignKey) and f.related_model is DataKey
+    ]
 
 
 # --- member erasure ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from rooms import events, protocol, selectors
+from chatserver.codes import Close
+from rooms import events, selectors, values
 from rooms.errors import NotAllowed
 from rooms.models import Ignore, Membership, Room
 from rooms.themes import THEMES
@@ -60,12 +61,12 @@ def leave(*, membership: Membership) -> None:
     # was lost cannot post.
     Room.moderation_moved(membership.room_id)
     events.publish_on_commit(
-        events.membership_group(membership.pk), events.close_event(protocol.Close.REMOVED)
+        events.membership_group(membership.pk), events.close_event(Close.REMOVED)
     )
 
 
-def you(membership: Membership) -> protocol.You:
-    return protocol.You(
+def you(membership: Membership) -> values.You:
+    return values.You(
         pseudonym=membership.pseudonym,
         role=membership.role,
         blur=list(membership.blur_themes or []),

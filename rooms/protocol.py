@@ -10,48 +10,16 @@ Server frames are encoded once; a broadcast is encoded once per message, not per
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 
+# The codes are part of the protocol (docs/protocol.md); they live below both apps.
+from chatserver.codes import Close as Close
+from chatserver.codes import ErrorCode as ErrorCode
+from rooms import values
+
 PROTOCOL_VERSION: Final = 1
-
-
-class Close:
-    """Close codes (4000-4999 is the application range of RFC 6455)."""
-
-    NORMAL: Final = 1000
-    FRAME_TOO_LARGE: Final = 1009
-    UNAUTHENTICATED: Final = 4001  # no session, or it expired
-    FORBIDDEN: Final = 4003  # not allowed in this room (agreement, invite, ban)
-    ROOM_NOT_FOUND: Final = 4004
-    ROOM_CLOSED: Final = 4010
-    SESSION_ENDED: Final = 4011  # logged out (possibly elsewhere), erased, or role changed
-    REMOVED: Final = 4012  # removed from the room by a moderator (may rejoin), or left
-    SITTING_CLOSED: Final = 4013  # the room's session ended; it can be joined at the next one
-    FLOODING: Final = 4029  # kept sending after being rate limited
-
-
-class ErrorCode:
-    BAD_JSON: Final = "bad_json"
-    UNKNOWN_TYPE: Final = "unknown_type"
-    INVALID_FRAME: Final = "invalid_frame"
-    FRAME_TOO_LARGE: Final = "frame_too_large"
-    EMPTY_MESSAGE: Final = "empty_message"
-    MESSAGE_TOO_LONG: Final = "message_too_long"
-    RATE_LIMITED: Final = "rate_limited"
-    ROOM_PAUSED: Final = "room_paused"
-    ROOM_CLOSED: Final = "room_closed"
-    NOT_FOUND: Final = "not_found"
-    FORBIDDEN: Final = "forbidden"
-    MUTED: Final = "muted"
-    SLOW_MODE: Final = "slow_mode"
-    WAITING: Final = "waiting"  # not admitted to the session yet
-    ROOM_LOCKED: Final = "room_locked"
-    INTERNAL: Final = "internal_error"
-    # The session ended, expired, or lost its role or place in the room: the frame was not
-    # acted on and the socket closes (rooms/grants.py).
-    SESSION_ENDED: Final = "session_ended"
 
 
 class ProtocolError(Exception):
@@ -340,32 +308,16 @@ class _ServerFrame(msgspec.Struct, tag_field="type", omit_defaults=True):
     pass
 
 
-class RoomInfo(msgspec.Struct):
-    slug: str
-    title: str
-    state: str
-    slow_mode_seconds: int = 0
+RoomInfo = values.RoomInfo
 
 
-class You(msgspec.Struct):
-    pseudonym: str
-    role: str
-    blur: list[str] = []
-    ignoring: list[str] = []
-    muted_until: datetime | None = None
+You = values.You
 
 
-class Limits(msgspec.Struct):
-    max_message_chars: int
-    max_frame_bytes: int
-    rate_per_second: float
-    burst: int
+Limits = values.Limits
 
 
-class PinItem(msgspec.Struct):
-    seq: int
-    author: str
-    body: str | None
+PinItem = values.PinItem
 
 
 class Welcome(_ServerFrame, tag="welcome"):
@@ -378,10 +330,7 @@ class Welcome(_ServerFrame, tag="welcome"):
     pins: list[PinItem] = []
 
 
-class YouFrame(_ServerFrame, tag="you"):
-    """This participant's own settings changed (possibly from another device)."""
-
-    you: You
+class YouFrame(values.YouChanged, _ServerFrame, tag="you"): ...
 
 
 class Ack(_ServerFrame, tag="ack"):
@@ -391,38 +340,13 @@ class Ack(_ServerFrame, tag="ack"):
     duplicate: bool = False
 
 
-class MessageFrame(_ServerFrame, tag="message"):
-    seq: int
-    ts: datetime
-    author: str
-    body: str | None
-    deleted: bool = False
-    unavailable: bool = False
-    # Hidden by a facilitator: ``body`` is None for members; moderators still see it.
-    hidden: bool = False
-    hidden_reason: str | None = None
-    announcement: bool = False
-    # The author's content warning, and the themes (author's and the server's) to blur by.
-    cw: bool = False
-    themes: list[str] = []
-    # From someone this reader ignores: kept as a placeholder so sequence numbers stay
-    # gap-free, with no author and no body.
-    ignored: bool = False
+class MessageFrame(values.Message, _ServerFrame, tag="message"): ...
 
 
-class Deleted(_ServerFrame, tag="deleted"):
-    seq: int
-    ts: datetime
-    target: int
+class Deleted(values.Deleted, _ServerFrame, tag="deleted"): ...
 
 
-class Hidden(_ServerFrame, tag="hidden"):
-    """A facilitator hid message ``target``; this entry has its own sequence number."""
-
-    seq: int
-    ts: datetime
-    target: int
-    reason: str
+class Hidden(values.Hidden, _ServerFrame, tag="hidden"): ...
 
 
 LogEntry = MessageFrame | Deleted | Hidden
@@ -440,61 +364,32 @@ class Resumed(_ServerFrame, tag="resumed"):
     has_more: bool
 
 
-class PresenceMember(msgspec.Struct):
-    pseudonym: str
-    role: str
+PresenceMember = values.PresenceMember
 
 
-class Presence(_ServerFrame, tag="presence"):
-    members: list[PresenceMember]
+class Presence(values.Presence, _ServerFrame, tag="presence"): ...
 
 
 class TypingFrame(_ServerFrame, tag="typing"):
     author: str
 
 
-class Heartbeat(_ServerFrame, tag="heartbeat"):
-    latest_seq: int
-    ts: datetime
+class Heartbeat(values.Heartbeat, _ServerFrame, tag="heartbeat"): ...
 
 
-class RoomState(_ServerFrame, tag="room_state"):
-    state: str
-    slow_mode_seconds: int = 0
+class RoomState(values.RoomState, _ServerFrame, tag="room_state"): ...
 
 
-class Pins(_ServerFrame, tag="pins"):
-    """The room's pinned messages (the whole list, sent on connect and on every change)."""
-
-    items: list[PinItem]
+class Pins(values.Pins, _ServerFrame, tag="pins"): ...
 
 
-class Moderated(_ServerFrame, tag="moderated"):
-    """Private to the participant a facilitator acted on: what happened and why."""
-
-    action: Literal["muted", "unmuted", "hidden", "removed", "banned"]
-    message: str
-    until: datetime | None = None
-    seq: int | None = None
-    reason: str | None = None
+class Moderated(values.Moderated, _ServerFrame, tag="moderated"): ...
 
 
-class ModAction(_ServerFrame, tag="mod_action"):
-    """To the facilitators and moderators in the room: who did what, so they can hold the
-    room together (never sent to members)."""
-
-    actor: str
-    action: str
-    target: str | None = None
-    detail: str | None = None
+class ModAction(values.ModAction, _ServerFrame, tag="mod_action"): ...
 
 
-class HeldItem(msgspec.Struct):
-    id: int
-    author: str
-    body: str | None
-    reason: str
-    ts: datetime
+HeldItem = values.HeldItem
 
 
 class Held(_ServerFrame, tag="held"):
@@ -505,64 +400,28 @@ class Held(_ServerFrame, tag="held"):
     message: str
 
 
-class HeldDecision(_ServerFrame, tag="held_decision"):
-    """To the sender: a facilitator released (``seq`` set) or did not publish their message."""
-
-    client_id: str
-    status: Literal["released", "rejected"]
-    seq: int | None = None
+class HeldDecision(values.HeldDecision, _ServerFrame, tag="held_decision"): ...
 
 
-class HeldQueue(_ServerFrame, tag="held_queue"):
-    """To facilitators: every message waiting for review (on connect and on every change)."""
-
-    items: list[HeldItem]
+class HeldQueue(values.HeldQueue, _ServerFrame, tag="held_queue"): ...
 
 
-class ReportNotice(_ServerFrame, tag="report_notice"):
-    """To the room's facilitators: a message was reported. Never names the reporter."""
-
-    id: int
-    seq: int
-    author: str
-    reason: str
+class ReportNotice(values.ReportNotice, _ServerFrame, tag="report_notice"): ...
 
 
-class ReportItem(msgspec.Struct):
-    id: int
-    seq: int
-    reason: str
-    status: str
-    replies: list[str]
+ReportItem = values.ReportItem
 
 
-class MyReports(_ServerFrame, tag="my_reports"):
-    """To a reporter: their open reports and any private replies from moderators."""
-
-    items: list[ReportItem]
+class MyReports(values.MyReports, _ServerFrame, tag="my_reports"): ...
 
 
-class Waiting(_ServerFrame, tag="waiting"):
-    """To a member outside the current session: wait here. ``agreement`` is shown again at
-    every session; once ``agreed`` a facilitator can admit them."""
-
-    session: str  # "none" (no session yet), "open", "locked"
-    agreement_version: int
-    agreement: str
-    agreed: bool
-    schedule: str = ""
+class Waiting(values.Waiting, _ServerFrame, tag="waiting"): ...
 
 
-class WaitingMember(msgspec.Struct):
-    pseudonym: str
-    agreed: bool
+WaitingMember = values.WaitingMember
 
 
-class WaitingRoom(_ServerFrame, tag="waiting_room"):
-    """To facilitators: the current session's state and who is waiting to come in."""
-
-    session: str
-    members: list[WaitingMember]
+class WaitingRoom(values.WaitingRoom, _ServerFrame, tag="waiting_room"): ...
 
 
 class Pong(_ServerFrame, tag="pong"):
@@ -576,114 +435,48 @@ class Error(_ServerFrame, tag="error"):
     retry_after: float | None = None
 
 
-class Resource(msgspec.Struct):
-    name: str
-    contact: str
-    note: str = ""
+Resource = values.Resource
 
 
-class Signpost(_ServerFrame, tag="signpost"):
-    """Private to the member whose message showed risk; never shown to anyone else."""
-
-    message: str
-    resources: list[Resource]
+class Signpost(values.Signpost, _ServerFrame, tag="signpost"): ...
 
 
-class RiskNotice(_ServerFrame, tag="risk_notice"):
-    """A private heads-up to the room's facilitators and moderators."""
-
-    seq: int | None
-    author: str
-    category: str
-    severity: str
+class RiskNotice(values.RiskNotice, _ServerFrame, tag="risk_notice"): ...
 
 
-class LanguageNotice(_ServerFrame, tag="language_notice"):
-    """To the room's facilitators and moderators: a message is in a language the risk
-    detector does not read, so a person should read it (it was not assessed, which is not
-    the same as safe)."""
-
-    seq: int | None
-    author: str
-    language: str
+class LanguageNotice(values.LanguageNotice, _ServerFrame, tag="language_notice"): ...
 
 
-class SupportOffer(_ServerFrame, tag="support_offer"):
-    """Private to a member: staff opened a one-to-one support room for them."""
-
-    room: str
-    title: str
+class SupportOffer(values.SupportOffer, _ServerFrame, tag="support_offer"): ...
 
 
-class EscalationItem(msgspec.Struct):
-    id: int
-    room: str
-    room_title: str
-    seq: int | None
-    pseudonym: str
-    category: str
-    severity: str
-    queue: str
-    source: str
-    status: str
-    created_at: datetime
-    sla_due_at: datetime
-    renotified: int
-    acknowledged_at: datetime | None = None
-    outcome: str = ""
+EscalationItem = values.EscalationItem
 
 
 class Escalations(_ServerFrame, tag="escalations"):
     items: list[EscalationItem]
 
 
-class EscalationFrame(_ServerFrame, tag="escalation"):
-    item: EscalationItem
+class EscalationFrame(values.EscalationUpdate, _ServerFrame, tag="escalation"): ...
 
 
-class NoteItem(msgspec.Struct):
-    author: str
-    ts: datetime
-    text: str | None
+NoteItem = values.NoteItem
 
 
-class EscalationDetail(_ServerFrame, tag="escalation_detail"):
-    id: int
-    excerpt: str | None
-    notes: list[NoteItem]
+class EscalationDetail(values.EscalationDetail, _ServerFrame, tag="escalation_detail"): ...
 
 
-class StaffReportItem(msgspec.Struct):
-    """A report as moderators see it: the reported message and its author, never who
-    reported it."""
-
-    id: int
-    room: str
-    room_title: str
-    seq: int
-    author: str
-    reason: str
-    status: str
-    created_at: datetime
-    body: str | None = None
-    note: str | None = None
-    replies: int = 0
+StaffReportItem = values.StaffReportItem
 
 
 class StaffReports(_ServerFrame, tag="reports"):
     items: list[StaffReportItem]
 
 
-class StaffReport(_ServerFrame, tag="report"):
-    item: StaffReportItem
+class StaffReport(values.StaffReportUpdate, _ServerFrame, tag="report"): ...
 
 
-class ReplyFrame(_ServerFrame, tag="moderator_reply"):
-    """Private to a reporter: a moderator's answer to their report."""
-
-    report_id: int
-    seq: int
-    text: str | None
+class ReplyFrame(values.ModeratorReply, _ServerFrame, tag="moderator_reply"): ...
 
 
 class Done(_ServerFrame, tag="done"):
@@ -733,9 +526,32 @@ ServerFrame = (
 
 _encoder = msgspec.json.Encoder()
 
+# Each value the domain modules publish (``rooms.values``) and the frame that carries it: the
+# frame class is the value class plus its tag.
+_FRAME_OF: Final[dict[type, type]] = {
+    cls.__bases__[0]: cls for cls in get_args(ServerFrame) if cls.__bases__[0] is not _ServerFrame
+}
 
-def encode(frame: ServerFrame) -> str:
-    return _encoder.encode(frame).decode()
+
+def frame(item: ServerFrame | msgspec.Struct) -> ServerFrame:
+    """The frame for a domain value, with its tag (a frame is returned as it is)."""
+    if isinstance(item, _ServerFrame):
+        return item  # type: ignore[return-value]
+    try:
+        cls = _FRAME_OF[type(item)]
+    except KeyError:
+        raise TypeError(f"no frame carries a {type(item).__name__}") from None
+    return cls(**msgspec.structs.asdict(item))  # type: ignore[no-any-return]
+
+
+def encode(item: ServerFrame | msgspec.Struct) -> str:
+    """One frame's JSON, from the frame or from the domain value it carries."""
+    return _encoder.encode(frame(item)).decode()
+
+
+def log_entries(entries: list[values.LogValue]) -> list[LogEntry]:
+    """A page's entries as frames (each tagged, so a client tells a message from a deletion)."""
+    return [frame(e) for e in entries]  # type: ignore[misc]
 
 
 def error_frame(exc: ProtocolError, *, retry_after: float | None = None) -> str:
@@ -773,9 +589,9 @@ class PageBudget:
     def __init__(self, max_bytes: int) -> None:
         self.left = max_bytes - PAGE_ENVELOPE_BYTES
 
-    def take(self, entry: LogEntry) -> bool:
+    def take(self, entry: LogEntry | values.LogValue) -> bool:
         """Count ``entry`` in if it fits; False (and nothing counted) if it does not."""
-        size = len(_encoder.encode(entry)) + 1
+        size = len(_encoder.encode(frame(entry))) + 1
         if size > self.left:
             return False
         self.left -= size
@@ -890,3 +706,35 @@ def parse_staff_frame(text: str | None, *, max_bytes: int) -> StaffFrame:
         raise ProtocolError(code, detail) from None
     except msgspec.DecodeError:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+
+
+# --- building answers from what the services return ----------------------------------------
+
+
+def ref_of(frame: object) -> str | None:
+    """The id a client gave a request, echoed on its answer (a send's is its client id)."""
+    if isinstance(frame, Send):
+        return frame.client_id
+    return getattr(frame, "ref", None)
+
+
+def send_result(client_id: str, sent: Any) -> Ack | Held:
+    """The answer to a ``send``: its acknowledgement, or word that it was held for review
+    (``sent`` is ``rooms.services.Sent``)."""
+    if sent.held is not None:
+        return Held(client_id=client_id, reason=sent.held, message=sent.held_message)
+    return Ack(client_id=client_id, seq=sent.seq, ts=sent.ts, duplicate=sent.duplicate)
+
+
+def history_page(entries: list[values.LogValue], has_more: bool) -> HistoryPage:
+    return HistoryPage(messages=log_entries(entries), has_more=has_more)
+
+
+def resumed(after: int, entries: list[values.LogValue], latest: int, has_more: bool) -> Resumed:
+    return Resumed(after=after, messages=log_entries(entries), latest_seq=latest, has_more=has_more)
+
+
+def ignored_placeholder(seq: int, ts: datetime) -> MessageFrame:
+    """In place of a message from someone the reader ignores: no author, no body, and the
+    sequence stays gap-free."""
+    return MessageFrame(seq=seq, ts=ts, author="", body=None, ignored=True)

@@ -16,10 +16,10 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chatserver.codes import Close
 from chatserver.crypto import fingerprint, random_token
-from moderation import held, risk
-from moderation.escalations import escalation_from_assessment
-from rooms import entry, events, protocol, records, selectors, sittings
+from moderation import risk
+from rooms import entry, events, policies, records, selectors, sittings, values
 from rooms.encryption import current_data_key, forget_cached_keys, seal_body
 from rooms.errors import (
     AgreementRequired,
@@ -37,8 +37,8 @@ from rooms.models import Connection, Invite, Member, Membership, Message, Room
 from rooms.pseudonyms import new_pseudonym
 from rooms.recent import RECENT
 from rooms.roles import role_for_user
-from rooms.selectors import current_agreement_version, room_state_frame
-from rooms.themes import classified_themes, decode_themes, encode_themes
+from rooms.selectors import current_agreement_version
+from rooms.themes import decode_themes, encode_themes
 
 # --- membership ---------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def membership_join(
     if agreement_version != current:
         raise AgreementRequired(f"please read and accept version {current} of the agreement")
     if membership is None:
-        if Membership.objects.filter(room=room, member__isnull=False).count() >= room.capacity:
+        if selectors.active_member_count(room.pk) >= room.capacity:
             raise RoomFull("this room is full")
         membership = _new_membership(room=room, member=member, user=user)
     _check_training(membership, user)
@@ -124,11 +124,10 @@ def membership_authorize(*, room: Room, member: Member | None, user: User | None
 
 
 def _check_training(membership: Membership, user: User | None) -> None:
-    """A peer facilitator facilitates only while their training is current."""
-    if user is not None and membership.role == Membership.Role.FACILITATOR:
-        from moderation.governance import require_current_training
-
-        require_current_training(user)
+    """What the apps above require of a staff user entering (a peer facilitator's training
+    must be current): the entry checks they installed (``rooms.policies``)."""
+    if user is not None:
+        policies.check_entry(membership, user)
 
 
 # --- invites ------------------------------------------------------------------------------
@@ -184,9 +183,10 @@ class Sent:
     # The broadcast, to be sent by the caller once this returns (the transaction has then
     # committed). None for a duplicate: it was broadcast the first time.
     fanout: tuple[str, dict[str, Any]] | None = None
-    # Set when the message was held for review instead of published (moderation/held.py):
-    # the reason (``held.HOLD_MESSAGES`` says what to tell the sender). ``seq`` is then 0.
+    # Set when a policy held the message for review instead of publishing it: the reason,
+    # and what to tell the sender. ``seq`` is then 0.
     held: str | None = None
+    held_message: str = ""
 
 
 def _next_seq(room: Room) -> int:
@@ -266,35 +266,62 @@ class SendRequest:
     themes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A send read before it is stored: what the detector found, and the themes to blur it
+    by. Pure work on the text (no database), so it runs outside the database thread."""
+
+    request: SendRequest
+    draft: policies.Draft
+    themes: str
+
+
+def message_prepare(requests: list[SendRequest]) -> list[Prepared]:
+    """Assess each message in the light of the room's last messages (and the earlier ones of
+    the same batch) and run the policies' pure step."""
+    chain = policies.chain()
+    prepared = []
+    for r, context in zip(requests, _conversations(requests), strict=True):
+        draft = policies.Draft(
+            membership=r.membership,
+            client_id=r.client_id,
+            body=r.body,
+            cw=r.cw,
+            assessment=risk.assess(r.body, context=context),
+        )
+        themes = encode_themes({*r.themes, *(t for p in chain for t in p.themes(draft))})
+        prepared.append(Prepared(request=r, draft=draft, themes=themes))
+    return prepared
+
+
 def message_send_batch(requests: list[SendRequest]) -> list[Sent | Exception]:
+    """Prepare and store several messages (``message_prepare``, then ``message_store``)."""
+    return message_store(message_prepare(requests))
+
+
+def message_store(prepared: list[Prepared]) -> list[Sent | Exception]:
     """Store several messages in one transaction: one commit (one disk flush) for all the
     sends that arrived while the previous batch was being written ("group commit").
 
     Each message has its own savepoint, so one refused message (room paused, a failure)
     does not affect the others; its result is the exception. Rooms are locked in ascending
     id order (a stable sort keeps each room's messages in arrival order), so two processes
-    writing batches can never deadlock on each other's room locks."""
-    # Pure work on the text is done before the transaction: the room locks below are held
-    # only for the writes.
-    contexts = _conversations(requests)
-    assessments = [risk.assess(r.body, context=c) for r, c in zip(requests, contexts, strict=True)]
-    themes = [
-        encode_themes({*r.themes, *classified_themes(a, r.body)})
-        for r, a in zip(requests, assessments, strict=True)
-    ]
-    order = sorted(range(len(requests)), key=lambda i: requests[i].membership.room_id)
-    results: list[Sent | Exception] = [RuntimeError("not processed")] * len(requests)
+    writing batches can never deadlock on each other's room locks. The room locks are held
+    only for the writes: the text was read before (``message_prepare``)."""
+    chain = policies.chain()
+    order = sorted(range(len(prepared)), key=lambda i: prepared[i].request.membership.room_id)
+    results: list[Sent | Exception] = [RuntimeError("not processed")] * len(prepared)
     with transaction.atomic():
         for i in order:
-            r = requests[i]
             try:
-                results[i] = _store_message(r, assessments[i], themes[i])
+                results[i] = _store_message(prepared[i].draft, prepared[i].themes, chain)
             except Exception as exc:  # the savepoint rolled back this message only
                 # A key created in the rolled-back savepoint must not stay cached.
                 forget_cached_keys()
                 results[i] = exc
-    for r, result in zip(requests, results, strict=True):
+    for p, result in zip(prepared, results, strict=True):
         if isinstance(result, Sent) and result.seq and not result.duplicate and not result.held:
+            r = p.request
             RECENT.remember(r.membership.room_id, result.seq, r.membership.pk, r.body)
     return results
 
@@ -335,15 +362,15 @@ class _AlreadyStored(Exception):
     """Raised inside the message's savepoint when its client id was stored before."""
 
 
-def _store_message(request: SendRequest, assessment: risk.Assessment, themes: str) -> Sent:
+def _store_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent:
     try:
-        return _store_new_message(request, assessment, themes)
+        return _store_new_message(draft, themes, chain)
     except _AlreadyStored:
         seq, ts = (
             Message.objects.filter(
-                room_id=request.membership.room_id,
-                author=request.membership,
-                client_id=request.client_id,
+                room_id=draft.membership.room_id,
+                author=draft.membership,
+                client_id=draft.client_id,
             )
             .values_list("seq", "created_at")
             .get()
@@ -351,19 +378,22 @@ def _store_message(request: SendRequest, assessment: risk.Assessment, themes: st
         return Sent(seq=seq, ts=ts, duplicate=True)
 
 
+Chain = tuple[policies.MessagePolicy, ...]
+
+
 @transaction.atomic
-def _store_new_message(request: SendRequest, assessment: risk.Assessment, themes: str) -> Sent:
+def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent:
     """The hot path, in as few statements as it can be: lock the room row, insert the
     sealed message (a repeated client id conflicts and inserts nothing), move the room's
     counter. The two writes are plain SQL: the ORM's per-query overhead was most of the
     cost of a send (docs/performance.md)."""
-    membership, client_id, body = request.membership, request.client_id, request.body
+    membership, client_id, body = draft.membership, draft.client_id, draft.body
     room = Room.objects.select_for_update().only(*_SEND_ROOM_FIELDS).get(pk=membership.room_id)
     now = timezone.now()
     _check_can_write(room, membership, now)
-    reason = held.hold_reason(room, body, assessment)
-    if reason is not None:
-        return _hold(room, request, assessment, reason=reason, themes=themes, now=now)
+    held = _held_back(room, draft, chain, themes=themes, now=now)
+    if held is not None:
+        return held
     seq = room.last_seq + 1
     key_id, aead = current_data_key(room=room, membership=membership)
     ciphertext = seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body)
@@ -377,41 +407,37 @@ def _store_new_message(request: SendRequest, assessment: risk.Assessment, themes
         data_key_id=key_id,
         ciphertext=ciphertext,
         themes=themes,
-        cw=request.cw,
+        cw=draft.cw,
     )
     if message_id is None:
         raise _AlreadyStored
     records.set_last_seq(room_id=room.pk, seq=seq)
     room.last_seq = seq
-    frame = protocol.encode(
-        protocol.MessageFrame(
-            seq=seq,
-            ts=now,
-            author=membership.pseudonym,
-            body=body,
-            cw=request.cw,
-            themes=decode_themes(themes),
-        )
+    message = Message(
+        pk=message_id,
+        room=room,
+        seq=seq,
+        author=membership,
+        author_pseudonym=membership.pseudonym,
+        client_id=client_id,
+        created_at=now,
+        data_key_id=key_id,
     )
-    if assessment.flagged:
-        message = Message(
-            pk=message_id,
-            room=room,
-            seq=seq,
-            author=membership,
-            author_pseudonym=membership.pseudonym,
-            client_id=client_id,
-            created_at=now,
-            data_key_id=key_id,
-        )
-        escalation_from_assessment(
-            room=room, membership=membership, message=message, body=body, assessment=assessment
-        )
-    if not assessment.assessed:
-        _tell_facilitators_not_assessed(room, membership, seq, assessment.language)
+    for policy in chain:
+        policy.stored(room, draft, message)
+    if not draft.assessment.assessed:
+        _tell_facilitators_not_assessed(room, membership, seq, draft.assessment.language)
+    posted = values.Message(
+        seq=seq,
+        ts=now,
+        author=membership.pseudonym,
+        body=body,
+        cw=draft.cw,
+        themes=decode_themes(themes),
+    )
     fanout = (
         events.room_group(room.pk),
-        events.room_frame_event(text=frame, seq=seq, author_id=membership.pk),
+        events.room_frame_event(posted, seq=seq, author_id=membership.pk),
     )
     return Sent(seq=seq, ts=now, duplicate=False, fanout=fanout)
 
@@ -421,48 +447,32 @@ def _tell_facilitators_not_assessed(
 ) -> None:
     """A message the detector cannot read is not a message it found safe: the room's
     facilitators are asked to read it themselves (after commit, like every notice)."""
-    notice = protocol.LanguageNotice(seq=seq, author=membership.pseudonym, language=language)
-    events.publish_on_commit(
-        events.room_staff_group(room.pk), events.room_frame_event(text=protocol.encode(notice))
-    )
+    notice = values.LanguageNotice(seq=seq, author=membership.pseudonym, language=language)
+    events.publish_value_on_commit(events.room_staff_group(room.pk), notice)
 
 
-def _hold(
-    room: Room,
-    request: SendRequest,
-    assessment: risk.Assessment,
-    *,
-    reason: str,
-    themes: str,
-    now: dt.datetime,
-) -> Sent:
-    """Keep the message back for review. A published copy of this client id (released
-    earlier) is answered as a duplicate of that message."""
-    membership = request.membership
-    result = held.hold_message(
-        room=room,
-        membership=membership,
-        client_id=request.client_id,
-        body=request.body,
-        reason=reason,
-        themes=themes,
-        cw=request.cw,
-        now=now,
-    )
-    item = result.held
-    if item.released_seq is not None:
+def _held_back(
+    room: Room, draft: policies.Draft, chain: Chain, *, themes: str, now: dt.datetime
+) -> Sent | None:
+    """The first policy that keeps the message back for review, if any (the message then
+    takes no sequence number). A published copy of this client id (released earlier) is
+    answered as a duplicate of that message."""
+    held = next((h for p in chain if (h := p.hold(room, draft, themes=themes, now=now))), None)
+    if held is None:
+        return None
+    if held.released_seq is not None:
         raise _AlreadyStored
-    if not result.duplicate and assessment.flagged:
-        escalation_from_assessment(
-            room=room, membership=membership, message=None, body=request.body, assessment=assessment
-        )
-    if not result.duplicate and not assessment.assessed:
-        _tell_facilitators_not_assessed(room, membership, None, assessment.language)
+    if not held.duplicate:
+        for policy in chain:
+            policy.stored(room, draft, None)
+        if not draft.assessment.assessed:
+            _tell_facilitators_not_assessed(room, draft.membership, None, draft.assessment.language)
     return Sent(
         seq=0,
-        ts=item.created_at,
-        duplicate=result.duplicate,
-        held=item.reason,
+        ts=held.created_at,
+        duplicate=held.duplicate,
+        held=held.reason,
+        held_message=held.message,
     )
 
 
@@ -490,9 +500,9 @@ def message_delete(*, membership: Membership, seq: int) -> int:
         created_at=now,
         target_seq=seq,
     )
-    frame = protocol.encode(protocol.Deleted(seq=deletion_seq, ts=now, target=seq))
+    deleted = values.Deleted(seq=deletion_seq, ts=now, target=seq)
     events.publish_on_commit(
-        events.room_group(room.pk), events.room_frame_event(text=frame, seq=deletion_seq)
+        events.room_group(room.pk), events.room_frame_event(deleted, seq=deletion_seq)
     )
     return deletion_seq
 
@@ -505,12 +515,9 @@ def room_set_state(*, room: Room, state: str) -> Room:
     room = Room.objects.select_for_update().get(pk=room.pk)
     room.state = state
     room.save(update_fields=["state"])
-    frame = protocol.encode(room_state_frame(room))
-    events.publish_on_commit(events.room_group(room.pk), events.room_frame_event(text=frame))
+    events.publish_value_on_commit(events.room_group(room.pk), selectors.room_state(room))
     if state == Room.State.CLOSED:
-        events.publish_on_commit(
-            events.room_group(room.pk), events.close_event(protocol.Close.ROOM_CLOSED)
-        )
+        events.publish_on_commit(events.room_group(room.pk), events.close_event(Close.ROOM_CLOSED))
     return room
 
 
@@ -532,26 +539,37 @@ def connection_close(*, channel_name: str) -> None:
     Connection.objects.filter(channel_name=channel_name).delete()
 
 
-def presence_frame(*, room_id: int) -> str:
-    """The room's presence, encoded once for every recipient. The caller publishes it from
-    its event loop, so the database thread never waits on the channel layer."""
-    from rooms.selectors import presence
+@dataclass(frozen=True)
+class Tick:
+    latest: dict[int, int]
 
-    return protocol.encode(protocol.Presence(members=presence(room_id)))
+
+_TICK_CHUNK = 500
+
+
+def heartbeat_tick(*, channel_names: list[str], room_ids: set[int]) -> Tick:
+    """One trip for all of a process's sockets (rooms/heartbeat.py): refresh their presence
+    rows and read each room's latest sequence number."""
+    now = timezone.now()
+    for i in range(0, len(channel_names), _TICK_CHUNK):
+        chunk = channel_names[i : i + _TICK_CHUNK]
+        Connection.objects.filter(channel_name__in=chunk).update(last_seen=now)
+    latest = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
+    return Tick(latest=latest)
 
 
 # --- sessions -----------------------------------------------------------------------------
 
 
-def sockets_close_for_session(session_key: str, code: int = protocol.Close.SESSION_ENDED) -> None:
+def sockets_close_for_session(session_key: str, code: int = Close.SESSION_ENDED) -> None:
     events.send_now(events.session_group(session_key), events.close_event(code))
 
 
-def sockets_close_for_member(member_id: object, code: int = protocol.Close.SESSION_ENDED) -> None:
+def sockets_close_for_member(member_id: object, code: int = Close.SESSION_ENDED) -> None:
     events.send_now(events.member_group(member_id), events.close_event(code))
 
 
-def sockets_close_for_user(user_id: int, code: int = protocol.Close.SESSION_ENDED) -> None:
+def sockets_close_for_user(user_id: int, code: int = Close.SESSION_ENDED) -> None:
     events.send_now(events.user_group(user_id), events.close_event(code))
 
 
@@ -562,20 +580,18 @@ def sockets_close_for_user(user_id: int, code: int = protocol.Close.SESSION_ENDE
 def member_ban(*, member: Member, actor: str) -> None:
     """Ban a member from the whole service: every open socket of theirs closes, on every
     process, once the ban is committed."""
-    from moderation.audit import audit_append
+    from chatserver.audit import audit_append
 
     member.banned_at = timezone.now()
     member.save(update_fields=["banned_at"])
     audit_append(actor=actor, action="member.ban", object_type="member", object_id=member.pk)
-    events.publish_on_commit(
-        events.member_group(member.pk), events.close_event(protocol.Close.FORBIDDEN)
-    )
+    events.publish_on_commit(events.member_group(member.pk), events.close_event(Close.FORBIDDEN))
 
 
 @transaction.atomic
 def membership_ban(*, membership: Membership, actor: str) -> None:
     """Ban a participant from one room; their sockets in that room close."""
-    from moderation.audit import audit_append
+    from chatserver.audit import audit_append
 
     membership.banned_at = timezone.now()
     membership.save(update_fields=["banned_at"])
@@ -583,13 +599,11 @@ def membership_ban(*, membership: Membership, actor: str) -> None:
         actor=actor, action="membership.ban", object_type="membership", object_id=membership.pk
     )
     events.publish_on_commit(
-        events.membership_group(membership.pk), events.close_event(protocol.Close.FORBIDDEN)
+        events.membership_group(membership.pk), events.close_event(Close.FORBIDDEN)
     )
 
 
 def user_roles_changed(user_id: int) -> None:
     """A staff user's roles changed: close their sockets so they reconnect with the new
     role (or are refused)."""
-    events.publish_on_commit(
-        events.user_group(user_id), events.close_event(protocol.Close.SESSION_ENDED)
-    )
+    events.publish_on_commit(events.user_group(user_id), events.close_event(Close.SESSION_ENDED))

@@ -13,9 +13,9 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from moderation.audit import audit_append
-from moderation.permissions import require
-from rooms import events, protocol
+from chatserver.audit import audit_append
+from chatserver.permissions import require
+from rooms import events, values
 from rooms.errors import AgreementRequired, MemberNotFound, NotAdmitted, NotAllowed, RoomLocked
 from rooms.models import Admission, Agreement, Membership, Room, RoomSession
 
@@ -51,7 +51,7 @@ def _agreement(room: Room) -> Agreement | None:
     return room.agreements.order_by("-version").first()
 
 
-def waiting_frame(room: Room, membership: Membership) -> protocol.Waiting | None:
+def waiting_frame(room: Room, membership: Membership) -> values.Waiting | None:
     """What a member outside the session sees, or None when they are admitted. Arriving
     during an open session puts them on the facilitators' waiting list."""
     session = live_session(room.pk)
@@ -62,7 +62,7 @@ def waiting_frame(room: Room, membership: Membership) -> protocol.Waiting | None
     if session is not None and session.state == RoomSession.State.OPEN:
         admission = _arrive(session, membership)
         agreed = admission.agreed_at is not None
-    return protocol.Waiting(
+    return values.Waiting(
         session="none" if session is None else session.state,
         agreement_version=agreement.version if agreement else 0,
         agreement=agreement.text if agreement else "",
@@ -85,7 +85,7 @@ def _arrive(session: RoomSession, membership: Membership) -> Admission:
 
 
 @transaction.atomic
-def agree(*, membership: Membership, version: int) -> protocol.Waiting | None:
+def agree(*, membership: Membership, version: int) -> values.Waiting | None:
     """Accept the agreement for this session; facilitators then see the member as ready."""
     room = Room.objects.get(pk=membership.room_id)
     agreement = _agreement(room)
@@ -115,19 +115,19 @@ def depart(*, membership: Membership) -> None:
         _publish_waiting_room(membership.room_id)
 
 
-def waiting_room(room_id: int) -> protocol.WaitingRoom:
+def waiting_room(room_id: int) -> values.WaitingRoom:
     session = live_session(room_id)
     if session is None:
-        return protocol.WaitingRoom(session="none", members=[])
+        return values.WaitingRoom(session="none", members=[])
     rows = (
         Admission.objects.filter(session=session, admitted_at__isnull=True)
         .select_related("membership")
         .order_by("arrived_at")
     )
-    return protocol.WaitingRoom(
+    return values.WaitingRoom(
         session=session.state,
         members=[
-            protocol.WaitingMember(pseudonym=a.membership.pseudonym, agreed=a.agreed_at is not None)
+            values.WaitingMember(pseudonym=a.membership.pseudonym, agreed=a.agreed_at is not None)
             for a in rows
         ],
     )
@@ -136,7 +136,7 @@ def waiting_room(room_id: int) -> protocol.WaitingRoom:
 def _publish_waiting_room(room_id: int) -> None:
     events.publish_on_commit(
         events.room_staff_group(room_id),
-        events.room_frame_event(text=protocol.encode(waiting_room(room_id))),
+        events.room_frame_event(waiting_room(room_id)),
     )
 
 
@@ -163,7 +163,7 @@ def _tell_waiting(room_id: int) -> None:
 
 
 @transaction.atomic
-def session_control(*, actor: Membership, action: str) -> protocol.WaitingRoom:
+def session_control(*, actor: Membership, action: str) -> values.WaitingRoom:
     """Open, lock, unlock or close the room's session."""
     room = _locked_room(actor)
     session = live_session(room.pk)

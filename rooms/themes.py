@@ -18,6 +18,7 @@ from typing import Any, Final, get_args
 import ahocorasick
 
 from moderation.risk import Assessment
+from rooms.policies import Draft, MessagePolicy
 from rooms.protocol import HideReason, Theme
 
 # The wire protocol names the themes and reasons; these are the same lists, for the server.
@@ -107,3 +108,13 @@ def encode_themes(themes: Iterable[str]) -> str:
 
 def decode_themes(stored: str) -> list[str]:
     return [t for t in stored.split(",") if t] if stored else []
+
+
+class ThemesPolicy(MessagePolicy):
+    """The send path's first step: what the detector saw in a message (and the lexicon of
+    themes) becomes the themes a reader may blur it by."""
+
+    name = "themes"
+
+    def themes(self, draft: Draft) -> Iterable[str]:
+        return classified_themes(draft.assessment, draft.body)

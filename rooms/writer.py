@@ -18,22 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import Any
 
-from channels.layers import get_channel_layer
+from django.db import InterfaceError, OperationalError
 
 from rooms import services
+from rooms.errors import Overloaded, StoreUnavailable
 from rooms.grants import Grant, SessionRevoked, grants_check
-from rooms.transport import db
+from rooms.hub import hub
+from rooms.transport import db, scan
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+# Sends waiting for their batch beyond which new ones are refused with ``rate_limited``: at
+# overload the server slows senders down (each is told when to resend) instead of letting
+# every ack fall seconds behind. Two full batches: a burst is absorbed, a flood is not.
+MAX_PENDING = 2 * MAX_BATCH
+# And beyond which expected wait for an ack (seconds). A socket handles its frames one at a
+# time, so letting acks fall further behind would only queue its later frames unseen.
+MAX_WAIT_SECONDS = 0.75
 
 
 def store_batch(
-    requests: list[services.SendRequest], grants: list[Grant | None]
+    prepared: list[services.Prepared], grants: list[Grant | None]
 ) -> list[services.Sent | Exception]:
     """Refuse the sends whose grant no longer holds (their result is ``SessionRevoked``) and
     store the rest in one transaction. Runs in the database thread, as one call."""
@@ -43,10 +53,21 @@ def store_batch(
     ]
     keep = [i for i, result in enumerate(results) if result is None]
     if keep:
-        stored = services.message_send_batch([requests[i] for i in keep])
+        stored = services.message_store([prepared[i] for i in keep])
         for i, result in zip(keep, stored, strict=True):
             results[i] = result
     return [r if r is not None else RuntimeError("not processed") for r in results]
+
+
+# How long a sender is asked to wait before resending while the database is unreachable.
+RETRY_AFTER_UNAVAILABLE = 2.0
+
+
+def _unavailable() -> StoreUnavailable:
+    return StoreUnavailable(
+        "messages cannot be saved just now; yours was not sent, please resend in a moment",
+        retry_after=RETRY_AFTER_UNAVAILABLE,
+    )
 
 
 class MessageWriter:
@@ -57,6 +78,7 @@ class MessageWriter:
         self.task: asyncio.Task[None] | None = None
         self.outgoing: dict[str, deque[dict[str, Any]]] = {}
         self.publishers: dict[str, asyncio.Task[None]] = {}
+        self.last_batch_seconds = 0.0
 
     async def send(
         self, request: services.SendRequest, *, grant: Grant | None = None
@@ -69,20 +91,48 @@ class MessageWriter:
             # A new event loop (tests run one per test): the old queue belongs to the old one.
             self.task, self.pending = None, []
             self.publishers, self.outgoing = {}, {}
+        if len(self.pending) >= MAX_PENDING or self._expected_wait() > MAX_WAIT_SECONDS:
+            raise Overloaded(
+                "the server is busy; please resend in a moment",
+                retry_after=self._drain_estimate(),
+            )
         self.pending.append((request, grant, future))
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
         return await future
 
+    def _expected_wait(self) -> float:
+        """How long a send queued now would wait for its ack: the batch being stored, then
+        the ones queued before it, at the pace of the last batch."""
+        if self.task is None or self.task.done():
+            return 0.0
+        return (1 + len(self.pending) / MAX_BATCH) * self.last_batch_seconds
+
+    def _drain_estimate(self) -> float:
+        """Seconds until the queue has room, from how long the last batch took."""
+        batches = len(self.pending) / MAX_BATCH
+        return round(min(5.0, max(0.5, batches * self.last_batch_seconds)), 3)
+
     async def _drain(self) -> None:
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            started = time.monotonic()
             try:
-                results = await db(store_batch)([r for r, _, _ in batch], [g for _, g, _ in batch])
+                # The detector reads the batch in its own thread, so the database thread is
+                # free meanwhile for everything else the sockets ask of it.
+                prepared = await scan(services.message_prepare)([r for r, _, _ in batch])
+                results = await db(store_batch)(prepared, [g for _, g, _ in batch])
+            except (OperationalError, InterfaceError) as exc:  # the database is unreachable
+                # Expected during an outage: no traceback, and not the driver's text (it
+                # names the database's address).
+                logger.warning("%s messages not stored: %s", len(batch), type(exc).__name__)
+                results = [_unavailable()] * len(batch)
             except Exception as exc:  # the whole transaction failed: nothing was stored
                 logger.exception("a batch of %s messages failed to store", len(batch))
                 results = [exc] * len(batch)
-            self._queue_fan_out(results)
+            self.last_batch_seconds = time.monotonic() - started
+            # Acknowledge before fanning out: each sender's socket is woken first, so its
+            # ``ack`` goes out before the hub hands the same message to this process's sockets.
             for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -90,6 +140,7 @@ class MessageWriter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+            self._queue_fan_out(results)
 
     def _queue_fan_out(self, results: list[services.Sent | Exception]) -> None:
         """Hand the batch's broadcasts to one publisher task per room: the next batch is
@@ -105,16 +156,21 @@ class MessageWriter:
                 self.publishers[group] = loop.create_task(self._publish(group))
 
     async def _publish(self, group: str) -> None:
-        """Committed by now: a failed publish is recovered by the receivers' resume."""
-        layer = get_channel_layer()
+        """Committed by now: a failed publish is recovered by the receivers' resume. The
+        process's own sockets get each frame straight from the hub."""
         queue = self.outgoing[group]
         while queue:
-            event = queue.popleft()
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                logger.exception("fan-out failed; clients will resume from the record")
+            await hub.publish(group, queue[0])  # still counted as unpublished meanwhile
+            queue.popleft()
         self.outgoing.pop(group, None)
+
+    def unpublished_from(self, group: str) -> int | None:
+        """The first sequence number this process has stored in the group's room but not yet
+        handed out, if any: the heartbeat must not announce it (rooms/heartbeat.py)."""
+        for event in self.outgoing.get(group, ()):
+            if event.get("seq"):
+                return int(event["seq"])
+        return None
 
 
 writer = MessageWriter()

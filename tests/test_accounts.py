@@ -15,10 +15,11 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from chatserver.models import AuditEntry
 from chatserver.sessions import session_row
 from moderation import accounts
 from moderation.accounts import session_is_verified
-from moderation.models import AuditEntry, LoginThrottle, StaffSession
+from moderation.models import LoginThrottle, StaffSession
 
 PASSWORD = "a long staff password 42"
 pytestmark = pytest.mark.django_db

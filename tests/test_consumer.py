@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -510,3 +512,182 @@ async def test_role_change_closes_staff_sockets(connect: Any, room: Room) -> Non
     async with connect(membership, session_key=key) as ws:
         await database_sync_to_async(lambda: membership.user.groups.clear())()
         assert await closed_with(ws, timeout=2) == 4011
+
+
+def _stuck_writer(monkeypatch: Any) -> threading.Event:
+    """Make every batch wait in the database until the returned event is set."""
+    from rooms import writer as writer_module
+
+    real = writer_module.store_batch
+    release = threading.Event()
+
+    def stuck(prepared: Any, grants: Any) -> Any:
+        release.wait(timeout=10)
+        return real(prepared, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", stuck)
+    return release
+
+
+async def test_a_saturated_writer_refuses_sends_with_when_to_resend(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """Overload slows senders down instead of letting every ack fall behind: past the queue's
+    bound a send is refused (never stored) with ``rate_limited`` and a ``retry_after``, and
+    the queued ones are still stored and acknowledged."""
+    from rooms import writer as writer_module
+
+    members = [await database_sync_to_async(make_membership)() for _ in range(4)]
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 2)
+    release = _stuck_writer(monkeypatch)
+    async with (
+        connect(members[0]) as a,
+        connect(members[1]) as b,
+        connect(members[2]) as c,
+        connect(members[3]) as d,
+    ):
+        await a.send_json_to({"type": "send", "client_id": "qa", "body": "hi"})
+        await asyncio.sleep(0.3)  # taken into a batch, which is stuck in the database
+        await b.send_json_to({"type": "send", "client_id": "qb", "body": "hi"})
+        await c.send_json_to({"type": "send", "client_id": "qc", "body": "hi"})
+        await asyncio.sleep(0.3)  # two waiting: the queue is full
+        await d.send_json_to({"type": "send", "client_id": "qd", "body": "hi"})
+        error = await next_frame(d, "error")
+        assert error["code"] == "rate_limited" and error["ref"] == "qd"
+        assert 0.5 <= error["retry_after"] <= 5
+        release.set()
+        for ws, client_id in ((a, "qa"), (b, "qb"), (c, "qc")):
+            assert (await next_frame(ws, "ack"))["client_id"] == client_id
+    count = await database_sync_to_async(Message.objects.filter(client_id="qd").count)()
+    assert count == 0
+
+
+async def test_the_welcome_comes_before_room_frames_that_arrive_while_entering(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """The hub hands a room's frames to a socket as soon as it joins, which is before the
+    welcome is built: those frames wait and follow the welcome, in order, none dropped."""
+    from rooms import consumers, events, values
+
+    alice = await database_sync_to_async(make_membership)()
+    real = consumers.entry_frames
+
+    def publishing_meanwhile(slug: str, membership: Any) -> Any:
+        note = values.RoomState(state="open")
+        events.send_now(events.room_group(membership.room_id), events.room_frame_event(note))
+        return real(slug, membership)
+
+    monkeypatch.setattr(consumers, "entry_frames", publishing_meanwhile)
+    async with connect(alice) as a:  # the fixture asserts the first frame is the welcome
+        assert (await next_frame(a, "room_state"))["state"] == "open"
+
+
+async def test_a_send_that_would_wait_too_long_for_its_ack_is_refused(
+    connect: Any, make_membership: Any, monkeypatch: Any
+) -> None:
+    """The bound is also in time: when batches are slow, a send is refused once its ack
+    would come later than the writer's limit, however short the queue."""
+    from rooms import writer as writer_module
+
+    a_member, b_member = [await database_sync_to_async(make_membership)() for _ in range(2)]
+    release = _stuck_writer(monkeypatch)
+    monkeypatch.setattr(writer_module.writer, "last_batch_seconds", 2.0)
+    async with connect(a_member) as a, connect(b_member) as b:
+        await a.send_json_to({"type": "send", "client_id": "ta", "body": "hi"})
+        await asyncio.sleep(0.3)  # a batch of one is in the database; batches take 2 s
+        await b.send_json_to({"type": "send", "client_id": "tb", "body": "hi"})
+        error = await next_frame(b, "error")
+        assert error["code"] == "rate_limited" and error["ref"] == "tb"
+        release.set()
+        assert (await next_frame(a, "ack"))["client_id"] == "ta"
+
+
+async def test_a_send_during_a_database_outage_says_so_and_when_to_resend(
+    connect: Any, make_membership: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """Hardening row 15: a send refused during a database outage answered ``internal_error``
+    with no cause and logged a traceback. Now: its own code, ``retry_after``, a warning."""
+    from django.db import OperationalError
+
+    from rooms import writer as writer_module
+
+    alice = await database_sync_to_async(make_membership)()
+
+    def down(prepared: Any, grants: Any) -> Any:
+        raise OperationalError('connection to server at "10.0.0.5", port 5432 failed')
+
+    async with connect(alice) as a:
+        monkeypatch.setattr(writer_module, "store_batch", down)
+        await a.send_json_to({"type": "send", "client_id": "o1", "body": "hello"})
+        error = await next_frame(a, "error")
+        assert error["code"] == "store_unavailable" and error["ref"] == "o1"
+        assert error["retry_after"] == 2.0
+    assert "10.0.0.5" not in caplog.text and "Traceback" not in caplog.text
+    assert any(r.levelname == "WARNING" and "not stored" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_session_cannot_open_more_sockets_than_its_cap(
+    connect: Any, make_membership: Any, settings: Any
+) -> None:
+    """Hardening row 7: one member with 10 sockets had 80 messages accepted in about a
+    second. Sockets per session are capped, and sends are counted once across them."""
+    settings.CHAT_MAX_SOCKETS_PER_SESSION = 2
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 0.01
+    alice = await database_sync_to_async(make_membership)()
+    session_key = await database_sync_to_async(session_for)(alice.member)
+    async with (
+        connect(alice, session_key=session_key) as a,
+        connect(alice, session_key=session_key) as b,
+    ):
+        async with connect(alice, session_key=session_key, expect_welcome=False) as c:
+            await c.connect()
+            error = await next_frame(c, "error")
+            assert error["code"] == "too_many_sockets"
+            assert await closed_with(c) == 4030
+        accepted = refused = 0
+        for n in range(4):
+            for ws in (a, b):
+                await ws.send_json_to({"type": "send", "client_id": f"r{n}{id(ws)}", "body": "x"})
+        for ws in (a, b):
+            answers = 0
+            while answers < 4:
+                frame = await ws.receive_json_from(timeout=5)
+                if frame["type"] in ("ack", "error"):
+                    answers += 1
+                    accepted += frame["type"] == "ack"
+                    refused += frame["type"] == "error" and frame["code"] == "rate_limited"
+        assert accepted == 3 and refused == 5  # one bucket of 3 for both sockets
+
+
+async def test_sends_made_at_the_allowed_rate_during_a_stall_are_not_refused_after_it(
+    connect: Any, make_membership: Any, monkeypatch: Any, settings: Any
+) -> None:
+    """Hardening row 17: after a database stall, sends made at the allowed rate were refused
+    ``rate_limited`` (and senders closed as flooding), because the limit counted frames when
+    they were handled. It counts them as they arrive."""
+    from rooms import writer as writer_module
+
+    settings.CHAT_RATE_PER_SECOND = 4.0
+    settings.CHAT_RATE_BURST = 1
+    alice = await database_sync_to_async(make_membership)()
+    real = writer_module.store_batch
+    stalled = threading.Event()
+
+    def stalling(prepared: Any, grants: Any) -> Any:
+        if not stalled.is_set():
+            stalled.set()
+            time.sleep(2.0)  # the database stalls under the first send
+        return real(prepared, grants)
+
+    monkeypatch.setattr(writer_module, "store_batch", stalling)
+    async with connect(alice) as a:
+        for n in range(6):  # one every 0.3 s: within 4 a second, beyond a burst of 1
+            await a.send_json_to({"type": "send", "client_id": f"st{n}", "body": "hi"})
+            await asyncio.sleep(0.3)
+        acked = set()
+        while len(acked) < 6:
+            frame = await a.receive_json_from(timeout=10)
+            assert frame["type"] != "error", frame
+            if frame["type"] == "ack":
+                acked.add(frame["client_id"])

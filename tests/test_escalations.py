@@ -11,9 +11,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from chatserver.audit import audit_verify
+from chatserver.models import AuditEntry
 from moderation import escalations, outbox, staff_text
-from moderation.audit import audit_verify
-from moderation.models import AuditEntry, Escalation, OutboxItem
+from moderation.models import Escalation, OutboxItem
 from rooms import services
 from rooms.errors import NotAllowed
 from rooms.models import Membership, Message
@@ -80,7 +81,9 @@ def test_no_escalation_without_its_message_and_vice_versa(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("escalation insert failed")
 
-    monkeypatch.setattr(services, "escalation_from_assessment", broken)
+    from moderation import policies
+
+    monkeypatch.setattr(policies, "escalation_from_assessment", broken)
     with pytest.raises(RuntimeError):
         services.message_send(membership=membership, client_id="x", body=RISKY)
     assert Message.objects.count() == 0 and Escalation.objects.count() == 0

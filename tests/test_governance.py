@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from chatserver.models import AuditEntry
 from moderation import governance
-from moderation.models import AuditEntry, Debrief
+from moderation.models import Debrief
 from rooms.errors import NotAllowed
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +183,7 @@ def test_seal_and_open_staff_text_round_trip_and_purpose_binding() -> None:
 def test_debrief_admin_seals_on_save_and_audits_opening(client: Any) -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from moderation.permissions import setup_role_groups
+    from chatserver.permissions import setup_role_groups
 
     setup_role_groups()
     sue, fran = person("sue", "staff"), person("fran", "facilitator")

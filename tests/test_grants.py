@@ -227,13 +227,11 @@ def test_a_send_on_a_revoked_session_is_refused_before_it_is_stored(
     signed_out, still_here = make_membership(), make_membership()
     gone, live = member_grant(signed_out), member_grant(still_here)
     session_row(gone.session_key).delete()
-    results = store_batch(
-        [
-            services.SendRequest(membership=signed_out, client_id="a", body="after sign-out"),
-            services.SendRequest(membership=still_here, client_id="b", body="still here"),
-        ],
-        [gone, live],
-    )
+    requests = [
+        services.SendRequest(membership=signed_out, client_id="a", body="after sign-out"),
+        services.SendRequest(membership=still_here, client_id="b", body="still here"),
+    ]
+    results = store_batch(services.message_prepare(requests), [gone, live])
     assert isinstance(results[0], SessionRevoked)
     assert isinstance(results[1], services.Sent) and results[1].seq == 1
     assert list(Message.objects.values_list("client_id", flat=True)) == ["b"]

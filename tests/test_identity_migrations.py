@@ -13,15 +13,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from chatserver.crypto import fingerprint, recovery_digest, recovery_lookup_digest
 from chatserver.sessions import SessionStore, session_digest
 
+# The schema as it was before this work: the audit log already in the chatserver app with
+# its keyed chain, the sessions in django_session.
 BEFORE = [
-    ("chatserver", None),
+    ("chatserver", "0002_keyed_audit_chain"),
     ("sessions", "0001_initial"),
-    ("moderation", "0003_reports"),
+    ("moderation", "0004_audit_moves_to_chatserver"),
     ("rooms", "0005_room_visibility_support"),
 ]
 SESSION_KEY = "k3ptbyd3sign0nlyas4h4shn0w4ndfr3"  # 32 characters, as Django makes them
@@ -45,7 +48,7 @@ def executor(transactional_db: None) -> Iterator[MigrationExecutor]:
 def _before(executor: MigrationExecutor) -> Any:
     executor.migrate(BEFORE)
     executor.loader.build_graph()
-    return executor.loader.project_state([n for n in BEFORE if n[1] is not None]).apps
+    return executor.loader.project_state(BEFORE).apps
 
 
 def _write_old_rows(old: Any) -> dict[str, Any]:
@@ -159,3 +162,29 @@ def test_existing_rows_are_hashed_and_sealed_and_keep_working(executor: Migratio
     everything = "\n".join(dumped)
     for clear in (SESSION_KEY, LINKED_KEY, LOOKUP, OUTCOME, REPORT_OUTCOME, "kil myself"):
         assert clear not in everything, clear
+
+
+def test_each_app_migrates_in_one_line_after_the_audit_move() -> None:
+    """One leaf per app, and this work's migrations come after the audit log's move to the
+    chatserver app: a database at either point migrates forward the same way."""
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    leaves = graph.leaf_nodes()
+    assert len({app for app, _ in leaves}) == len(leaves), leaves
+
+    def line(app: str) -> list[str]:
+        (leaf,) = [node for node in leaves if node[0] == app]
+        return [name for a, name in graph.forwards_plan(leaf) if a == app]
+
+    assert line("chatserver") == [
+        "0001_audit_from_moderation",
+        "0002_keyed_audit_chain",
+        "0003_stored_sessions",
+        "0004_end_linked_sessions",
+    ]
+    assert line("moderation")[3:] == [
+        "0004_audit_moves_to_chatserver",
+        "0005_staff_session_digest",
+        "0006_sealed_outcomes",
+        "0007_drop_clear_outcomes",
+        "0008_enrol_codes",
+    ]

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import timezone
 
 from chatserver import crypto
+from chatserver.audit import audit_verify
+from chatserver.models import AuditEntry
 from moderation import escalations
-from moderation.audit import audit_verify
-from moderation.models import AuditEntry, Escalation
+from moderation.models import Escalation
 from rooms import encryption, keys, selectors, services
 from rooms.errors import NotAllowed
 from rooms.models import DataKey, Member, Membership, Message, Room

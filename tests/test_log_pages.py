@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 
-from rooms import protocol, selectors, services
+from rooms import protocol, selectors, services, values
 from rooms.models import Membership, Room
+from rooms.transport import page_fits
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,9 +49,7 @@ def _seed(room: Room, script: str, count: int = 200) -> Membership:
 
 
 def _resumed_size(page: selectors.LogPage) -> int:
-    frame = protocol.Resumed(
-        after=2**63 - 1, messages=page.entries, latest_seq=2**63 - 1, has_more=page.has_more
-    )
+    frame = protocol.resumed(2**63 - 1, page.entries, 2**63 - 1, page.has_more)
     return len(protocol.encode(frame).encode())
 
 
@@ -62,11 +61,11 @@ def test_resume_of_200_long_messages_fits_every_frame_and_loses_nothing(
     bodies: list[str | None] = []
     after, pages = 0, 0
     while True:
-        page = selectors.log_after(room_id=room.pk, after=after, limit=200)
+        page = selectors.log_after(room_id=room.pk, after=after, limit=200, fits=page_fits())
         pages += 1
         assert _resumed_size(page) <= settings.CHAT_MAX_FRAME_BYTES
         assert page.entries, "every page moves the client on"
-        bodies += [e.body for e in page.entries if isinstance(e, protocol.MessageFrame)]
+        bodies += [e.body for e in page.entries if isinstance(e, values.Message)]
         after = page.entries[-1].seq
         if not page.has_more:
             break
@@ -80,8 +79,8 @@ def test_history_pages_keep_the_newest_and_continue_backwards(room: Room, script
     seqs: list[int] = []
     before = None
     while True:
-        page = selectors.log_before(room_id=room.pk, before=before, limit=50)
-        frame = protocol.HistoryPage(messages=page.entries, has_more=page.has_more)
+        page = selectors.log_before(room_id=room.pk, before=before, limit=50, fits=page_fits())
+        frame = protocol.history_page(page.entries, page.has_more)
         assert len(protocol.encode(frame).encode()) <= settings.CHAT_MAX_FRAME_BYTES
         if not seqs:  # the first page is the newest, oldest first within it
             assert page.entries[-1].seq == 60 and page.has_more
@@ -106,9 +105,13 @@ def test_a_page_holds_one_entry_even_when_it_alone_is_too_big(room: Room) -> Non
     """The client must always be moved on; the start-up check keeps this from happening
     with real settings (tests/test_configuration.py)."""
     _seed(room, "latin", count=3)
-    page = selectors.log_after(room_id=room.pk, after=0, limit=200, max_bytes=1024)
+    page = selectors.log_after(
+        room_id=room.pk, after=0, limit=200, fits=protocol.PageBudget(1024).take
+    )
     assert [e.seq for e in page.entries] == [1] and page.has_more
-    page = selectors.log_before(room_id=room.pk, before=None, limit=50, max_bytes=1024)
+    page = selectors.log_before(
+        room_id=room.pk, before=None, limit=50, fits=protocol.PageBudget(1024).take
+    )
     assert [e.seq for e in page.entries] == [3] and page.has_more
 
 

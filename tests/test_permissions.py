@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from moderation.permissions import (
+from chatserver import permissions
+from chatserver.permissions import (
     ACTIONS,
     ROLES,
     admin_permissions_for,
@@ -95,7 +96,7 @@ def test_refusal_message_reads_well() -> None:
 
 def test_docs_table_matches_the_matrix() -> None:
     """docs/roles.md holds the table between markers; regenerate it with
-    ``python -c "from moderation.permissions import roles_table_markdown as t; print(t())"``."""
+    ``python -c "from chatserver.permissions import roles_table_markdown as t; print(t())"``."""
     text = DOC.read_text(encoding="utf-8")
     start = text.index("<!-- roles-table:start -->") + len("<!-- roles-table:start -->")
     end = text.index("<!-- roles-table:end -->")
@@ -129,3 +130,13 @@ def test_setup_roles_creates_the_groups_idempotently() -> None:
     call_command("setup_roles")  # a second run revokes what the table does not grant
     names = {f"{p.content_type.app_label}.{p.codename}" for p in staff.permissions.all()}
     assert names == admin_permissions_for("staff")
+
+
+def test_the_matrix_roles_are_the_membership_roles() -> None:
+    """The matrix lives below the rooms app, so it names the roles itself: they must stay the
+    membership roles, in order of trust, with the same labels."""
+    from rooms.models import Membership
+
+    assert list(permissions.ROLE_LABELS.items()) == [
+        (str(value), str(label)) for value, label in Membership.Role.choices
+    ]

@@ -17,12 +17,13 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from chatserver.audit import audit_verify
+from chatserver.models import AuditEntry
 from moderation import reports
-from moderation.audit import audit_verify
-from moderation.models import AuditEntry, Report, ReportReply
+from moderation.models import Report, ReportReply
 from moderation.staff_text import report_outcome
 from rooms import events, services
-from rooms.errors import MessageNotFound, NotAllowed
+from rooms.errors import MessageNotFound, NotAllowed, RateLimited
 from rooms.models import Membership
 from tests.wsutil import next_frame
 
@@ -107,6 +108,23 @@ def test_reporting_the_same_message_twice_returns_the_first_report_and_tells_nob
     # Someone else reporting the same message is a report of their own.
     other = reports.report_make(reporter=people["bystander"], seq=seq, reason="harassment")
     assert other.pk != first.pk and Report.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_reporter_cannot_flood_the_moderators_with_reports(
+    people: dict[str, Membership], settings: Any
+) -> None:
+    """Hardening row 7: reports of different messages were limited only by the message rate.
+    A reporter files a few an hour; the same message reported again is not counted."""
+    settings.CHAT_REPORTS_PER_HOUR = 2
+    seqs = [post(people["author"]) for _ in range(3)]
+    reports.report_make(reporter=people["reporter"], seq=seqs[0], reason="harassment")
+    reports.report_make(reporter=people["reporter"], seq=seqs[1], reason="harassment")
+    reports.report_make(reporter=people["reporter"], seq=seqs[1], reason="harassment")
+    with pytest.raises(RateLimited) as refused:
+        reports.report_make(reporter=people["reporter"], seq=seqs[2], reason="harassment")
+    assert 3000 < refused.value.retry_after <= 3600
+    assert Report.objects.count() == 2
 
 
 @pytest.mark.django_db

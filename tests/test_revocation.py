@@ -21,8 +21,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from chatserver.models import AuditEntry
 from chatserver.sessions import session_row
-from moderation.models import AuditEntry
 from rooms import events
 from rooms.keys import member_erase
 from rooms.models import Membership, Message, Room

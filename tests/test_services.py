@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -65,6 +66,25 @@ def test_pseudonym_clash_falls_back_to_a_numbered_name(
 def test_room_capacity_is_enforced() -> None:
     room = RoomFactory(capacity=1)
     services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
+    with pytest.raises(RoomFull):
+        services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
+
+
+def test_memberships_left_behind_do_not_fill_a_room_for_good() -> None:
+    """Hardening row 6: 30 throw-away sessions filled an open room for good. A place is
+    taken while a member is here or for a while after they joined or wrote."""
+    room = RoomFactory(capacity=2)
+    gone = [
+        services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
+        for _ in range(2)
+    ]
+    with pytest.raises(RoomFull):
+        services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
+    long_ago = timezone.now() - timedelta(minutes=settings.CHAT_ROOM_ACTIVE_MINUTES + 1)
+    Membership.objects.filter(pk__in=[m.pk for m in gone]).update(agreement_accepted_at=long_ago)
+    services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
+    # One who comes back and writes takes a place again.
+    services.message_send(membership=gone[0], client_id="back", body="I'm back")
     with pytest.raises(RoomFull):
         services.membership_join(room=room, member=MemberFactory(), agreement_version=1)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from moderation.models import AuditEntry
+from chatserver.models import AuditEntry
 from rooms.models import Room
 from tests.conftest import login_session
 from tests.factories import staff_membership

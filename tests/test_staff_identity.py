@@ -18,10 +18,10 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from chatserver.models import StoredSession
+from chatserver.models import AuditEntry, StoredSession
 from chatserver.sessions import SessionStore, session_row
 from moderation import accounts
-from moderation.models import AuditEntry, EnrolCode, LoginThrottle
+from moderation.models import EnrolCode, LoginThrottle
 from rooms.access import MEMBER_SESSION_KEY
 from tests.test_accounts import (
     PASSWORD,

@@ -14,8 +14,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from chatserver.models import AuditEntry
 from moderation import accounts, devices
-from moderation.models import AuditEntry
 from tests.test_accounts import (
     PASSWORD,
     code_for_secret,

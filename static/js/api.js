@@ -1,65 +1,13 @@
-// The JSON API (docs/api.md): sessions, rooms, joining, invites. Same origin only; POST and
-// DELETE carry Django's CSRF token from the `csrftoken` cookie. Errors arrive as
-// {"error": {"code", "message"}} and are thrown as ApiError.
+// The member page's calls to the JSON API (docs/api.md): sessions, rooms, joining, invites.
+// How a request is made (CSRF token, errors thrown as ApiError) is core/http.js.
 
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+import { ApiError, apiClient, requestInit } from "./core/http.js";
 
-const NETWORK_MESSAGE = "We couldn't reach the service. Check your connection and try again.";
-const GENERIC_MESSAGE = "Something went wrong. Please try again.";
+export { ApiError };
 
-export function csrfToken() {
-  for (const part of document.cookie.split(";")) {
-    const [name, ...rest] = part.trim().split("=");
-    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
-  }
-  return "";
-}
-
-function init(method, body, { keepalive = false } = {}) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  return {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-    keepalive,
-  };
-}
-
-async function request(method, path, body) {
-  // The page sets the cookie when it loads; fetch it again if something cleared it.
-  if (method !== "GET" && !csrfToken()) await request("GET", "/api/session");
-  let response;
-  try {
-    response = await fetch(path, init(method, body));
-  } catch {
-    throw new ApiError(0, "network", NETWORK_MESSAGE);
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = data && typeof data === "object" ? data.error : null;
-    throw new ApiError(
-      response.status,
-      error && typeof error.code === "string" ? error.code : `http_${response.status}`,
-      error && typeof error.message === "string" ? error.message : GENERIC_MESSAGE,
-    );
-  }
-  return data;
-}
+const request = apiClient({
+  networkMessage: "We couldn't reach the service. Check your connection and try again.",
+});
 
 const roomPath = (slug) => `/api/rooms/${encodeURIComponent(slug)}`;
 
@@ -83,7 +31,7 @@ export const deleteMyData = () => request("DELETE", "/api/me", { confirm: true }
  */
 export function endSessionOnExit() {
   try {
-    fetch("/api/session", init("DELETE", undefined, { keepalive: true })).catch(() => {});
+    fetch("/api/session", requestInit("DELETE", undefined, { keepalive: true })).catch(() => {});
   } catch {
     // Leaving matters more than logging out.
   }

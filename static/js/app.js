@@ -2,6 +2,7 @@
 // room, and back. The API lives in api.js, the socket in chat.js, the DOM in views.js and
 // chatview.js.
 
+import { $, setBusy, setNotice } from "./core/dom.js";
 import * as api from "./api.js";
 import { ActionError, RoomConnection } from "./chat.js";
 import { ChatView } from "./chatview.js";
@@ -9,8 +10,6 @@ import { initHelp } from "./help.js";
 import { Close, CloseAction } from "./protocol.js";
 import { installQuickExit, onQuickExit } from "./quickexit.js";
 import * as views from "./views.js";
-
-const $ = (id) => document.getElementById(id);
 
 const state = {
   member: false,
@@ -79,7 +78,7 @@ async function showRooms(notice = "") {
   leaveRoom();
   state.room = null;
   views.showView("rooms");
-  views.setNotice(notice);
+  setNotice(notice);
   views.setRoomsStatus("Loading rooms…");
   try {
     views.renderRooms(await api.listRooms(), openRoom);
@@ -89,7 +88,7 @@ async function showRooms(notice = "") {
 }
 
 async function openRoom(slug) {
-  views.setNotice("");
+  setNotice("");
   let room;
   try {
     room = await api.getRoom(slug);
@@ -143,7 +142,7 @@ async function onLeave() {
   const button = $("leave");
   const title = state.room?.title ?? "the room";
   let confirmed = false;
-  views.setBusy(button, true);
+  setBusy(button, true);
   // The close (4012) normally follows at once; if it does not, step out anyway.
   const fallback = setTimeout(() => {
     if (state.connection !== connection) return;
@@ -156,7 +155,7 @@ async function onLeave() {
     clearTimeout(fallback);
     if (state.connection === connection) showRooms();
   } finally {
-    views.setBusy(button, false);
+    setBusy(button, false);
   }
   return undefined;
 }
@@ -173,7 +172,7 @@ async function onJoin(event) {
     return;
   }
   const button = event.submitter ?? $("join-form").querySelector("button");
-  views.setBusy(button, true);
+  setBusy(button, true);
   views.setJoinError("");
   try {
     await ensureMember();
@@ -199,7 +198,7 @@ async function onJoin(event) {
       views.setJoinError(error.message);
     }
   } finally {
-    views.setBusy(button, false);
+    setBusy(button, false);
   }
 }
 
@@ -275,7 +274,7 @@ function onDeleteDataCancel() {
 
 async function onDeleteData() {
   const button = $("delete-data-yes");
-  views.setBusy(button, true);
+  setBusy(button, true);
   $("delete-data-error").textContent = "";
   try {
     await api.deleteMyData();
@@ -283,7 +282,7 @@ async function onDeleteData() {
     $("delete-data-error").textContent = error.message;
     return;
   } finally {
-    views.setBusy(button, false);
+    setBusy(button, false);
   }
   $("delete-data-confirm").hidden = true;
   $("delete-data-ask").hidden = false;
@@ -296,7 +295,7 @@ async function onSignOut() {
   try {
     await api.endSession();
   } catch (error) {
-    views.setNotice(error.message);
+    setNotice(error.message);
     return;
   }
   state.member = false;
@@ -362,7 +361,7 @@ async function start() {
   try {
     await refreshSession();
   } catch (error) {
-    views.setNotice(error.message);
+    setNotice(error.message);
   }
   if ((route.view === "chat" || route.view === "room") && route.slug) await openRoom(route.slug);
   else await showRooms();

@@ -6,6 +6,8 @@
 // The page is told what changed through the `ui` object (chatview.js); `onEnded` is called
 // when the close code says the room, the membership, the session or the sitting is over.
 
+import { ActionError, ReconnectingSocket } from "./core/socket.js";
+import { sentence } from "./core/format.js";
 import * as wire from "./protocol.js";
 import { Outbox, RoomLog } from "./store.js";
 
@@ -25,28 +27,23 @@ const {
   typingFrame,
 } = wire;
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+export { ActionError };
+
 const FLOODING_PAUSE_MS = 60_000; // after 4029 the server wants us to slow right down
 const RESUME_STALE_MS = 15_000; // a resume that got no answer may be asked again
 // A send with no answer this long is shown as failed, with a retry that is always safe
 // (same client_id). The connection staying open but the server failing without an error
 // `ref` would otherwise leave it "Sending…" for ever.
 const ACK_TIMEOUT_MS = 15_000;
-const CONNECT_TIMEOUT_MS = 15_000; // a handshake lost in a dead network may never close
-const ACTION_TIMEOUT_MS = 15_000; // an action with no done/error by then is reported as unknown
 // The waiting room gets no heartbeats: the page pings to keep the socket (and its watchdog)
 // alive, and to notice a dead connection.
 const WAITING_PING_MS = 20_000;
 const NOT_CONNECTED = "You're not connected just now. Please try again in a moment.";
-
-/** An action the server refused (or that could not be sent): `message` is for people. */
-export class ActionError extends Error {
-  constructor(message, code = "") {
-    super(message);
-    this.code = code;
-  }
-}
+const WORDS = {
+  notConnected: NOT_CONNECTED,
+  noAnswer: "There was no answer in time. Please check, and try again if needed.",
+  dropped: "The connection dropped before this was confirmed. Please check, and try again if needed.",
+};
 
 // Actions the page may ask for: method name -> frame builder taking (...args, ref).
 const ACTIONS = {
@@ -69,15 +66,6 @@ const ACTIONS = {
   admit: wire.admitFrame,
   flag: wire.flagFrame,
 };
-
-/**
- * Delay before reconnect attempt `attempt` (0, 1, 2, ...): exponential, capped, with "equal
- * jitter" (half fixed, half random) so a restarted server is not hit by every client at once.
- */
-export function backoffDelay(attempt, random = Math.random) {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return cap / 2 + (random() * cap) / 2;
-}
 
 /** A calm sentence for an error frame about one of our messages. */
 export function describeError(frame) {
@@ -107,33 +95,18 @@ export function describeError(frame) {
   }
 }
 
-/** Server messages are lower-case phrases; shown to people, they start with a capital. */
-export function sentence(text) {
-  const trimmed = String(text ?? "").trim();
-  if (!trimmed) return "Something went wrong. Please try again.";
-  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(first) ? first : `${first}.`;
-}
-
-export class RoomConnection {
+export class RoomConnection extends ReconnectingSocket {
   constructor(slug, ui, onEnded) {
+    super({ path: `/ws/rooms/${encodeURIComponent(slug)}/`, parse: parseServerFrame, words: WORDS });
     this.slug = slug;
     this.ui = ui;
     this.onEnded = onEnded;
     this.log = new RoomLog();
     this.outbox = new Outbox();
-    this.ws = null;
-    this.ready = false; // welcomed: frames may be sent
+    // `ready` (ReconnectingSocket): welcomed, frames may be sent.
     this.waiting = false; // in the waiting room: only agreeing, leaving and pings make sense
-    this.stopped = false;
     this.leaving = false; // the member asked to leave: the close that follows is expected
     this.endMessage = ""; // a facilitator's words (removed, banned) for the close that follows
-    this.pending = new Map(); // ref -> {resolve, reject, timer}, while an action waits
-    this.pingTimer = null;
-    this.everConnected = false;
-    this.attempt = 0;
-    this.reconnectTimer = null;
-    this.watchdogTimer = null;
     this.heartbeatMs = 15_000;
     this.me = "";
     this.latestKnown = 0; // the highest seq the server has told us exists
@@ -143,78 +116,41 @@ export class RoomConnection {
     this.historyRest = 0; // entries still to come when the server cut a page short
     this.lastTypingAt = 0;
     this.ackTimers = new Map(); // client_id -> timer, while a send waits for its ack
-    // When the network comes back, try at once rather than waiting out the back-off.
-    this.handleOnline = () => {
-      if (!this.ws && !this.stopped && this.reconnectTimer !== null) {
-        clearTimeout(this.reconnectTimer);
-        this.connect();
-      }
-    };
-    this.handleOffline = () => {
-      if (!this.ready) this.ui.connection("offline");
-    };
-  }
-
-  start() {
-    window.addEventListener("online", this.handleOnline);
-    window.addEventListener("offline", this.handleOffline);
-    this.connect();
   }
 
   /** Close for good: leaving the room, a quick exit, or the room/session being gone. */
   stop() {
-    this.stopped = true;
-    this.ready = false;
-    this.waiting = false;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.watchdogTimer);
-    clearInterval(this.pingTimer);
-    this.clearAckTimers();
-    this.failPending("You left the room before this was confirmed.");
-    window.removeEventListener("online", this.handleOnline);
-    window.removeEventListener("offline", this.handleOffline);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(Close.NORMAL);
+    super.stop("You left the room before this was confirmed.");
   }
 
-  // --- connection lifecycle ----------------------------------------------------------------
+  // --- connection lifecycle (the hooks of ReconnectingSocket) ---------------------------------
 
-  connect() {
-    this.reconnectTimer = null;
-    if (this.stopped) return;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(`${scheme}//${location.host}/ws/rooms/${encodeURIComponent(this.slug)}/`);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.ws = ws;
-    this.armWatchdog(CONNECT_TIMEOUT_MS);
-    this.ui.connection(this.everConnected ? "reconnecting" : "connecting");
-    ws.addEventListener("message", (event) => {
-      if (this.ws === ws) this.handleFrame(parseServerFrame(event.data));
-    });
-    ws.addEventListener("close", (event) => {
-      if (this.ws === ws) this.handleClose(event.code);
-    });
+  canSend() {
+    return this.ready || this.waiting;
   }
 
-  handleClose(code) {
-    this.ws = null;
-    this.ready = false;
+  connecting(again) {
+    this.ui.connection(again ? "reconnecting" : "connecting");
+  }
+
+  reconnecting() {
+    this.ui.connection(navigator.onLine === false ? "offline" : "reconnecting");
+  }
+
+  wentOffline() {
+    if (!this.ready) this.ui.connection("offline");
+  }
+
+  dropped() {
     this.waiting = false;
     this.resumeSentAt = 0;
-    clearTimeout(this.watchdogTimer);
-    clearInterval(this.pingTimer);
     this.clearAckTimers(); // unsent messages wait for the next welcome instead
-    this.failPending("The connection dropped before this was confirmed. Please check, and try again if needed.");
-    if (this.historyKind === "earlier") this.ui.earlierState(this.log.hasEarlier, false);
+    if (this.historyKind === "earlier" && !this.stopped) this.ui.earlierState(this.log.hasEarlier, false);
     this.historyKind = null;
     this.historyRest = 0;
-    if (this.stopped) return;
+  }
+
+  afterClose(code) {
     if (code === Close.FRAME_TOO_LARGE) {
       // "Do not resend that frame": only a message can be that big, so let the member decide.
       for (const item of this.outbox.unsent()) {
@@ -231,48 +167,22 @@ export class RoomConnection {
       this.onEnded(action, code, { left: this.leaving, message: this.endMessage });
     } else if (action === CloseAction.LATER) {
       this.ui.connection("paused");
-      this.reconnectTimer = setTimeout(() => this.connect(), FLOODING_PAUSE_MS * (1 + Math.random() / 2));
+      this.reconnectIn(FLOODING_PAUSE_MS * (1 + Math.random() / 2));
     } else {
       this.scheduleReconnect();
     }
   }
 
-  scheduleReconnect() {
-    const delay = backoffDelay(this.attempt);
-    this.attempt += 1;
-    this.ui.connection(navigator.onLine === false ? "offline" : "reconnecting");
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
-  }
-
-  // A phone can lose a socket without either side seeing a close. Heartbeats arrive every
-  // `heartbeat_seconds`; if nothing at all arrives for two of them (or the handshake does
-  // not finish), drop the socket and start again.
-  armWatchdog(timeoutMs = this.heartbeatMs * 2 + 5_000) {
-    clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = setTimeout(() => {
-      const ws = this.ws;
-      if (!ws) return;
-      this.ws = null;
-      ws.close();
-      this.handleClose(0);
-    }, timeoutMs);
-  }
-
-  transmit(text) {
-    if (!(this.ready || this.waiting) || !this.ws) return false;
-    try {
-      this.ws.send(text);
-      return true;
-    } catch {
-      return false;
-    }
+  // Heartbeats arrive every `heartbeat_seconds`; if nothing at all arrives for two of them,
+  // the socket is given up and started again (ReconnectingSocket's watchdog).
+  get heartbeatSilenceMs() {
+    return this.heartbeatMs * 2 + 5_000;
   }
 
   // --- frames from the server --------------------------------------------------------------
 
-  handleFrame(frame) {
+  receive(frame) {
     if (!frame) return; // not a valid frame: ignored, never shown
-    if (this.ready || this.waiting) this.armWatchdog(this.waiting ? WAITING_PING_MS * 2 + 5_000 : undefined);
     switch (frame.type) {
       case ServerType.WELCOME:
         return this.onWelcome(frame);
@@ -332,12 +242,9 @@ export class RoomConnection {
     const first = !this.waiting;
     this.waiting = true;
     this.ready = false;
-    this.everConnected = true;
-    this.attempt = 0;
     if (first) {
-      clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.transmit(wire.pingFrame()), WAITING_PING_MS);
-      this.armWatchdog(WAITING_PING_MS * 2 + 5_000);
+      this.connected(WAITING_PING_MS * 2 + 5_000);
+      this.keepAlive(WAITING_PING_MS);
       this.ui.connection("connected");
     }
     this.ui.waiting(frame);
@@ -352,13 +259,12 @@ export class RoomConnection {
   onWelcome(frame) {
     const admitted = this.waiting;
     this.waiting = false;
-    clearInterval(this.pingTimer);
+    this.stopKeepAlive(); // heartbeats from here on
     this.ready = true;
-    this.everConnected = true;
-    this.attempt = 0;
+    this.heartbeatMs = Math.max(frame.heartbeat_seconds, 1) * 1000;
+    this.connected(this.heartbeatSilenceMs);
     this.me = frame.you.pseudonym;
     this.log.keepHiddenText = wire.roleAtLeast(frame.you.role, "moderator");
-    this.heartbeatMs = Math.max(frame.heartbeat_seconds, 1) * 1000;
     this.latestKnown = Math.max(this.latestKnown, frame.latest_seq);
     this.ui.welcome(frame, { admitted });
     this.ui.connection("connected");
@@ -372,7 +278,6 @@ export class RoomConnection {
     // client_id: the server answers a duplicate with the original ack.
     for (const item of this.outbox.unsent()) this.transmitSend(item);
     for (const item of this.outbox.awaitingReview()) this.transmitSend(item, { timeout: false });
-    this.armWatchdog();
   }
 
   onAck(frame) {
@@ -576,47 +481,13 @@ export class RoomConnection {
     this.ui.outboxRemoved(clientId);
   }
 
-  // --- actions answered by done/error ------------------------------------------------------
-
-  /**
-   * Send an action frame built by `build(ref)`; resolves on `done`, rejects with an
-   * ActionError on `error` (or when it could not be sent, or got no answer in time).
-   */
-  request(build) {
-    return new Promise((resolve, reject) => {
-      const ref = wire.newRef();
-      if (!this.transmit(build(ref))) {
-        reject(new ActionError(NOT_CONNECTED, "not_connected"));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.settle(
-          ref,
-          new ActionError("There was no answer in time. Please check, and try again if needed.", "timeout"),
-        );
-      }, ACTION_TIMEOUT_MS);
-      this.pending.set(ref, { resolve, reject, timer });
-    });
-  }
+  // --- actions answered by done/error (ReconnectingSocket.request) ----------------------------
 
   /** One of ACTIONS by name: `act("mute", pseudonym, minutes)`. */
   act(name, ...args) {
     const build = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : null;
     if (!build) return Promise.reject(new ActionError(`Unknown action ${name}.`));
     return this.request((ref) => build(...args, ref));
-  }
-
-  settle(ref, error) {
-    const waiter = this.pending.get(ref);
-    if (!waiter) return;
-    this.pending.delete(ref);
-    clearTimeout(waiter.timer);
-    if (error) waiter.reject(error);
-    else waiter.resolve();
-  }
-
-  failPending(message) {
-    for (const ref of [...this.pending.keys()]) this.settle(ref, new ActionError(message, "not_connected"));
   }
 
   /** Leave the room for good: the server closes every socket of this membership (4012). */

@@ -3,6 +3,8 @@
 // tools, the waiting room). RoomConnection (chat.js) calls these methods; nothing here
 // touches the socket. Message text is set with textContent only.
 
+import { $, el } from "./core/dom.js";
+import { timeOfDay } from "./core/format.js";
 import { Composer } from "./composer.js";
 import { openHelp } from "./help.js";
 import { closeOpenMenu } from "./messageactions.js";
@@ -13,10 +15,8 @@ import { roleAtLeast } from "./protocol.js";
 import { MyReports } from "./reports.js";
 import { MySettings } from "./settings.js";
 import { collapseReason } from "./themes.js";
-import { announce, el, showView } from "./views.js";
+import { announce, showView } from "./views.js";
 import { SessionControls, WaitingView } from "./waiting.js";
-
-const $ = (id) => document.getElementById(id);
 
 const CONNECTION_TEXT = {
   connecting: "Connecting…",
@@ -38,8 +38,6 @@ const ANNOUNCE_MAX_CHARS = 300;
 const NEAR_BOTTOM_PX = 80;
 const HIGHLIGHT_MS = 2500;
 const ACTION_STATUS_MS = 20_000;
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 const shorten = (text) => (text.length > ANNOUNCE_MAX_CHARS ? `${text.slice(0, ANNOUNCE_MAX_CHARS)}…` : text);
 
@@ -336,7 +334,7 @@ export class ChatView {
     if (frame.action === "muted") {
       this.composer.setMuted(frame.until ?? null);
       if (frame.until && this.composer.muted) {
-        text = `${frame.message} This lasts until ${timeFormat.format(new Date(frame.until))}.`;
+        text = `${frame.message} This lasts until ${timeOfDay(frame.until)}.`;
       }
     } else if (frame.action === "unmuted") {
       this.composer.setMuted(null);

@@ -2,12 +2,10 @@
 // this person can post just now (muted by a facilitator, the room paused, slow mode), with
 // the reason in plain words next to the box.
 
+import { $ } from "./core/dom.js";
+import { timeOfDay } from "./core/format.js";
 import { checkedThemes, setCheckedThemes, themeCheckboxes } from "./themes.js";
 import { announce } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 /** "30 seconds", "minute", "5 minutes": how often one message may be sent. */
 export function slowModeInterval(seconds) {
@@ -100,7 +98,7 @@ export class Composer {
     let text = "";
     let blocked = false;
     if (this.member && this.muted) {
-      text = `A facilitator has paused your messages until ${timeFormat.format(this.mutedUntil)}. You can still read the room.`;
+      text = `A facilitator has paused your messages until ${timeOfDay(this.mutedUntil)}. You can still read the room.`;
       blocked = true;
     } else if (this.paused && this.member) {
       text = "The room is paused just now. You can read, but not post.";

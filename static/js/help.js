@@ -2,9 +2,7 @@
 // the server with a `signpost` frame, whose own message and resources replace the built-in
 // list when it sends some.
 
-import { el } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, el } from "./core/dom.js";
 
 // UK services. `href` makes the number tappable on a phone.
 const BUILT_IN = [

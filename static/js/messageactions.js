@@ -3,6 +3,8 @@
 // menu widget: plain buttons and forms in the tab order, Esc closes it. Each action goes to
 // the server; its answer (done, or the server's reason for refusing) is shown in place.
 
+import { button as plainButton, el } from "./core/dom.js";
+import { FLAG_CATEGORY_LABELS, FLAG_SEVERITY_LABELS, HIDE_REASON_LABELS, REPORT_REASON_LABELS } from "./core/words.js";
 import {
   FLAG_CATEGORIES,
   FLAG_SEVERITIES,
@@ -11,8 +13,6 @@ import {
   REPORT_REASONS,
   roleAtLeast,
 } from "./protocol.js";
-import { FLAG_CATEGORY_LABELS, FLAG_SEVERITY_LABELS, HIDE_REASON_LABELS, REPORT_REASON_LABELS } from "./reasons.js";
-import { el } from "./views.js";
 
 const MUTE_CHOICES = [
   [5, "5 minutes"],
@@ -28,9 +28,7 @@ export function closeOpenMenu() {
   if (openMenu) openMenu.close({ focus: false });
 }
 
-function button(text, onClick, className = "button button-small button-quiet") {
-  return el("button", { className, attrs: { type: "button" }, on: { click: onClick } }, text);
-}
+const button = (text, onClick) => plainButton(text, onClick, { quiet: true });
 
 function select(id, labelText, choices) {
   return [

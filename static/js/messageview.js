@@ -2,19 +2,19 @@
 // deleted, hidden, can't be shown), a content warning or blurred theme that folds it away,
 // and its actions (Delete for your own, the "⋯" options). Text only ever via textContent.
 
+import { el, linkButton } from "./core/dom.js";
+import { label, timeOfDay } from "./core/format.js";
+import { HIDE_REASON_BECAUSE, HIDE_REASON_LABELS } from "./core/words.js";
 import { messageMenu } from "./messageactions.js";
-import { HIDE_REASON_BECAUSE, HIDE_REASON_LABELS, label } from "./reasons.js";
 import { collapseReason } from "./themes.js";
-import { el } from "./views.js";
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
 
 export function formatTime(ts) {
   const date = new Date(ts);
   if (Number.isNaN(date.getTime())) return "";
   const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay ? timeFormat.format(date) : `${dayFormat.format(date)}, ${timeFormat.format(date)}`;
+  return sameDay ? timeOfDay(date) : `${dayFormat.format(date)}, ${timeOfDay(date)}`;
 }
 
 /** The words in place of a message that is not shown as written, or null. */
@@ -187,8 +187,4 @@ function deleteControls(seq, view) {
   const reset = () => box.replaceChildren(ask);
   box.append(ask);
   return box;
-}
-
-function linkButton(text, onClick) {
-  return el("button", { className: "button-link small", attrs: { type: "button" }, on: { click: onClick } }, text);
 }

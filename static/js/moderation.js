@@ -3,28 +3,18 @@
 // and what other facilitators did. Every control sends an action; the server decides and
 // says why when it refuses. Everything from the server is shown as text.
 
-import { MAX_SLOW_MODE_SECONDS } from "./protocol.js";
+import { $, button, el, showOutcome } from "./core/dom.js";
+import { label, timeOfDay } from "./core/format.js";
+import { FLAG_CATEGORY_LABELS, FLAG_SEVERITY_LABELS, HELD_REASON_LABELS, REPORT_REASON_LABELS } from "./core/words.js";
 import { slowModeInterval } from "./composer.js";
-import {
-  FLAG_CATEGORY_LABELS,
-  FLAG_SEVERITY_LABELS,
-  HELD_REASON_LABELS,
-  REPORT_REASON_LABELS,
-  label,
-} from "./reasons.js";
-import { announce, el } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
+import { MAX_SLOW_MODE_SECONDS } from "./protocol.js";
+import { announce } from "./views.js";
 
 const SLOW_MODE_CHOICES = [0, 10, 30, 60, 120, 300];
 const ALERTS_KEPT = 30;
 const LOG_KEPT = 20;
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const at = (ts) => {
-  const date = ts ? new Date(ts) : new Date();
-  return Number.isNaN(date.getTime()) ? "" : timeFormat.format(date);
-};
+const at = (ts) => timeOfDay(ts || Date.now());
 
 /** One line of the activity log: "Ash muted Calm Heron 3 (15 min)". */
 export function describeModAction({ actor, action, target, detail }) {
@@ -46,18 +36,7 @@ export function describeModAction({ actor, action, target, detail }) {
   return `${actor} ${verb}${detail ? ` (${detail})` : ""}`;
 }
 
-function smallButton(text, onClick, hiddenText = "", quiet = false) {
-  return el(
-    "button",
-    {
-      className: `button button-small${quiet ? " button-quiet" : ""}`,
-      attrs: { type: "button" },
-      on: { click: onClick },
-    },
-    text,
-    hiddenText ? el("span", { className: "visually-hidden", text: ` ${hiddenText}` }) : null,
-  );
-}
+const smallButton = (text, onClick, hiddenText = "", quiet = false) => button(text, onClick, { hiddenText, quiet });
 
 export class FacilitatorPanel {
   /** `act(name, ...args)` returns a promise; `onShow(seq)` jumps to a message. */
@@ -93,19 +72,8 @@ export class FacilitatorPanel {
   }
 
   /** Run an action from the panel and say how it went, in the panel's status line. */
-  async run(promise, doneText) {
-    const status = $("fac-status");
-    status.classList.remove("error-text");
-    status.textContent = "Working…";
-    try {
-      await promise;
-      status.textContent = doneText;
-      return true;
-    } catch (failure) {
-      status.textContent = failure.message;
-      status.classList.add("error-text");
-      return false;
-    }
+  run(promise, doneText) {
+    return showOutcome($("fac-status"), promise, { pending: "Working…", done: doneText });
   }
 
   // --- room controls --------------------------------------------------------------------

@@ -1,9 +1,8 @@
 // Pinned messages: the whole list from the server (on welcome and on every change), shown in
 // their own panel. Facilitators can unpin from here; anyone can jump to a pinned message.
 
-import { announce, el } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, el, linkButton } from "./core/dom.js";
+import { announce } from "./views.js";
 
 export class PinsPanel {
   /** `onShow(seq)` scrolls to a message; `onUnpin(seq)` returns a promise. */
@@ -53,32 +52,18 @@ export class PinsPanel {
     const buttons = el(
       "div",
       { className: "pin-actions" },
-      el(
-        "button",
-        { className: "button-link small", attrs: { type: "button" }, on: { click: () => this.onShow(pin.seq) } },
-        "Show in the chat",
-      ),
+      linkButton("Show in the chat", () => this.onShow(pin.seq)),
     );
     if (this.canUnpin) {
-      const unpin = el(
-        "button",
-        {
-          className: "button-link small",
-          attrs: { type: "button" },
-          on: {
-            click: async () => {
-              unpin.disabled = true;
-              try {
-                await this.onUnpin(pin.seq);
-              } catch (failure) {
-                unpin.disabled = false;
-                error.textContent = failure.message;
-              }
-            },
-          },
-        },
-        "Unpin",
-      );
+      const unpin = linkButton("Unpin", async () => {
+        unpin.disabled = true;
+        try {
+          await this.onUnpin(pin.seq);
+        } catch (failure) {
+          unpin.disabled = false;
+          error.textContent = failure.message;
+        }
+      });
       buttons.append(unpin);
     }
     return el(

@@ -1,21 +1,31 @@
-// The websocket protocol, version 1 (docs/protocol.md; the server side is rooms/protocol.py).
-// This is the only module that builds or reads raw socket JSON: everything else gets plain
-// objects that have been checked here, so a malformed or hostile frame cannot reach the page.
+// The room socket, protocol version 1 (docs/protocol.md; the server side is rooms/protocol.py):
+// the room's frames, closed lists and close-code rules, on top of what every socket shares
+// (core/protocol.js: close codes, ping, done, error, the checks and the decoding). Everything
+// else gets plain objects that have been checked here, so a malformed or hostile frame cannot
+// reach the page.
+
+import {
+  COMMON_READERS,
+  Close,
+  encode,
+  isBool,
+  isId,
+  isListOf,
+  isNumber,
+  isObject,
+  isOptional,
+  isSeq,
+  isString,
+  isStringList,
+  newRef,
+  parseFrame,
+  pingFrame,
+  randomHex,
+} from "./core/protocol.js";
+
+export { Close, newRef, pingFrame };
 
 export const PROTOCOL_VERSION = 1;
-
-export const Close = Object.freeze({
-  NORMAL: 1000,
-  FRAME_TOO_LARGE: 1009,
-  UNAUTHENTICATED: 4001, // no session, or it expired
-  FORBIDDEN: 4003, // not allowed in this room (agreement, invite, ban)
-  ROOM_NOT_FOUND: 4004,
-  ROOM_CLOSED: 4010,
-  SESSION_ENDED: 4011, // logged out (possibly elsewhere), erased, or role changed
-  REMOVED: 4012, // removed from the room by a facilitator (may come back), or left
-  SITTING_CLOSED: 4013, // the room's session ended; it can be joined at the next one
-  FLOODING: 4029, // kept sending after being rate limited
-});
 
 export const ErrorCode = Object.freeze({
   BAD_JSON: "bad_json",
@@ -129,8 +139,6 @@ export const TYPING_INTERVAL_MS = 2000; // the server coalesces faster typing no
 
 // --- client frames --------------------------------------------------------------------------
 
-const encode = (frame) => JSON.stringify(frame);
-
 /** A message; `cw` and `themes` (the author's content warning) only when set. */
 export function sendFrame(clientId, body, { cw = false, themes = [] } = {}) {
   const frame = { type: "send", client_id: clientId, body };
@@ -156,10 +164,6 @@ export function typingFrame() {
 
 export function deleteFrame(seq) {
   return encode({ type: "delete", seq });
-}
-
-export function pingFrame() {
-  return encode({ type: "ping" });
 }
 
 /** In the waiting room: accept this session's agreement (no ref: a `waiting` or `welcome`
@@ -198,21 +202,11 @@ export const admitFrame = (pseudonym, ref) => encode({ type: "admit", pseudonym,
 export const flagFrame = (seq, category, severity, ref) => encode({ type: "flag", seq, category, severity, ref });
 
 // A client_id is 1-64 of A-Z a-z 0-9 _ . : -. Random, so a retry after a reconnect can reuse
-// it and the server stores the message once. getRandomValues works on plain http too
-// (randomUUID needs a secure context, which a laptop on a LAN address is not).
+// it and the server stores the message once. (An action's `ref` starts with "a-": newRef.)
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-
-function randomHex(bytes) {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 export function newClientId() {
   return "c-" + randomHex(16);
-}
-
-/** The `ref` of an action; never confused with a client_id (those start with "c-"). */
-export function newRef() {
-  return "a-" + randomHex(8);
 }
 
 // --- close codes ----------------------------------------------------------------------------
@@ -240,6 +234,7 @@ export function closeAction(code) {
     case Close.SITTING_CLOSED:
       return CloseAction.SITTING_CLOSED;
     case Close.FLOODING:
+    case Close.TOO_MANY_SOCKETS:
       return CloseAction.LATER;
     default:
       return CloseAction.RETRY;
@@ -248,14 +243,6 @@ export function closeAction(code) {
 
 // --- server frames --------------------------------------------------------------------------
 
-const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-const isString = (v) => typeof v === "string";
-const isSeq = (v) => Number.isSafeInteger(v) && v >= 0;
-const isId = (v) => Number.isSafeInteger(v) && v > 0;
-const isBool = (v) => typeof v === "boolean";
-const isOptional = (v, check) => v === undefined || v === null || check(v);
-const isListOf = (v, check) => Array.isArray(v) && v.every(check);
-const isStringList = (v) => isListOf(v, isString);
 const knownThemes = (v) => (Array.isArray(v) ? THEMES.filter((t) => v.includes(t)) : []);
 
 function isMessage(f) {
@@ -313,7 +300,7 @@ const VALIDATORS = {
     isOptional(f.room.slow_mode_seconds, isSeq) &&
     isYou(f.you) &&
     isSeq(f.latest_seq) &&
-    typeof f.heartbeat_seconds === "number" &&
+    isNumber(f.heartbeat_seconds) &&
     isOptional(f.pins, (v) => isListOf(v, isPin)),
   [ServerType.ACK]: (f) => isString(f.client_id) && isSeq(f.seq) && f.seq > 0,
   [ServerType.MESSAGE]: isMessage,
@@ -325,17 +312,10 @@ const VALIDATORS = {
   [ServerType.TYPING]: (f) => isString(f.author),
   [ServerType.HEARTBEAT]: (f) => isSeq(f.latest_seq),
   [ServerType.ROOM_STATE]: (f) => isString(f.state) && isOptional(f.slow_mode_seconds, isSeq),
-  [ServerType.PONG]: () => true,
-  [ServerType.ERROR]: (f) =>
-    isString(f.code) &&
-    isString(f.message) &&
-    isOptional(f.ref, isString) &&
-    isOptional(f.retry_after, (v) => typeof v === "number"),
   [ServerType.SIGNPOST]: (f) => isOptional(f.message, isString),
   [ServerType.SUPPORT_OFFER]: (f) => isString(f.room) && f.room !== "" && isString(f.title),
   [ServerType.PINS]: (f) => isListOf(f.items, isPin),
   [ServerType.YOU]: (f) => isYou(f.you),
-  [ServerType.DONE]: (f) => isString(f.ref),
   [ServerType.MODERATED]: (f) =>
     isString(f.action) && isString(f.message) && isOptional(f.until, isString) && isOptional(f.seq, isSeq),
   [ServerType.HELD]: (f) => isString(f.client_id) && isString(f.reason) && isString(f.message),
@@ -400,23 +380,18 @@ const NORMALISERS = {
   [ServerType.WAITING]: (f) => ({ ...f, schedule: f.schedule ?? "" }),
 };
 
+// Each type's reader: its check, then its defaults. `done`, `error` and `pong` are read as on
+// every socket (core/protocol.js).
+const READERS = { ...COMMON_READERS };
+for (const [type, check] of Object.entries(VALIDATORS)) {
+  const normalise = Object.hasOwn(NORMALISERS, type) ? NORMALISERS[type] : (f) => f;
+  READERS[type] = (frame) => (check(frame) ? normalise(frame) : null);
+}
+
 /**
  * Parse one text frame from the server. Returns the frame object, or null when it is not
  * JSON, not an object, has no string `type`, or a known type with missing or wrong fields.
  * Frames of types this version does not know are returned as they are, for the caller to
  * ignore: a newer server may add some.
  */
-export function parseServerFrame(text) {
-  if (typeof text !== "string") return null;
-  let frame;
-  try {
-    frame = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isObject(frame) || !isString(frame.type)) return null;
-  const check = Object.hasOwn(VALIDATORS, frame.type) ? VALIDATORS[frame.type] : null;
-  if (check && !check(frame)) return null;
-  const normalise = Object.hasOwn(NORMALISERS, frame.type) ? NORMALISERS[frame.type] : null;
-  return normalise ? normalise(frame) : frame;
-}
+export const parseServerFrame = (text) => parseFrame(text, READERS);

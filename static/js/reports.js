@@ -2,10 +2,10 @@
 // The server sends the list on connect (`my_reports`) and each reply as it is written
 // (`moderator_reply`); a report made on this page is listed at once, before the next list.
 
-import { REPORT_REASON_LABELS, REPORT_STATUS_LABELS, label } from "./reasons.js";
-import { announce, el } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, el } from "./core/dom.js";
+import { label } from "./core/format.js";
+import { REPORT_REASON_LABELS, REPORT_STATUS_LABELS } from "./core/words.js";
+import { announce } from "./views.js";
 
 export class MyReports {
   constructor() {

@@ -2,10 +2,8 @@
 // kept by the server for the membership, so they hold on every device; a `you` frame brings
 // changes made elsewhere.
 
+import { $, button, el, showOutcome } from "./core/dom.js";
 import { checkedThemes, setCheckedThemes, themeCheckboxes } from "./themes.js";
-import { el } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
 
 export class MySettings {
   /** `act(name, ...args)` sends an action and returns a promise. */
@@ -37,20 +35,11 @@ export class MySettings {
 
   async save(event) {
     event.preventDefault();
-    const status = $("blur-status");
-    const button = $("blur-save");
-    button.disabled = true;
-    status.textContent = "Saving…";
-    status.classList.remove("error-text");
-    try {
-      await this.act("preferences", checkedThemes(this.boxes));
-      status.textContent = "Saved.";
-    } catch (failure) {
-      status.textContent = failure.message;
-      status.classList.add("error-text");
-    } finally {
-      button.disabled = false;
-    }
+    const save = $("blur-save");
+    save.disabled = true;
+    const blur = checkedThemes(this.boxes);
+    await showOutcome($("blur-status"), this.act("preferences", blur), { pending: "Saving…", done: "Saved." });
+    save.disabled = false;
   }
 
   renderIgnoring() {
@@ -61,30 +50,14 @@ export class MySettings {
           "li",
           {},
           el("span", { text: name }),
-          el(
-            "button",
-            {
-              className: "button button-small button-quiet",
-              attrs: { type: "button" },
-              on: { click: () => this.unignore(name) },
-            },
-            `Stop ignoring ${name}`,
-          ),
+          button(`Stop ignoring ${name}`, () => this.unignore(name), { quiet: true }),
         ),
       ),
     );
   }
 
   async unignore(name) {
-    const status = $("ignore-status");
-    status.classList.remove("error-text");
-    try {
-      await this.act("unignore", name);
-      status.textContent = `You'll see new messages from ${name} again.`;
-      $("ignore-heading").focus();
-    } catch (failure) {
-      status.textContent = failure.message;
-      status.classList.add("error-text");
-    }
+    const done = `You'll see new messages from ${name} again.`;
+    if (await showOutcome($("ignore-status"), this.act("unignore", name), { done })) $("ignore-heading").focus();
   }
 }

@@ -2,8 +2,8 @@
 // author's content warning, or a theme the reader chose to blur), and the reader's own choice
 // of themes to blur ("My settings").
 
+import { el } from "./core/dom.js";
 import { THEMES } from "./protocol.js";
-import { el } from "./views.js";
 
 export const THEME_LABELS = Object.freeze({
   suicide: "suicide",

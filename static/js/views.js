@@ -1,20 +1,8 @@
-// The page's views and the small DOM helpers they share. Text from the server is only ever
-// set with textContent (through `el`): never parsed as HTML.
+// The member page's views: which one is shown and the address bar, the live region, the room
+// list, the agreement and the recovery phrase. Text from the server is only ever set with
+// textContent (through `el`, core/dom.js): never parsed as HTML.
 
-const $ = (id) => document.getElementById(id);
-
-/** Build an element. `text` becomes textContent; children may be nodes or plain strings. */
-export function el(tag, { className = "", text = null, attrs = {}, on = {} } = {}, ...children) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== null) node.textContent = text;
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  for (const [type, handler] of Object.entries(on)) node.addEventListener(type, handler);
-  for (const child of children) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
+import { $, el, switchView } from "./core/dom.js";
 
 // --- views and the address bar ----------------------------------------------------------
 
@@ -26,12 +14,9 @@ const VIEWS = ["rooms", "agreement", "phrase", "chat", "waiting"];
  * returning to a chat, and a quick exit leaves nothing behind to go back to.
  */
 export function showView(name, { route = name, slug = "" } = {}) {
-  for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
-  document.body.dataset.view = name;
   const hash = slug ? `#${route}/${encodeURIComponent(slug)}` : `#${route}`;
   history.replaceState(null, "", hash);
-  const heading = document.querySelector(`#view-${name} h1`);
-  if (heading) heading.focus({ preventScroll: false });
+  switchView(VIEWS, name);
   $("main").scrollTop = 0;
 }
 
@@ -45,11 +30,6 @@ export function parseRoute() {
   }
 }
 
-/** A calm message at the top of the page, read out politely. Empty hides it. */
-export function setNotice(text) {
-  $("notice").textContent = text;
-}
-
 /**
  * Read something out through the polite live region. Cleared first, so the same words
  * twice are still announced.
@@ -60,11 +40,6 @@ export function announce(text) {
   setTimeout(() => {
     region.textContent = text;
   }, 50);
-}
-
-export function setBusy(button, busy) {
-  button.disabled = busy;
-  button.setAttribute("aria-busy", busy ? "true" : "false");
 }
 
 // --- room list ----------------------------------------------------------------------------

@@ -3,9 +3,8 @@
 // (the server then sends the normal welcome on the same socket). Facilitators get the
 // session's controls and the list of people waiting (`waiting_room`), with Admit.
 
-import { announce, el, showView } from "./views.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, button, el } from "./core/dom.js";
+import { announce, showView } from "./views.js";
 
 // --- the member's waiting room ----------------------------------------------------------------
 
@@ -132,15 +131,7 @@ export class SessionControls {
   }
 
   button(text, onClick, quiet = false) {
-    return el(
-      "button",
-      {
-        className: `button button-small${quiet ? " button-quiet" : ""}`,
-        attrs: { type: "button" },
-        on: { click: onClick },
-      },
-      text,
-    );
+    return button(text, onClick, { quiet });
   }
 
   renderButtons(session) {

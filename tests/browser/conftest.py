@@ -89,3 +89,4 @@ def members(browser: Browser, server: ServerProcess) -> Iterator[Callable[..., M
         member.close()
     for member in created:
         assert member.blocked == [], f"the page tried to reach other sites: {member.blocked}"
+        assert member.script_errors == [], f"the page's scripts failed: {member.script_errors}"

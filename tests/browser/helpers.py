@@ -97,6 +97,8 @@ class Member:
     pseudonym: str = ""
     phrase: str = ""
     blocked: list[str] = field(default_factory=list)
+    # Uncaught exceptions in the page's scripts: none is expected, whatever a test does.
+    script_errors: list[str] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -106,6 +108,7 @@ class Member:
         context = browser.new_context(base_url=base_url, **options)
         context.set_default_timeout(10_000)
         member = cls(context=context, page=context.new_page(), base_url=base_url)
+        member.page.on("pageerror", lambda error: member.script_errors.append(str(error)))
         context.route("**/*", member._only_this_server)
         if tap:
             member.tap = SocketTap(context)

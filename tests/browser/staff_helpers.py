@@ -171,6 +171,8 @@ class Dashboard:
     authenticator: Authenticator | None = None
     blocked: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    # Uncaught exceptions in the page's scripts: none is expected, whatever a test does.
+    script_errors: list[str] = field(default_factory=list)
     server: ServerProcess | None = None
 
     @classmethod
@@ -191,6 +193,7 @@ class Dashboard:
         )
         context.route("**/*", board._only_this_server)
         page.on("console", lambda m: m.type == "error" and board.console_errors.append(m.text))
+        page.on("pageerror", lambda error: board.script_errors.append(str(error)))
         return board
 
     def _only_this_server(self, route: Route) -> None:

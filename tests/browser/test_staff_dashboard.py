@@ -70,6 +70,7 @@ def staff_session(
         board.sign_in()
         expect(board.page.locator("#who-name")).to_have_text("Signed in as nurse")
         assert board.blocked == []
+        assert board.script_errors == []
         return board.context.storage_state()
     finally:
         board.close()
@@ -99,6 +100,7 @@ def dashboards(
         board.close()
     for board in created:
         assert board.blocked == [], f"the dashboard tried to reach other sites: {board.blocked}"
+        assert board.script_errors == [], f"the dashboard's scripts failed: {board.script_errors}"
         refused = [e for e in board.console_errors if "Content Security Policy" in e]
         assert refused == [], f"the page broke its own CSP: {refused}"
 
@@ -335,11 +337,15 @@ def test_sign_in_and_queue_pass_axe_and_are_photographed(
     expect(page.locator("#recent > li")).to_have_count(0)
 
 
-def test_the_dashboard_never_parses_server_text_as_html() -> None:
-    for path in sorted((ROOT / "static" / "js" / "staff").glob("*.js")):
+def test_no_client_module_parses_server_text_as_html() -> None:
+    # The dashboard's modules, the member page's and the core both import.
+    js = ROOT / "static" / "js"
+    paths = sorted(js.rglob("*.js"))
+    assert {path.parent.name for path in paths} >= {"js", "core", "staff"}
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
-            assert banned not in text, f"{path.name} uses {banned}"
+            assert banned not in text, f"{path.relative_to(js)} uses {banned}"
 
 
 # --- members' reports ------------------------------------------------------------------------
@@ -520,6 +526,7 @@ def test_a_facilitator_signs_in_and_files_a_debrief_asking_for_support(
         page.reload()
         expect(page.locator("#view-facilitator")).to_be_visible()
         expect(page.locator("#who-name")).to_have_text("Signed in as peer-fran")
+        assert board.script_errors == [], f"the dashboard's scripts failed: {board.script_errors}"
     finally:
         board.close()
 

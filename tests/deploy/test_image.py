@@ -148,3 +148,11 @@ def test_build_context_leaves_out_secrets_and_local_state(path: str) -> None:
 )
 def test_build_context_keeps_what_the_build_needs(path: str) -> None:
     assert not ignored(path, dockerignore_patterns()), path
+
+
+def test_the_web_client_comes_from_the_installed_package(dockerfile: str) -> None:
+    """One copy of the web client: the package's (tests/deploy/test_package.py), not a second
+    one beside it that the settings must be pointed at."""
+    stage = final_stage(dockerfile)
+    assert not any(keyword == "COPY" and "static" in args for keyword, args in stage)
+    assert "CHATSERVER_STATIC_DIR" not in dockerfile

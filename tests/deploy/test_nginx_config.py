@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.conftest import require_service
 from tests.deploy.support import REPO
 
 NGINX_CONF = REPO / "deploy" / "nginx.conf"
@@ -262,11 +262,8 @@ def test_health_endpoint_is_local_only(http: Directive) -> None:
 def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
     # Debian installs it in /usr/sbin, which is not on every user's PATH.
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if nginx is None:
-        message = "nginx is not installed (Debian: apt-get install nginx)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_service("nginx (Debian: apt-get install nginx)", nginx is not None)
+    assert nginx is not None
     version = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=True).stderr
     found = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
     assert found, version

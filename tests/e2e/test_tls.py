@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+import websockets
+from websockets.exceptions import InvalidStatus
 
 from bench.client import ChatClient, recv_until, send_json
 from bench.servers import ServerProcess
@@ -100,3 +102,30 @@ def test_plain_http_gets_no_page_on_the_tls_port(tls_server: ServerProcess) -> N
         urllib.request.urlopen(plain, timeout=5) as resp,
     ):
         resp.read()
+
+
+async def test_wss_accepts_the_https_origin_only(
+    tls_server: ServerProcess, authority: trustme.CA
+) -> None:
+    """Over TLS the socket's own origin is https (hardening issue, row 9): the same host and
+    port over http is another site."""
+    context = trusting(authority)
+    client = TlsChatClient(tls_server.base_url, context)
+    await client.astart_and_join("welcome")
+    cookie = "; ".join(f"{c.name}={c.value}" for c in client.jar)
+
+    async def opens(origin: str) -> bool:
+        try:
+            async with websockets.connect(
+                client.ws_url("welcome"),
+                ssl=context,
+                additional_headers={"Cookie": cookie, "Origin": origin},
+            ):
+                return True
+        except InvalidStatus as exc:
+            assert exc.response.status_code == 403
+            return False
+
+    assert await opens(f"https://127.0.0.1:{tls_server.port}")
+    assert not await opens(f"http://127.0.0.1:{tls_server.port}")
+    assert not await opens("https://127.0.0.1:9999")

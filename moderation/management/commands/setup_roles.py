@@ -1,5 +1,5 @@
 """``chatserver setup-roles``: create the role groups and give each the admin permissions its
-actions in moderation/permissions.py need. Run after every deploy (it is idempotent: each
+actions in chatserver/permissions.py need. Run after every deploy (it is idempotent: each
 group ends up with exactly the permissions listed, so a removed grant is revoked)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from moderation.permissions import setup_role_groups
+from chatserver.permissions import setup_role_groups
 
 
 class Command(BaseCommand):

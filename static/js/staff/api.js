@@ -1,13 +1,10 @@
-// Staff sign-in and sign-out (docs/api.md, moderation/api.py). Same origin only; POSTs carry
-// Django's CSRF token from the `csrftoken` cookie. Errors are thrown as the member page's
-// ApiError, with the server's error code (`login_failed`, `otp_required`, ...).
+// Staff sign-in and sign-out (docs/api.md, moderation/api.py), and debriefs. How a request is
+// made (CSRF token, errors thrown as ApiError with the server's code: `login_failed`,
+// `otp_required`, ...) is ../core/http.js.
 
-import { ApiError, csrfToken } from "../api.js";
+import { ApiError, apiClient } from "../core/http.js";
 
 export { ApiError };
-
-const NETWORK_MESSAGE = "The server could not be reached. Check the connection and try again.";
-const GENERIC_MESSAGE = "Something went wrong. Please try again.";
 
 // Difference between the server's clock and this device's, from the Date header, so SLA
 // countdowns are right on a laptop whose clock is off. Small differences are ignored: the
@@ -23,43 +20,10 @@ function noteServerClock(response) {
   clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
 }
 
-async function request(method, path, body) {
-  if (method !== "GET" && !csrfToken()) await request("GET", "/api/session");
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: {
-        Accept: "application/json",
-        ...(method !== "GET" ? { "X-CSRFToken": csrfToken() } : {}),
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch {
-    throw new ApiError(0, "network", NETWORK_MESSAGE);
-  }
-  noteServerClock(response);
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = data && typeof data === "object" ? data.error : null;
-    const apiError = new ApiError(
-      response.status,
-      error && typeof error.code === "string" ? error.code : `http_${response.status}`,
-      error && typeof error.message === "string" ? error.message : GENERIC_MESSAGE,
-    );
-    apiError.data = data && typeof data === "object" ? data : {};
-    throw apiError;
-  }
-  return data;
-}
+const request = apiClient({
+  networkMessage: "The server could not be reached. Check the connection and try again.",
+  onResponse: noteServerClock,
+});
 
 /**
  * Signs in; `otp` only when the server asked for a one-time code, `enrolCode` only when it

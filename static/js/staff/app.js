@@ -1,13 +1,18 @@
 // The staff dashboard (/staff/): sign-in, then the live escalation queue and members' reports
-// over /ws/staff/. docs/staff-dashboard.md describes what it shows and each action.
+// over /ws/staff/. docs/staff-dashboard.md describes what it shows and each action. The
+// socket, the card skeleton, the DOM helpers and the words are shared (../core/, cards.js);
+// what is here is the page: its views, the lists, the actions and their dialogs.
 
-import { el } from "../views.js";
+import { $, el, setNotice, switchView } from "../core/dom.js";
+import { count, sentence } from "../core/format.js";
+import { Close } from "../core/protocol.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
+import { focusFirstAction, formatTime, setResult, syncCards } from "./cards.js";
+import { initDebrief } from "./debrief.js";
 import {
   NOTE_MAX_CHARS,
   OUTCOME_MAX_CHARS,
   REPLY_MAX_CHARS,
-  StaffClose,
   ackFrame,
   noteFrame,
   progressFrame,
@@ -24,38 +29,24 @@ import {
   buildReportCard,
   describeReport,
   hideReportContent,
-  setReportResult,
   showReportContent,
   tickReportCard,
   updateReportCard,
 } from "./reportcards.js";
-import { initDebrief } from "./debrief.js";
 import { ReportList } from "./reports.js";
 import { StaffSocket } from "./socket.js";
-import {
-  buildCard,
-  categoryText,
-  describeItem,
-  formatTime,
-  recentEntry,
-  setResult,
-  severityText,
-  statusText,
-  tickCard,
-  updateCard,
-} from "./view.js";
+import { aboutItem, buildEscalationCard, describeItem, recentEntry, statusText, tickCard, updateCard } from "./view.js";
 
-const $ = (id) => document.getElementById(id);
 const ANNOUNCE_KEEP_MS = 20_000;
 const LOADING_GRACE_MS = 3000;
 
 const queue = new Queue();
-const cards = new Map(); // id -> card parts (view.js)
-const overdueAnnounced = new Set(); // ids whose "overdue" was read out once
-const busy = new Set(); // ids with an action waiting for the server
 const reportList = new ReportList();
-const reportCards = new Map(); // report id -> card parts (reportcards.js)
-const reportBusy = new Set(); // report ids with an action waiting for the server
+// Each list's cards (id -> card parts, cards.js) and the ids with an action waiting for the
+// server. Escalations and reports number their ids apart.
+const escalations = { cards: new Map(), busy: new Set() };
+const reports = { cards: new Map(), busy: new Set() };
+const overdueAnnounced = new Set(); // escalation ids whose "overdue" was read out once
 const closingReports = new Set(); // report ids this page is closing (not a colleague)
 let signedInAs = "";
 let loadingTimer = null;
@@ -64,21 +55,18 @@ let loadingTimer = null;
 
 const VIEWS = ["loading", "signin", "queue", "facilitator"];
 
-function showView(name, { focus = true } = {}) {
-  for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
-  document.body.dataset.view = name;
-  if (focus) document.querySelector(`#view-${name} h1`)?.focus();
-}
-
-function setNotice(text) {
-  $("notice").textContent = text;
-}
+const showView = (name, { focus = true } = {}) => switchView(VIEWS, name, { focus });
 
 /** Read a line out politely; lines are added (never replaced) so none is cut off. */
 function announce(text) {
   const line = el("p", { text });
   $("announcer").append(line);
   setTimeout(() => line.remove(), ANNOUNCE_KEEP_MS);
+}
+
+function showWho() {
+  $("who").hidden = false;
+  $("who-name").textContent = signedInAs ? `Signed in as ${signedInAs}` : "Signed in";
 }
 
 // --- connection -----------------------------------------------------------------------------
@@ -113,11 +101,10 @@ const socket = new StaffSocket({
     const wasLoaded = queue.loaded;
     const { added, closed } = queue.replace(items);
     if (!wasLoaded) {
-      $("who").hidden = false;
-      $("who-name").textContent = signedInAs ? `Signed in as ${signedInAs}` : "Signed in";
+      showWho();
       showView("queue", { focus: document.body.dataset.view !== "queue" });
-      const count = queue.open.size;
-      announce(count === 0 ? "No open escalations." : `${count} open escalation${count === 1 ? "" : "s"}.`);
+      const open = queue.open.size;
+      announce(open === 0 ? "No open escalations." : `${count(open, "open escalation")}.`);
     } else {
       for (const item of added) announce(`New ${describeItem(item)}`);
       if (closed.length) announce(`${closed.length} closed by colleagues while reconnecting.`);
@@ -131,12 +118,9 @@ const socket = new StaffSocket({
   },
   onReports(items) {
     const { added, gone, first } = reportList.replace(items);
-    if (first && reportList.open.size > 0) {
-      const count = reportList.open.size;
-      announce(`${count} open report${count === 1 ? "" : "s"}.`);
-    }
+    if (first && reportList.open.size > 0) announce(`${count(reportList.open.size, "open report")}.`);
     for (const item of added) announce(`New ${describeReport(item)}.`);
-    if (gone.length) announce(`${gone.length} report${gone.length === 1 ? "" : "s"} closed by colleagues while reconnecting.`);
+    if (gone.length) announce(`${count(gone.length, "report")} closed by colleagues while reconnecting.`);
     renderReports();
   },
   onReport(item) {
@@ -150,8 +134,8 @@ const socket = new StaffSocket({
   onSignedOut(code) {
     const wasLive = queue.loaded;
     endSession();
-    if (code === StaffClose.FORBIDDEN) setNotice("This account can't see the escalation queue.");
-    else if (code === StaffClose.SESSION_ENDED) setNotice("You were signed out. Please sign in again.");
+    if (code === Close.FORBIDDEN) setNotice("This account can't see the escalation queue.");
+    else if (code === Close.SESSION_ENDED) setNotice("You were signed out. Please sign in again.");
     else if (wasLive) setNotice("Your session has ended. Please sign in again.");
     showSignIn();
   },
@@ -161,6 +145,7 @@ const socket = new StaffSocket({
 
 function render() {
   const list = $("queue");
+  const { cards } = escalations;
   const focused = document.activeElement;
   const focusedCard = focused instanceof Element ? focused.closest("li.esc") : null;
   const focusedId = focusedCard ? Number(focusedCard.dataset.id) : null;
@@ -168,26 +153,13 @@ function render() {
   const now = serverNow();
 
   const sorted = queue.sorted();
-  const keep = new Set(sorted.map((item) => item.id));
-  for (const [id, parts] of cards) {
-    if (!keep.has(id)) {
-      parts.li.remove();
-      cards.delete(id);
-      overdueAnnounced.delete(id);
-    }
-  }
-  let previous = null;
+  syncCards(list, cards, sorted, {
+    build: (item) => buildEscalationCard(item, onAction),
+    update: (parts, item) => updateCard(parts, item, now),
+    gone: (id) => overdueAnnounced.delete(id),
+  });
   for (const item of sorted) {
-    let parts = cards.get(item.id);
-    if (!parts) {
-      parts = buildCard(item, onAction);
-      cards.set(item.id, parts);
-    } else if (parts.item !== item) {
-      updateCard(parts, item, now);
-    }
-    const expected = previous ? previous.nextSibling : list.firstChild;
-    if (expected !== parts.li) list.insertBefore(parts.li, expected);
-    previous = parts.li;
+    const parts = cards.get(item.id);
     noteOverdue(parts, tickCard(parts, now));
   }
 
@@ -204,19 +176,14 @@ function render() {
     }
   }
 
-  const count = sorted.length;
-  $("queue-count").textContent = queue.loaded ? `(${count} open)` : "";
+  const total = sorted.length;
+  $("queue-count").textContent = queue.loaded ? `(${total} open)` : "";
   $("queue-loading").hidden = queue.loaded;
-  $("queue-empty").hidden = !queue.loaded || count > 0;
+  $("queue-empty").hidden = !queue.loaded || total > 0;
 
   const recent = $("recent");
   recent.replaceChildren(...queue.recent.map(recentEntry));
   $("recent-empty").hidden = queue.recent.length > 0;
-}
-
-function focusFirstAction(parts) {
-  const button = Object.values(parts.buttons).find((b) => !b.hidden);
-  (button ?? parts.title).focus();
 }
 
 function noteOverdue(parts, sla) {
@@ -229,14 +196,11 @@ function noteOverdue(parts, sla) {
 
 function tick() {
   const now = serverNow();
-  for (const parts of cards.values()) noteOverdue(parts, tickCard(parts, now));
-  for (const parts of reportCards.values()) tickReportCard(parts, now);
+  for (const parts of escalations.cards.values()) noteOverdue(parts, tickCard(parts, now));
+  for (const parts of reports.cards.values()) tickReportCard(parts, now);
 }
 
 // --- actions --------------------------------------------------------------------------------
-
-const about = (item) =>
-  `${severityText(item.severity)} · ${categoryText(item.category)} · ${item.pseudonym} in ${item.roomTitle}`;
 
 function messageOf(error) {
   if (error && typeof error.message === "string" && error.message) {
@@ -247,57 +211,51 @@ function messageOf(error) {
   return "Something went wrong. Please try again.";
 }
 
-async function run(item, work, { done }) {
-  if (busy.has(item.id)) return;
-  busy.add(item.id);
-  const parts = cards.get(item.id);
-  parts?.li.setAttribute("aria-busy", "true");
+/**
+ * Run `work()` for the item on one card of `list` (escalations or reports): the card is busy
+ * meanwhile (one action at a time), and its result line and the live region say how it
+ * went: `done(answer)`, or the reason it failed.
+ */
+async function runOnCard(list, item, work, done) {
+  if (list.busy.has(item.id)) return null;
+  list.busy.add(item.id);
+  list.cards.get(item.id)?.li.setAttribute("aria-busy", "true");
   try {
     const answer = await work();
-    const current = cards.get(item.id);
-    if (current && done) setResult(current, done(answer));
-    if (done) announce(done(answer));
+    const text = done(answer);
+    const current = list.cards.get(item.id);
+    if (current) setResult(current, text);
+    announce(text);
     return answer;
   } catch (error) {
-    const current = cards.get(item.id);
+    const current = list.cards.get(item.id);
     if (current) setResult(current, messageOf(error), { error: true });
     announce(messageOf(error));
     return null;
   } finally {
-    busy.delete(item.id);
-    cards.get(item.id)?.li.removeAttribute("aria-busy");
+    list.busy.delete(item.id);
+    list.cards.get(item.id)?.li.removeAttribute("aria-busy");
   }
 }
 
+// The escalation actions that need no dialog: the frame, and what is said when it is done.
+const QUICK_ACTIONS = {
+  ack: [ackFrame, () => `Acknowledged at ${formatTime(Date.now())}.`],
+  progress: [progressFrame, () => "Marked in progress."],
+  support: [
+    supportFrame,
+    ({ room }) => `Support room opened: ${room ?? "(no name)"}. The member has been offered it privately.`,
+  ],
+};
+
 function onAction(name, item, button) {
-  switch (name) {
-    case "ack":
-      run(item, () => socket.request((ref) => ackFrame(item.id, ref)), {
-        done: () => `Acknowledged at ${formatTime(Date.now())}.`,
-      });
-      break;
-    case "progress":
-      run(item, () => socket.request((ref) => progressFrame(item.id, ref)), {
-        done: () => "Marked in progress.",
-      });
-      break;
-    case "support":
-      run(item, () => socket.request((ref) => supportFrame(item.id, ref)), {
-        done: ({ room }) =>
-          `Support room opened: ${room ?? "(no name)"}. The member has been offered it privately.`,
-      });
-      break;
-    case "view":
-      openView(item, button);
-      break;
-    case "note":
-      openForm("note", item, button);
-      break;
-    case "resolve":
-      openForm("resolve", item, button);
-      break;
-    default:
-      break;
+  if (Object.hasOwn(QUICK_ACTIONS, name)) {
+    const [frame, done] = QUICK_ACTIONS[name];
+    runOnCard(escalations, item, () => socket.request((ref) => frame(item.id, ref)), done);
+  } else if (name === "view") {
+    openView(item, button);
+  } else if (name === "note" || name === "resolve") {
+    openForm(name, item, button);
   }
 }
 
@@ -325,13 +283,13 @@ function restoreFocus() {
     return;
   }
   const card = target?.closest?.("li.esc");
-  if (card?.isConnected) focusFirstAction(cards.get(Number(card.dataset.id)));
+  if (card?.isConnected) focusFirstAction(escalations.cards.get(Number(card.dataset.id)));
   else $("queue-title").focus();
 }
 
 async function openView(item, button) {
   const dialog = $("view-dialog");
-  $("view-about").textContent = about(item);
+  $("view-about").textContent = aboutItem(item);
   $("view-status").textContent = "Loading…";
   for (const id of ["view-excerpt", "view-excerpt-title", "view-notes", "view-notes-title"]) $(id).hidden = true;
   $("view-notes").replaceChildren();
@@ -365,70 +323,106 @@ async function openView(item, button) {
   }
 }
 
+// --- dialogs with a text to send ----------------------------------------------------------------
+
+/** Result words on a card that is still there, and read out. */
+function tellOnCard(list, item, text) {
+  const parts = list.cards.get(item.id);
+  if (parts) setResult(parts, text);
+  announce(text);
+}
+
+// Each dialog `<kind>-dialog` with its form `<kind>-form`: the text field and its limits,
+// what the dialog is about, the request it sends and what is said when it is done.
+const FORMS = {
+  note: {
+    field: "note-text",
+    about: aboutItem,
+    empty: "Write the note first.",
+    max: NOTE_MAX_CHARS,
+    tooLong: `Notes are limited to ${NOTE_MAX_CHARS} characters.`,
+    send: (item, text) => socket.request((ref) => noteFrame(item.id, ref, text)),
+    done: (item) => tellOnCard(escalations, item, "Note added."),
+  },
+  resolve: {
+    field: "resolve-outcome",
+    about: aboutItem,
+    empty: "Write a short outcome first.",
+    max: OUTCOME_MAX_CHARS,
+    tooLong: `The outcome is limited to ${OUTCOME_MAX_CHARS} characters.`,
+    reset: () => {
+      $("resolve-false-alarm").checked = false;
+    },
+    read: () => ({ falseAlarm: $("resolve-false-alarm").checked }),
+    send: (item, text, { falseAlarm }) => socket.request((ref) => resolveFrame(item.id, ref, text, falseAlarm)),
+    done: (item, { falseAlarm }) => announce(`${statusText(falseAlarm ? "false_alarm" : "resolved")}: ${aboutItem(item)}.`),
+  },
+  reply: {
+    field: "reply-text",
+    about: aboutReport,
+    empty: "Write the reply first.",
+    max: REPLY_MAX_CHARS,
+    tooLong: `A reply is limited to ${REPLY_MAX_CHARS.toLocaleString("en-GB")} characters.`,
+    send: (item, text) => socket.request((ref) => reportReplyFrame(item.id, ref, text)),
+    done: (item) => tellOnCard(reports, item, "Reply sent privately to the person who made the report."),
+  },
+  close: {
+    field: "close-outcome",
+    about: aboutReport,
+    empty: "Write a short outcome first.",
+    max: OUTCOME_MAX_CHARS,
+    tooLong: `The outcome is limited to ${OUTCOME_MAX_CHARS.toLocaleString("en-GB")} characters.`,
+    send: (item, text) => {
+      closingReports.add(item.id); // its card leaves: not "closed by a colleague"
+      return socket.request((ref) => reportCloseFrame(item.id, ref, text)).catch((error) => {
+        closingReports.delete(item.id);
+        throw error;
+      });
+    },
+    done: (item) => announce(`Report closed: ${aboutReport(item)}.`),
+  },
+};
+
 let formItem = null;
 
 function openForm(kind, item, button) {
+  const form = FORMS[kind];
   formItem = item;
-  $(`${kind}-about`).textContent = about(item);
+  $(`${kind}-about`).textContent = form.about(item);
   $(`${kind}-error`).textContent = "";
-  if (kind === "note") $("note-text").value = "";
-  if (kind === "resolve") {
-    $("resolve-outcome").value = "";
-    $("resolve-false-alarm").checked = false;
-  }
+  $(form.field).value = "";
+  form.reset?.();
   openDialog($(`${kind}-dialog`), button);
-  $(kind === "note" ? "note-text" : "resolve-outcome").focus();
+  $(form.field).focus();
 }
 
-async function submitNote(event) {
-  event.preventDefault();
-  const item = formItem;
-  const text = $("note-text").value.trim();
-  if (!item) return;
-  if (!text) {
-    $("note-error").textContent = "Write the note first.";
-    $("note-text").focus();
-    return;
-  }
-  if (text.length > NOTE_MAX_CHARS) {
-    $("note-error").textContent = `Notes are limited to ${NOTE_MAX_CHARS} characters.`;
-    return;
-  }
-  try {
-    await socket.request((ref) => noteFrame(item.id, ref, text));
-  } catch (error) {
-    $("note-error").textContent = messageOf(error);
-    return;
-  }
-  $("note-dialog").close();
-  const parts = cards.get(item.id);
-  if (parts) setResult(parts, "Note added.");
-  announce("Note added.");
+/** Check the form's text; returns it trimmed, or null after saying what is wrong. */
+function formText(kind) {
+  const { field, empty, max, tooLong } = FORMS[kind];
+  const text = $(field).value.trim();
+  const problem = !text ? empty : text.length > max ? tooLong : "";
+  if (!problem) return text;
+  $(`${kind}-error`).textContent = problem;
+  $(field).focus();
+  return null;
 }
 
-async function submitResolve(event) {
+async function submitForm(kind, event) {
   event.preventDefault();
+  const form = FORMS[kind];
   const item = formItem;
-  const outcome = $("resolve-outcome").value.trim();
-  const falseAlarm = $("resolve-false-alarm").checked;
+  const extra = form.read?.() ?? {};
   if (!item) return;
-  if (!outcome) {
-    $("resolve-error").textContent = "Write a short outcome first.";
-    $("resolve-outcome").focus();
-    return;
-  }
-  if (outcome.length > OUTCOME_MAX_CHARS) {
-    $("resolve-error").textContent = `The outcome is limited to ${OUTCOME_MAX_CHARS} characters.`;
-    return;
-  }
+  const text = formText(kind);
+  if (text === null) return;
   try {
-    await socket.request((ref) => resolveFrame(item.id, ref, outcome, falseAlarm));
+    await form.send(item, text, extra);
   } catch (error) {
-    $("resolve-error").textContent = messageOf(error);
+    $(`${kind}-error`).textContent = messageOf(error);
     return;
   }
-  $("resolve-dialog").close();
-  announce(`${falseAlarm ? statusText("false_alarm") : statusText("resolved")}: ${about(item)}.`);
+  $(`${kind}-dialog`).close();
+  form.done(item, extra);
 }
 
 function initDialogs() {
@@ -441,10 +435,9 @@ function initDialogs() {
       restoreFocus();
     });
   }
-  $("note-form").addEventListener("submit", submitNote);
-  $("resolve-form").addEventListener("submit", submitResolve);
-  $("reply-form").addEventListener("submit", submitReply);
-  $("close-form").addEventListener("submit", submitClose);
+  for (const kind of Object.keys(FORMS)) {
+    $(`${kind}-form`).addEventListener("submit", (event) => submitForm(kind, event));
+  }
 }
 
 // --- reports --------------------------------------------------------------------------------
@@ -457,26 +450,10 @@ function renderReports() {
   const now = serverNow();
 
   const sorted = reportList.sorted();
-  const keep = new Set(sorted.map((item) => item.id));
-  for (const [id, parts] of reportCards) {
-    if (!keep.has(id)) {
-      parts.li.remove();
-      reportCards.delete(id);
-    }
-  }
-  let previous = null;
-  for (const item of sorted) {
-    let parts = reportCards.get(item.id);
-    if (!parts) {
-      parts = buildReportCard(item, onReportAction);
-      reportCards.set(item.id, parts);
-    } else if (parts.item !== item) {
-      updateReportCard(parts, item, now);
-    }
-    const expected = previous ? previous.nextSibling : list.firstChild;
-    if (expected !== parts.li) list.insertBefore(parts.li, expected);
-    previous = parts.li;
-  }
+  syncCards(list, reports.cards, sorted, {
+    build: (item) => buildReportCard(item, onReportAction),
+    update: (parts, item) => updateReportCard(parts, item, now),
+  });
 
   // Focus in a card that left (closed) goes to the next card, or to the list's heading.
   if (focusedCard && !focusedCard.isConnected) {
@@ -486,32 +463,10 @@ function renderReports() {
     focused.focus(); // moved to keep the order: keep focus where it was
   }
 
-  const count = sorted.length;
-  $("reports-count").textContent = reportList.loaded ? `(${count} open)` : "";
+  const total = sorted.length;
+  $("reports-count").textContent = reportList.loaded ? `(${total} open)` : "";
   $("reports-loading").hidden = reportList.loaded;
-  $("reports-empty").hidden = !reportList.loaded || count > 0;
-}
-
-async function runReport(item, work, { done }) {
-  if (reportBusy.has(item.id)) return null;
-  reportBusy.add(item.id);
-  reportCards.get(item.id)?.li.setAttribute("aria-busy", "true");
-  try {
-    const answer = await work();
-    const text = done(answer);
-    const current = reportCards.get(item.id);
-    if (current) setReportResult(current, text);
-    announce(text);
-    return answer;
-  } catch (error) {
-    const current = reportCards.get(item.id);
-    if (current) setReportResult(current, messageOf(error), { error: true });
-    announce(messageOf(error));
-    return null;
-  } finally {
-    reportBusy.delete(item.id);
-    reportCards.get(item.id)?.li.removeAttribute("aria-busy");
-  }
+  $("reports-empty").hidden = !reportList.loaded || total > 0;
 }
 
 function onReportAction(name, item, button) {
@@ -520,16 +475,16 @@ function onReportAction(name, item, button) {
       readReport(item);
       break;
     case "hide": {
-      const parts = reportCards.get(item.id);
+      const parts = reports.cards.get(item.id);
       if (parts) {
         hideReportContent(parts);
-        setReportResult(parts, "");
+        setResult(parts, "");
       }
       break;
     }
     case "reply":
     case "close":
-      openReportForm(name, item, button);
+      openForm(name, item, button);
       break;
     default:
       break;
@@ -538,87 +493,17 @@ function onReportAction(name, item, button) {
 
 /** report_view: an audited read; the text is shown in the card until hidden or closed. */
 function readReport(item) {
-  runReport(
+  runOnCard(
+    reports,
     item,
     async () => {
       const { report } = await socket.request((ref) => reportViewFrame(item.id, ref), { reportId: item.id });
-      const parts = reportCards.get(item.id);
+      const parts = reports.cards.get(item.id);
       if (parts) showReportContent(parts, report);
       return report;
     },
-    { done: () => "Message shown below. This view is recorded in the audit log." },
+    () => "Message shown below. This view is recorded in the audit log.",
   );
-}
-
-function openReportForm(kind, item, button) {
-  formItem = item;
-  $(`${kind}-about`).textContent = aboutReport(item);
-  $(`${kind}-error`).textContent = "";
-  const field = $(kind === "reply" ? "reply-text" : "close-outcome");
-  field.value = "";
-  openDialog($(`${kind}-dialog`), button);
-  field.focus();
-}
-
-/** Check a form field; returns the trimmed text, or null after saying what is wrong. */
-function formText(fieldId, errorId, { empty, max, what }) {
-  const text = $(fieldId).value.trim();
-  if (!text) {
-    $(errorId).textContent = empty;
-    $(fieldId).focus();
-    return null;
-  }
-  if (text.length > max) {
-    $(errorId).textContent = `${what} is limited to ${max.toLocaleString("en-GB")} characters.`;
-    $(fieldId).focus();
-    return null;
-  }
-  return text;
-}
-
-async function submitReply(event) {
-  event.preventDefault();
-  const item = formItem;
-  if (!item) return;
-  const text = formText("reply-text", "reply-error", {
-    empty: "Write the reply first.",
-    max: REPLY_MAX_CHARS,
-    what: "A reply",
-  });
-  if (text === null) return;
-  try {
-    await socket.request((ref) => reportReplyFrame(item.id, ref, text));
-  } catch (error) {
-    $("reply-error").textContent = messageOf(error);
-    return;
-  }
-  $("reply-dialog").close();
-  const parts = reportCards.get(item.id);
-  const done = "Reply sent privately to the person who made the report.";
-  if (parts) setReportResult(parts, done);
-  announce(done);
-}
-
-async function submitClose(event) {
-  event.preventDefault();
-  const item = formItem;
-  if (!item) return;
-  const outcome = formText("close-outcome", "close-error", {
-    empty: "Write a short outcome first.",
-    max: OUTCOME_MAX_CHARS,
-    what: "The outcome",
-  });
-  if (outcome === null) return;
-  closingReports.add(item.id);
-  try {
-    await socket.request((ref) => reportCloseFrame(item.id, ref, outcome));
-  } catch (error) {
-    closingReports.delete(item.id);
-    $("close-error").textContent = messageOf(error);
-    return;
-  }
-  $("close-dialog").close();
-  announce(`Report closed: ${aboutReport(item)}.`);
 }
 
 // --- signing in and out ---------------------------------------------------------------------
@@ -660,8 +545,6 @@ function showSignIn() {
   showView("signin", { focus: false });
   $("signin-username").focus();
 }
-
-const sentence = (text) => (text ? text[0].toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : "");
 
 function explainSignInError(caught) {
   if (!(caught instanceof ApiError)) return messageOf(caught);
@@ -769,8 +652,7 @@ function begin(role) {
 }
 
 function showFacilitator() {
-  $("who").hidden = false;
-  $("who-name").textContent = signedInAs ? `Signed in as ${signedInAs}` : "Signed in";
+  showWho();
   setConnection("signed-out");
   showView("facilitator");
 }
@@ -786,12 +668,12 @@ function startSession() {
 function endSession() {
   socket.stop();
   queue.clear();
-  for (const parts of cards.values()) parts.li.remove();
-  cards.clear();
-  overdueAnnounced.clear();
   reportList.clear();
-  for (const parts of reportCards.values()) parts.li.remove();
-  reportCards.clear();
+  for (const list of [escalations, reports]) {
+    for (const parts of list.cards.values()) parts.li.remove();
+    list.cards.clear();
+  }
+  overdueAnnounced.clear();
   closingReports.clear();
   for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
   signedInAs = "";

@@ -2,9 +2,9 @@
 // facilitators and by moderators and staff who held a room. The text is sent once and then
 // cleared from the page.
 
+import { $ } from "../core/dom.js";
 import { fileDebrief } from "./api.js";
 
-const $ = (id) => document.getElementById(id);
 export const DEBRIEF_MAX_CHARS = 8000;
 
 function today() {

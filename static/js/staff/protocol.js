@@ -1,6 +1,21 @@
 // The staff socket (/ws/staff/, docs/escalation.md; the server side is rooms/protocol.py):
-// frame builders for staff actions and a checked parser for what the server sends. No other
-// staff module builds or reads raw socket JSON.
+// frame builders for staff actions and a checked parser for what the server sends, on top of
+// what every socket shares (../core/protocol.js: close codes, ping, done, error, the checks
+// and the decoding). No other staff module builds or reads raw socket JSON.
+
+import {
+  COMMON_READERS,
+  Close,
+  CommonType,
+  encode,
+  isId,
+  isObject,
+  isOptional,
+  isSeq as isCount,
+  isString,
+  isTime,
+  parseFrame,
+} from "../core/protocol.js";
 
 export const StaffServerType = Object.freeze({
   ESCALATIONS: "escalations", // the full open snapshot, sent on every connect
@@ -8,25 +23,15 @@ export const StaffServerType = Object.freeze({
   DETAIL: "escalation_detail", // the answer to esc_view: decrypted excerpt and notes
   REPORTS: "reports", // every open report, sent on every connect after the escalations
   REPORT: "report", // one new or changed report; also the answer to report_view (with text)
-  DONE: "done", // an action succeeded; `ref` echoes the request
-  ERROR: "error",
-  PONG: "pong",
+  ...CommonType, // done (an action succeeded; `ref` echoes the request), error, pong
 });
 
-export const StaffClose = Object.freeze({
-  UNAUTHENTICATED: 4001, // no session, or it expired
-  FORBIDDEN: 4003, // signed in, but not moderator, staff or admin
-  SESSION_ENDED: 4011, // signed out (possibly in another tab), or the role changed
-});
+// On the staff socket: 4001 no session, or it expired; 4003 signed in, but not moderator,
+// staff or admin; 4011 signed out (possibly in another tab), or the role changed.
+const SIGN_IN_AGAIN = new Set([Close.UNAUTHENTICATED, Close.FORBIDDEN, Close.SESSION_ENDED]);
 
 /** Close codes after which reconnecting cannot help: the person has to sign in again. */
-export function closeNeedsSignIn(code) {
-  return (
-    code === StaffClose.UNAUTHENTICATED ||
-    code === StaffClose.FORBIDDEN ||
-    code === StaffClose.SESSION_ENDED
-  );
-}
+export const closeNeedsSignIn = (code) => SIGN_IN_AGAIN.has(code);
 
 export const Status = Object.freeze({
   OPEN: "open",
@@ -56,15 +61,8 @@ export const ReportStatus = Object.freeze({ OPEN: "open", CLOSED: "closed" });
 
 // --- client frames --------------------------------------------------------------------------
 
-let refCounter = 0;
-
-/** A reference for one request; the server answers `done` or `error` with the same ref. */
-export function newRef() {
-  refCounter += 1;
-  return `r${refCounter}-${Date.now().toString(36)}`;
-}
-
-const encode = (frame) => JSON.stringify(frame);
+// Each action takes the `ref` the socket gives it (core/protocol.js newRef); the server
+// answers `done` or `error` with the same ref.
 
 export const ackFrame = (id, ref) => encode({ type: "esc_ack", id, ref });
 export const progressFrame = (id, ref) => encode({ type: "esc_progress", id, ref });
@@ -73,19 +71,11 @@ export const viewFrame = (id, ref) => encode({ type: "esc_view", id, ref });
 export const supportFrame = (id, ref) => encode({ type: "esc_support", id, ref });
 export const resolveFrame = (id, ref, outcome, falseAlarm) =>
   encode({ type: "esc_resolve", id, ref, outcome, false_alarm: Boolean(falseAlarm) });
-export const pingFrame = () => encode({ type: "ping" });
 export const reportViewFrame = (id, ref) => encode({ type: "report_view", id, ref });
 export const reportReplyFrame = (id, ref, text) => encode({ type: "report_reply", id, ref, text });
 export const reportCloseFrame = (id, ref, outcome) => encode({ type: "report_close", id, ref, outcome });
 
 // --- server frames --------------------------------------------------------------------------
-
-const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-const isString = (v) => typeof v === "string";
-const isId = (v) => Number.isSafeInteger(v) && v >= 1;
-const isCount = (v) => Number.isSafeInteger(v) && v >= 0;
-const isTime = (v) => isString(v) && !Number.isNaN(Date.parse(v));
-const isOptional = (v, check) => v === undefined || v === null || check(v);
 
 /** A checked copy of one EscalationItem, or null. Times become milliseconds. */
 export function parseItem(v) {
@@ -169,43 +159,27 @@ function parseDetail(f) {
   return { type: StaffServerType.DETAIL, id: f.id, excerpt: isString(f.excerpt) ? f.excerpt : null, notes };
 }
 
+const checkedItems = (parse) => (f) =>
+  Array.isArray(f.items) ? { type: f.type, items: f.items.map(parse).filter((item) => item !== null) } : null;
+const checkedItem = (parse) => (f) => {
+  const item = parse(f.item);
+  return item ? { type: f.type, item } : null;
+};
+
+const READERS = {
+  ...COMMON_READERS,
+  [StaffServerType.ESCALATIONS]: checkedItems(parseItem),
+  [StaffServerType.ESCALATION]: checkedItem(parseItem),
+  [StaffServerType.DETAIL]: parseDetail,
+  [StaffServerType.REPORTS]: checkedItems(parseReportItem),
+  [StaffServerType.REPORT]: checkedItem(parseReportItem),
+  // `room`: the support room esc_support opened.
+  [StaffServerType.DONE]: (f) => (isString(f.ref) ? { type: f.type, ref: f.ref, room: isString(f.room) ? f.room : null } : null),
+};
+
 /**
  * Parse one text frame from the staff socket. Returns a checked frame, or null for anything
  * malformed. Items that do not check out are dropped from a snapshot, never the whole
  * snapshot; frames of types this version does not know are returned for the caller to ignore.
  */
-export function parseStaffFrame(text) {
-  if (typeof text !== "string") return null;
-  let f;
-  try {
-    f = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isObject(f) || !isString(f.type)) return null;
-  switch (f.type) {
-    case StaffServerType.ESCALATIONS:
-      if (!Array.isArray(f.items)) return null;
-      return { type: f.type, items: f.items.map(parseItem).filter((item) => item !== null) };
-    case StaffServerType.ESCALATION: {
-      const item = parseItem(f.item);
-      return item ? { type: f.type, item } : null;
-    }
-    case StaffServerType.DETAIL:
-      return parseDetail(f);
-    case StaffServerType.REPORTS:
-      if (!Array.isArray(f.items)) return null;
-      return { type: f.type, items: f.items.map(parseReportItem).filter((item) => item !== null) };
-    case StaffServerType.REPORT: {
-      const item = parseReportItem(f.item);
-      return item ? { type: f.type, item } : null;
-    }
-    case StaffServerType.DONE:
-      return isString(f.ref) ? { type: f.type, ref: f.ref, room: isString(f.room) ? f.room : null } : null;
-    case StaffServerType.ERROR:
-      if (!isString(f.code) || !isString(f.message) || !isOptional(f.ref, isString)) return null;
-      return { type: f.type, code: f.code, message: f.message, ref: isString(f.ref) ? f.ref : null };
-    default:
-      return f;
-  }
-}
+export const parseStaffFrame = (text) => parseFrame(text, READERS);

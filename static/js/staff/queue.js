@@ -1,42 +1,23 @@
-// The queue's state: the open items by id, and a short list of items resolved during this
-// session (kept in memory only, never stored). A snapshot REPLACES the open list; an
-// `escalation` frame then adds, updates or (once resolved) removes one item.
+// The queue's state: the open items by id (an OpenList: a snapshot replaces it), and a short
+// list of items resolved during this session (kept in memory only, never stored). An
+// `escalation` frame adds, updates or (once resolved) removes one item.
 
+import { OpenList } from "./openlist.js";
 import { OPEN_STATUSES, STATUS_RANK, Status } from "./protocol.js";
 
 const RECENT_LIMIT = 10;
 
-export class Queue {
+export class Queue extends OpenList {
   constructor() {
-    this.open = new Map(); // id -> item
+    super((item) => OPEN_STATUSES.has(item.status));
     this.recent = []; // newest first: {item, note}
-    this.loaded = false;
   }
 
-  /**
-   * Replace the open list with a snapshot. Returns {added, closed}: items that were not known
-   * before (new while disconnected), and known items missing from the snapshot (closed by
-   * someone else while this page was disconnected).
-   */
+  /** Replace the open list with a snapshot (OpenList). Returns {added, closed, first}. */
   replace(items) {
-    const before = this.open;
-    const first = !this.loaded;
-    this.open = new Map();
-    const added = [];
-    for (const item of items) {
-      if (!OPEN_STATUSES.has(item.status)) continue;
-      this.open.set(item.id, item);
-      if (!first && !before.has(item.id)) added.push(item);
-    }
-    const closed = [];
-    for (const [id, item] of before) {
-      if (!this.open.has(id)) {
-        closed.push(item);
-        this.remember(item, "Closed by a colleague while this page was reconnecting.");
-      }
-    }
-    this.loaded = true;
-    return { added, closed, first };
+    const { added, gone, first } = super.replace(items);
+    for (const item of gone) this.remember(item, "Closed by a colleague while this page was reconnecting.");
+    return { added, closed: gone, first };
   }
 
   /**
@@ -72,8 +53,7 @@ export class Queue {
   }
 
   clear() {
-    this.open = new Map();
+    super.clear();
     this.recent = [];
-    this.loaded = false;
   }
 }

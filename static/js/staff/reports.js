@@ -1,31 +1,20 @@
-// The open reports: by id, newest first. A `reports` snapshot REPLACES the list (so a report
-// closed by a colleague while this page was disconnected goes); a `report` frame then adds,
-// updates or (once closed) removes one. Items here never hold the decrypted message or note.
+// The open reports: by id, newest first (an OpenList: a `reports` snapshot replaces the list);
+// a `report` frame then adds, updates or (once closed) removes one. Items here never hold the
+// decrypted message or note.
 
+import { OpenList } from "./openlist.js";
 import { ReportStatus } from "./protocol.js";
 
-export class ReportList {
+export class ReportList extends OpenList {
   constructor() {
-    this.open = new Map(); // id -> item
+    super((item) => item.status === ReportStatus.OPEN);
     this.closed = new Set(); // ids seen closed: a late copy of an older state is ignored
-    this.loaded = false;
   }
 
-  /** Replace the list with a snapshot. Returns {added, gone, first}. */
   replace(items) {
-    const before = this.open;
-    const first = !this.loaded;
-    this.open = new Map();
-    const added = [];
-    for (const item of items) {
-      if (item.status !== ReportStatus.OPEN) continue;
-      this.open.set(item.id, item);
-      if (!first && !before.has(item.id)) added.push(item);
-    }
-    const gone = [...before.values()].filter((item) => !this.open.has(item.id));
-    for (const item of gone) this.closed.add(item.id);
-    this.loaded = true;
-    return { added, gone, first };
+    const result = super.replace(items);
+    for (const item of result.gone) this.closed.add(item.id);
+    return result;
   }
 
   /** Apply one update: "added", "updated", "closed" or "ignored" (stale, or never open here). */
@@ -49,8 +38,7 @@ export class ReportList {
   }
 
   clear() {
-    this.open = new Map();
+    super.clear();
     this.closed = new Set();
-    this.loaded = false;
   }
 }

@@ -1,35 +1,16 @@
-// The staff socket: connect, reconnect with exponential back-off and jitter, keep-alive
-// pings, and request/answer matching by `ref`. The server sends the full open snapshots
-// (escalations, then reports) on every connect, so a reconnect never loses an item (the
-// queue and the report list replace their lists with them).
+// The staff socket, on the shared one (../core/socket.js: reconnecting with back-off and
+// jitter, the watchdog, requests matched to answers by `ref`). The server sends the full open
+// snapshots (escalations, then reports) on every connect, so a reconnect never loses an item
+// (the queue and the report list replace their lists with them); the server sends no
+// heartbeats here, so the page pings.
 
-import {
-  StaffServerType,
-  closeNeedsSignIn,
-  newRef,
-  parseStaffFrame,
-  pingFrame,
-} from "./protocol.js";
+import { ActionError, ReconnectingSocket } from "../core/socket.js";
+import { StaffServerType, closeNeedsSignIn, parseStaffFrame } from "./protocol.js";
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
-const CONNECT_TIMEOUT_MS = 15_000; // a handshake lost in a dead network may never close
 const PING_EVERY_MS = 25_000;
-const PONG_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 15_000;
+const PONG_TIMEOUT_MS = 10_000; // no answer to a ping by then: the connection died without closing
 
-/** Exponential, capped, with "equal jitter": half fixed, half random. */
-export function backoffDelay(attempt, random = Math.random) {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return cap / 2 + (random() * cap) / 2;
-}
-
-export class RequestError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
+export { ActionError };
 
 /**
  * `handlers`: onState(state) with "connecting" | "live" | "reconnecting" | "signed-out";
@@ -37,109 +18,57 @@ export class RequestError extends Error {
  * Report items passed to onReports/onReport never carry the decrypted message or note: those
  * come only to the request that read them (see `request`'s `reportId`).
  */
-export class StaffSocket {
+export class StaffSocket extends ReconnectingSocket {
   constructor(handlers) {
+    super({
+      path: "/ws/staff/",
+      parse: parseStaffFrame,
+      words: {
+        notConnected: "The dashboard is reconnecting. Try again when it says Live.",
+        noAnswer: "The server did not answer in time. Please check and try again.",
+        dropped: "The connection dropped before the server answered. Please try again.",
+      },
+    });
     this.handlers = handlers;
-    this.ws = null;
-    this.attempt = 0;
-    this.everLive = false;
-    this.stopped = true;
-    this.reconnectTimer = null;
-    this.connectTimer = null;
-    this.pingTimer = null;
-    this.pongTimer = null;
-    this.pending = new Map(); // ref -> {resolve, reject, timer, viewId, reportId}
     this.details = new Map(); // escalation id -> the latest escalation_detail frame
     this.reportViews = new Map(); // report id -> the item read by a pending report_view
-    window.addEventListener("online", () => this.retryNow());
   }
 
-  start() {
-    this.stopped = false;
-    this.attempt = 0;
-    this.everLive = false;
-    this.connect();
+  connecting(again) {
+    this.handlers.onState(again ? "reconnecting" : "connecting");
   }
 
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.drop();
+  reconnecting() {
+    this.handlers.onState("reconnecting");
   }
 
-  /** Skip the rest of the back-off (the network came back). */
-  retryNow() {
-    if (!this.stopped && !this.ws && this.reconnectTimer !== null) {
-      clearTimeout(this.reconnectTimer);
-      this.connect();
-    }
+  dropped() {
+    this.reportViews.clear();
   }
 
-  connect() {
-    this.reconnectTimer = null;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(`${scheme}//${location.host}/ws/staff/`);
-    } catch {
+  afterClose(code) {
+    if (!closeNeedsSignIn(code)) {
       this.scheduleReconnect();
       return;
     }
-    this.ws = ws;
-    this.handlers.onState(this.everLive ? "reconnecting" : "connecting");
-    this.connectTimer = setTimeout(() => {
-      if (this.ws === ws && ws.readyState !== WebSocket.OPEN) ws.close();
-    }, CONNECT_TIMEOUT_MS);
-    ws.addEventListener("message", (event) => {
-      if (this.ws === ws) this.receive(event.data);
-    });
-    ws.addEventListener("close", (event) => {
-      if (this.ws !== ws) return;
-      this.drop();
-      if (this.stopped) return;
-      if (closeNeedsSignIn(event.code)) {
-        this.stopped = true;
-        this.handlers.onState("signed-out");
-        this.handlers.onSignedOut(event.code);
-        return;
-      }
-      this.scheduleReconnect();
-    });
+    this.stop();
+    this.handlers.onState("signed-out");
+    this.handlers.onSignedOut(code);
   }
 
-  /** Forget the current socket; every request waiting on it fails. */
-  drop() {
-    clearTimeout(this.connectTimer);
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
-    this.reportViews.clear();
-    for (const [ref, waiting] of this.pending) {
-      clearTimeout(waiting.timer);
-      waiting.reject(new RequestError("disconnected", "The connection dropped before the server answered. Please try again."));
-      this.pending.delete(ref);
-    }
+  settled(waiting) {
+    if (waiting.viewId) this.details.delete(waiting.viewId);
+    if (waiting.reportId) this.reportViews.delete(waiting.reportId);
   }
 
-  scheduleReconnect() {
-    const delay = backoffDelay(this.attempt);
-    this.attempt += 1;
-    this.handlers.onState("reconnecting");
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
-  }
-
-  receive(text) {
-    const frame = parseStaffFrame(text);
+  receive(frame) {
     if (!frame) return;
     switch (frame.type) {
       case StaffServerType.ESCALATIONS:
         // The snapshot arrives first on every connect: only now is the queue live.
-        clearTimeout(this.connectTimer);
-        this.attempt = 0;
-        this.everLive = true;
-        this.startPings();
+        this.ready = true;
+        this.connected(PING_EVERY_MS + PONG_TIMEOUT_MS);
+        this.keepAlive(PING_EVERY_MS);
         this.handlers.onSnapshot(frame.items);
         this.handlers.onState("live");
         break;
@@ -154,83 +83,31 @@ export class StaffSocket {
         break;
       case StaffServerType.REPORT:
         // The server answers report_view with the item (text included) just before `done`.
-        if (this.readingReport(frame.item.id)) this.reportViews.set(frame.item.id, frame.item);
+        if (this.waitingFor("reportId", frame.item.id)) this.reportViews.set(frame.item.id, frame.item);
         this.handlers.onReport(withoutContent(frame.item));
         break;
       case StaffServerType.DONE:
-        this.settle(frame.ref, (waiting) => {
-          const detail = waiting.viewId ? this.details.get(waiting.viewId) ?? null : null;
-          if (waiting.viewId) this.details.delete(waiting.viewId);
-          const report = waiting.reportId ? this.reportViews.get(waiting.reportId) ?? null : null;
-          if (waiting.reportId) this.reportViews.delete(waiting.reportId);
-          waiting.resolve({ room: frame.room, detail, report });
-        });
+        this.settle(frame.ref, null, (waiting) => ({
+          room: frame.room,
+          detail: (waiting.viewId && this.details.get(waiting.viewId)) ?? null,
+          report: (waiting.reportId && this.reportViews.get(waiting.reportId)) ?? null,
+        }));
         break;
       case StaffServerType.ERROR:
-        if (frame.ref) {
-          this.settle(frame.ref, (waiting) => waiting.reject(new RequestError(frame.code, frame.message)));
-        }
-        break;
-      case StaffServerType.PONG:
-        clearTimeout(this.pongTimer);
+        if (frame.ref) this.settle(frame.ref, new ActionError(frame.message, frame.code));
         break;
       default:
-        break; // a newer server may send frames this version does not know
+        break; // pong (the watchdog has seen it), or a frame a newer server sends
     }
-  }
-
-  readingReport(id) {
-    for (const waiting of this.pending.values()) if (waiting.reportId === id) return true;
-    return false;
-  }
-
-  settle(ref, action) {
-    const waiting = this.pending.get(ref);
-    if (!waiting) return;
-    clearTimeout(waiting.timer);
-    this.pending.delete(ref);
-    action(waiting);
-  }
-
-  startPings() {
-    clearInterval(this.pingTimer);
-    const ws = this.ws;
-    this.pingTimer = setInterval(() => {
-      if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
-      ws.send(pingFrame());
-      clearTimeout(this.pongTimer);
-      // No answer: the connection is dead without having closed. Close it and reconnect.
-      this.pongTimer = setTimeout(() => {
-        if (this.ws === ws) ws.close();
-      }, PONG_TIMEOUT_MS);
-    }, PING_EVERY_MS);
-  }
-
-  get live() {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN && this.everLive;
   }
 
   /**
    * Send one action built by `build(ref)`. Resolves with {room, detail, report} on `done`
-   * (`detail` for an escalation view, `report` for a report view); rejects with a
-   * RequestError on `error`, a dropped connection or no answer in time.
+   * (`detail` for an escalation view, `report` for a report view); rejects with an
+   * ActionError on `error`, a dropped connection or no answer in time.
    */
   request(build, { viewId = null, reportId = null } = {}) {
-    if (!this.live) {
-      return Promise.reject(
-        new RequestError("not_connected", "The dashboard is reconnecting. Try again when it says Live."),
-      );
-    }
-    const ref = newRef();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(ref);
-        if (reportId) this.reportViews.delete(reportId);
-        reject(new RequestError("timeout", "The server did not answer in time. Please check and try again."));
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(ref, { resolve, reject, timer, viewId, reportId });
-      this.ws.send(build(ref));
-    });
+    return super.request(build, { viewId, reportId });
   }
 }
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("moderation", "0006_drop_clear_outcomes"),
+        ("moderation", "0007_drop_clear_outcomes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -26,7 +26,7 @@ def end_linked_sessions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chatserver", "0001_initial"),
+        ("chatserver", "0003_stored_sessions"),
     ]
 
     operations = [

@@ -22,8 +22,8 @@ def keep_digests(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chatserver", "0001_initial"),
-        ("moderation", "0003_reports"),
+        ("chatserver", "0003_stored_sessions"),
+        ("moderation", "0004_audit_moves_to_chatserver"),
     ]
 
     operations = [

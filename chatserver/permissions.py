@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Final
 
-from rooms.errors import NotAllowed
-from rooms.models import Membership
+from chatserver.errors import NotAllowed
 
-Role = Membership.Role
-
-# Columns, from least to most trusted.
-ROLES: Final[tuple[str, ...]] = (
-    Role.MEMBER,
-    Role.FACILITATOR,
-    Role.MODERATOR,
-    Role.STAFF,
-    Role.ADMIN,
-)
+# The roles, from least to most trusted: the table's columns. ``rooms.models.Membership.Role``
+# holds the same names with the same labels (a test keeps them equal), so this module, which
+# both apps use, imports neither.
+ROLE_LABELS: Final[dict[str, str]] = {
+    "member": "Member",
+    "facilitator": "Peer facilitator",
+    "moderator": "Moderator",
+    "staff": "Professional staff",
+    "admin": "Admin",
+}
+ROLES: Final[tuple[str, ...]] = tuple(ROLE_LABELS)
 
 _M, _F, _MO, _S, _A = ROLES
 _EVERYONE = frozenset(ROLES)
@@ -79,7 +79,6 @@ ACTIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "verify_audit": (_ADMIN, "verify the audit log's hash chain"),
 }
 
-_ROLE_NAMES: Final[dict[str, str]] = {str(choice): label for choice, label in Role.choices}
 _PLURALS: Final[dict[str, str]] = {
     _M: "members",
     _F: "peer facilitators",
@@ -94,7 +93,7 @@ def can(role: str | None, action: str) -> bool:
     try:
         allowed, _ = ACTIONS[action]
     except KeyError:
-        raise KeyError(f"unknown action {action!r}; add it to moderation.permissions") from None
+        raise KeyError(f"unknown action {action!r}; add it to chatserver.permissions") from None
     return role is not None and role in allowed
 
 
@@ -106,7 +105,7 @@ def require(role: str | None, action: str) -> None:
     who = ", ".join(_PLURALS[r] for r in ROLES if r in allowed)
     if role is None:
         raise NotAllowed(f"sign in first: only {who} can {what}")
-    label = _ROLE_NAMES.get(role, role).lower()
+    label = ROLE_LABELS.get(role, role).lower()
     raise NotAllowed(f"your role ({label}) cannot {what}: only {who} can")
 
 
@@ -156,7 +155,7 @@ ADMIN_PERMISSIONS: Final[dict[str, tuple[str, ...]]] = {
         "moderation.add_debrief",
         "moderation.change_debrief",
     ),
-    "view_audit": ("moderation.view_auditentry",),
+    "view_audit": ("chatserver.view_auditentry",),
 }
 # Account administration is not a chat action, but only admins may do it.
 ADMIN_ONLY_PERMISSIONS: Final[tuple[str, ...]] = (
@@ -175,7 +174,7 @@ def admin_permissions_for(role: str) -> set[str]:
     granted = {
         perm for action, perms in ADMIN_PERMISSIONS.items() if can(role, action) for perm in perms
     }
-    if role == Role.ADMIN:
+    if role == _A:
         granted.update(ADMIN_ONLY_PERMISSIONS)
     return granted
 

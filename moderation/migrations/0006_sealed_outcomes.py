@@ -3,7 +3,7 @@
 # (moderation/staff_text.py), under the key that already seals those: an escalation's data
 # key; a report's key, or else the reporter's latest key in the room. Text whose key was
 # already destroyed (erasure, retention) cannot be sealed and is dropped, as the text beside
-# it can no longer be read either. The clear words go here, the clear columns next.
+# it can no longer be read either. The clear words go here, the clear columns next (0007).
 
 import json
 
@@ -68,7 +68,7 @@ def seal_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("moderation", "0004_staff_session_digest"),
+        ("moderation", "0005_staff_session_digest"),
         ("rooms", "0005_room_visibility_support"),
     ]
 
@@ -89,6 +89,6 @@ class Migration(migrations.Migration):
             field=models.BinaryField(null=True),
         ),
         # Not reversible: what was dropped cannot come back. The clear columns go in the
-        # next migration (PostgreSQL will not alter a table with row changes pending).
+        # next migration (0007) (PostgreSQL will not alter a table with row changes pending).
         migrations.RunPython(seal_existing, migrations.RunPython.noop),
     ]

@@ -30,9 +30,8 @@ def move_live_sessions(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
+        ("chatserver", "0002_keyed_audit_chain"),
         ("sessions", "0001_initial"),
     ]
 

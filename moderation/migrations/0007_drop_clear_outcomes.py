@@ -1,4 +1,4 @@
-# The clear outcome columns, now that migration 0005 has sealed what they held.
+# The clear outcome columns, now that migration 0006 has sealed what they held.
 
 from django.db import migrations
 
@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("moderation", "0005_sealed_outcomes"),
+        ("moderation", "0006_sealed_outcomes"),
     ]
 
     operations = [
