@@ -10,9 +10,8 @@ daphne process on PostgreSQL and Redis, with real websocket clients.
   that joined once kept everyone else out. Now members count while here, or for
   ``CHAT_ROOM_ACTIVE_MINUTES`` after they joined or wrote.
 
-Row 17 (a send backlog built during a database stall is accepted as it was sent) needs the
-database paused for one server's connection, which no end-to-end fixture does yet; it is
-covered by ``tests/test_consumer.py``.
+- Row 17, limits turned against senders by a stall: frames are counted when they arrive, so a
+  backlog sent at the allowed rate while the room's writes stall is accepted as it was sent.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import asyncio
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -256,3 +256,68 @@ async def test_members_who_left_stop_filling_a_room(
     assert joined["role"] == "member", joined
     async with await third.connect(slug) as three:
         await recv_until(three, "welcome")
+
+
+# --- row 17: limits count arrivals, so a stall does not turn a backlog into refusals ----------
+
+STALL_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def paced_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_env: dict[str, str]
+) -> Iterator[ServerProcess]:
+    """A server whose limit is 4 sends a second with no burst to speak of."""
+    env = {
+        "DATABASE_URL": postgres_url,
+        **redis_env,
+        "SECRET_KEY": "abuse-limits-paced-" + "b" * 50,
+        "CHATSERVER_KEYS": "e2e1:" + "E" * 43 + "=",
+        "CHAT_RATE_PER_SECOND": "4",
+        "CHAT_RATE_BURST": "1",
+    }
+    process = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("paced"), env=env, extra_args=["--demo"], name="paced"
+    )
+    with process:
+        yield process
+
+
+def hold_room_row(database_url: str, slug: str, locked: Any, seconds: float) -> None:
+    """Stall the room's writes as a slow database would: hold its row lock for a while."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SELECT id FROM rooms_room WHERE slug = %s FOR UPDATE", (slug,))
+        locked.set()
+        time.sleep(seconds)
+        conn.commit()
+
+
+async def test_sends_at_the_allowed_rate_during_a_stall_are_all_accepted(
+    paced_server: ServerProcess, postgres_url: str
+) -> None:
+    """Hardening row 17: after an 11 s database stall, 97 sends made at the allowed rate were
+    refused and later every active sender was closed as flooding, because the limit counted
+    frames when they were handled. Here the room's row is held for 3 s while a member sends
+    one message every 0.3 s (under 4 a second): every one is acknowledged once the stall
+    ends, none refused, the socket stays open."""
+    slug = create_room(paced_server, capacity=30)
+    member = ChatClient(paced_server.base_url)
+    await member.astart_and_join(slug)
+    ws = await member.connect(slug)
+    locked = threading.Event()
+    try:
+        await recv_until(ws, "welcome")
+        stall = asyncio.create_task(
+            asyncio.to_thread(hold_room_row, postgres_url, slug, locked, STALL_SECONDS)
+        )
+        await asyncio.to_thread(locked.wait, 10)
+        prefix = secrets.token_hex(4)
+        ids = {f"{prefix}-{n}" for n in range(8)}
+        for client_id in sorted(ids):
+            await send_json(ws, {"type": "send", "client_id": client_id, "body": "still here"})
+            await asyncio.sleep(0.3)
+        await stall
+        replies = await asyncio.wait_for(answers(ws, ids), timeout=20)
+    finally:
+        await ws.close()
+    assert {k for k, f in replies.items() if f["type"] == "ack"} == ids, replies
