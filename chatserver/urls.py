@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/rooms/<slug:slug>/join", api.room_join, name="api-room-join"),
     path("api/rooms/<slug:slug>/messages", api.room_messages, name="api-room-messages"),
     path("api/invites/redeem", api.invite_redeem, name="api-invite-redeem"),
+    path("api/help", staff_api.help_resources, name="api-help"),
     path("api/staff/login", staff_api.staff_login, name="api-staff-login"),
     path("api/staff/logout", staff_api.staff_logout, name="api-staff-logout"),
     path("api/staff/otp/confirm", staff_api.staff_otp_confirm, name="api-staff-otp-confirm"),

@@ -8,13 +8,14 @@ import datetime as dt
 import functools
 from typing import Any
 
+import msgspec
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chatserver.permissions import require
-from moderation import accounts, devices
+from moderation import accounts, crisis, devices
 from moderation.figures import service_figures
 from moderation.governance import debrief_record
 from rooms.api import BadRequest, _body, _field, api_view
@@ -140,6 +141,22 @@ def debrief_file(request: HttpRequest) -> JsonResponse:
         facilitator=user, room=room, session_on=session_on, text=text, needs_support=needs_support
     )
     return JsonResponse({"id": debrief.pk, "needs_support": needs_support}, status=201)
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+@require_GET
+def help_resources(request: HttpRequest) -> JsonResponse:
+    """The crisis resources the page's "Get help now" shows and the signposting sends: one
+    list, served to anyone (no session needed)."""
+    signpost = crisis.signpost()
+    return JsonResponse(
+        {
+            "message": signpost.message,
+            "resources": [msgspec.structs.asdict(r) for r in signpost.resources],
+        }
+    )
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
 from chatserver.audit import actor_for_user, audit_append
@@ -124,7 +124,11 @@ def _notify_room_staff(report: Report, reported_role: str | None) -> None:
     if reported_role not in (None, Membership.Role.MEMBER):
         return
     notice = values.ReportNotice(
-        id=report.pk, seq=report.message_seq, author=report.reported_pseudonym, reason=report.reason
+        id=report.pk,
+        seq=report.message_seq,
+        author=report.reported_pseudonym,
+        reason=report.reason,
+        ts=report.created_at,
     )
     events.publish_on_commit(
         events.room_staff_group(report.room_id),
@@ -214,7 +218,11 @@ def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") 
         object_id=report.pk,
         detail={"room": room.slug, "seq": seq, "reason": reason},
     )
-    _notify_room_staff(report, message.author.role if message.author else None)
+    reported_role = message.author.role if message.author else None
+    if reported_role in (None, Membership.Role.MEMBER):
+        # The facilitators' marker on the message (they are told of reports about members).
+        Message.objects.filter(pk=message.pk).update(reports=F("reports") + 1)
+    _notify_room_staff(report, reported_role)
     _publish_item(report)
     return report
 

@@ -41,12 +41,14 @@ class RoomAdmin(admin.ModelAdmin):
                     "schedule",
                     "slow_mode_seconds",
                     "blocked_terms",
-                    "hold_critical",
+                    "risky_messages",
                 ),
                 "description": (
                     "Blocked terms (one per line) hold a message for a facilitator's review. "
-                    "Holding critical messages keeps them from the room until a facilitator "
-                    "has read them; staff are alerted either way."
+                    "A message showing high or critical risk is folded for other members "
+                    "behind a care note by default; it can instead be held until a "
+                    "facilitator has read it, or shown as written. Its writer always sees it, "
+                    "and staff are alerted in every case."
                 ),
             },
         ),

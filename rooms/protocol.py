@@ -466,6 +466,18 @@ class LanguageNotice(values.LanguageNotice, _ServerFrame, tag="language_notice")
     pass
 
 
+Risk = values.Risk
+AlertItem = values.AlertItem
+
+
+class RoomAlerts(values.RoomAlerts, _ServerFrame, tag="room_alerts"):
+    pass
+
+
+class CareStatus(values.CareStatus, _ServerFrame, tag="care_status"):
+    pass
+
+
 class SupportOffer(values.SupportOffer, _ServerFrame, tag="support_offer"):
     pass
 
@@ -529,6 +541,8 @@ ServerFrame = (
     | Signpost
     | RiskNotice
     | LanguageNotice
+    | RoomAlerts
+    | CareStatus
     | SupportOffer
     | Escalations
     | EscalationFrame
@@ -639,6 +653,10 @@ def largest_entry_bytes(max_message_chars: int) -> int:
         cw=True,
         themes=list(get_args(Theme)),
         ignored=True,
+        role=_WIDEST_CHAR * 12,
+        care=_WIDEST_CHAR * 32,
+        risk=values.Risk(category=_WIDEST_CHAR * 32, severity=_WIDEST_CHAR * 12),
+        reports=_LARGEST_SEQ,
     )
     return len(_encoder.encode(longest)) + 1
 

@@ -20,6 +20,7 @@ from chatserver.codes import Close
 from chatserver.crypto import fingerprint, random_token
 from moderation import risk
 from rooms import entry, events, policies, records, selectors, sittings, values
+from rooms.care import care_of
 from rooms.encryption import current_data_key, forget_cached_keys, seal_body
 from rooms.errors import (
     AgreementRequired,
@@ -334,7 +335,7 @@ _SEND_ROOM_FIELDS = (
     "retention_days",
     "slow_mode_seconds",
     "blocked_terms",
-    "hold_critical",
+    "risky_messages",
     "uses_sessions",
     "moderation_rev",
 )
@@ -379,6 +380,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
     seq = room.last_seq + 1
     key_id, aead = current_data_key(room=room, membership=membership)
     ciphertext = seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body)
+    care = care_of(room, draft.assessment)
+    role = selectors.role_badge(membership.role)
     message_id = records.insert_message(
         room_id=room.pk,
         seq=seq,
@@ -390,6 +393,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         ciphertext=ciphertext,
         themes=themes,
         cw=draft.cw,
+        author_role=role,
+        care=care,
     )
     if message_id is None:
         raise _AlreadyStored
@@ -404,6 +409,7 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         client_id=client_id,
         created_at=now,
         data_key_id=key_id,
+        care=care,
     )
     for policy in chain:
         policy.stored(room, draft, message)
@@ -416,6 +422,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         body=body,
         cw=draft.cw,
         themes=decode_themes(themes),
+        role=role or None,
+        care=care or None,
     )
     fanout = (
         events.room_group(room.pk),

@@ -397,6 +397,7 @@ async def test_report_reaches_facilitators_and_staff_never_the_reported_or_the_r
             "seq": seq,
             "author": AUTHOR,
             "reason": "harassment",
+            "ts": item["created_at"],
         }
         assert await reported_side.frames() == []
         assert await room_side.frames() == []
