@@ -27,6 +27,7 @@ urlpatterns = [
         name="api-staff-logout-everywhere",
     ),
     path("api/staff/debriefs", staff_api.debrief_file, name="api-staff-debriefs"),
+    path("api/staff/name", staff_api.staff_name, name="api-staff-name"),
     path("api/figures", staff_api.figures, name="api-figures"),
     path("figures/", staff_api.figures_page, name="figures"),
     path("admin/", admin.site.urls),

@@ -18,6 +18,7 @@ from chatserver.permissions import require
 from moderation import accounts, crisis, devices
 from moderation.figures import service_figures
 from moderation.governance import debrief_record
+from rooms import staffnames
 from rooms.api import BadRequest, _body, _field, api_view
 from rooms.errors import NotAuthenticated
 from rooms.roles import role_for_user
@@ -70,7 +71,12 @@ def _signed_in(result: accounts.SignIn) -> JsonResponse:
     """The answer to a completed sign-in; with the second factor, it also (re)sets the
     trusted-device cookie that lets this device past the lockouts next time."""
     response = JsonResponse(
-        {"username": result.user.get_username(), "role": result.role, "verified": True}
+        {
+            "username": result.user.get_username(),
+            "role": result.role,
+            "verified": True,
+            "name": staffnames.name_of(result.user),
+        }
     )
     if result.device_token:
         devices.device_cookie_attach(response, result.device_token)
@@ -96,6 +102,19 @@ def staff_logout(request: HttpRequest) -> JsonResponse:
 def staff_logout_everywhere(request: HttpRequest) -> JsonResponse:
     ended = accounts.sign_out_everywhere(request)
     return JsonResponse({"username": None, "sessions_ended": ended})
+
+
+# --- the name staff go by in rooms ---------------------------------------------------------------
+
+
+@require_POST
+@api_view
+def staff_name(request: HttpRequest) -> JsonResponse:
+    """Choose, once, the name this account goes by in every room (rooms/staffnames.py says
+    what is refused and why)."""
+    user = _verified_staff(request)
+    name = staffnames.name_choose(user=user, raw=_field(_body(request), "name", str))
+    return JsonResponse({"name": name})
 
 
 # --- debriefs ---------------------------------------------------------------------------------

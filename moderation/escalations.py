@@ -30,6 +30,7 @@ from rooms.encryption import aead_for, current_data_key, open_text, seal_text
 from rooms.errors import RoomError
 from rooms.models import Agreement, Membership, Message, Room
 from rooms.roles import role_for_user
+from rooms.staffnames import name_of
 
 EXCERPT_CHARS = 500
 
@@ -355,8 +356,9 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     )
     from rooms.services import _new_membership
 
+    # The staff member's own name in rooms (never their username), beside their badge.
     Membership.objects.create(
-        room=room, user=user, role=role, pseudonym=f"Support ({user.get_username()})"
+        room=room, user=user, role=role, pseudonym=name_of(user) or "Support team"
     )
     _new_membership(room=room, member=e.membership.member, user=None)
     if e.status == Escalation.Status.OPEN:

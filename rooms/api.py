@@ -113,15 +113,21 @@ def _require_caller(request: HttpRequest) -> tuple[Any, Any]:
     return member, user
 
 
-def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
+def _staff_summary(request: HttpRequest) -> dict[str, str | None] | None:
     """Who is signed in on the staff side (for the dashboard after a reload): only a session
-    that passed its second factor, where one is required."""
+    that passed its second factor, where one is required. ``name`` is the name they go by in
+    rooms, None until they choose it."""
     from rooms.roles import session_is_verified
+    from rooms.staffnames import name_of
 
     user = _staff_user(request)
     if user is None or not session_is_verified(user, request.session):
         return None
-    return {"username": user.get_username(), "role": role_for_user(user) or ""}
+    return {
+        "username": user.get_username(),
+        "role": role_for_user(user) or "",
+        "name": name_of(user),
+    }
 
 
 # --- health -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ READ_BURST = 40
 
 class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
     identity: access.SocketIdentity | None = None
+    early: list[dict[str, Any]] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -80,6 +81,8 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         await self.group_leave(events.room_waiting_group(identity.room.pk))
         for group in access.staff_groups(identity):
             await self.group_join(group)
+        # The welcome is the first frame: the room's frames that come before it is sent wait.
+        self.early: list[dict[str, Any]] | None = []
         await hub.join(identity.room.pk, self.channel_name, self.dispatch)
         membership = identity.membership
         await db(services.connection_open)(channel_name=self.channel_name, membership=membership)
@@ -87,6 +90,9 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         self.viewer, frames = await db(entry_frames)(identity.room.slug, membership)
         for frame in frames:
             await self.send(frame)
+        early, self.early = self.early, None
+        for event in early:
+            await self.room_frame(event)
         await self._broadcast_presence(identity.room.pk)
         heartbeat.hub.register(self.channel_name, heartbeat.Beat(identity.room.pk, self.send))
 
@@ -213,6 +219,9 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
     # --- channel-layer events (built only by the server) ----------------------------------
 
     async def room_frame(self, event: dict[str, Any]) -> None:
+        if self.early is not None:
+            self.early.append(event)
+            return
         author = event.get("author")
         if author is not None and author in self.viewer.ignored and event.get("seq"):
             # From someone this reader ignores: a placeholder keeps the sequence gap-free.

@@ -194,6 +194,22 @@ class Membership(models.Model):
         return f"{self.pseudonym} in {self.room.slug}"
 
 
+class StaffName(models.Model):
+    """The name a staff account goes by in every room (rooms/staffnames.py), chosen once. Its
+    skeleton (look-alike characters folded together) is unique, so no two staff names can be
+    taken for each other."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_name"
+    )
+    name = models.CharField(max_length=32, unique=True)
+    skeleton = models.CharField(max_length=128, unique=True)
+    chosen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DataKey(models.Model):
     """A data-encryption key for one membership in one key epoch of a room, stored only
     wrapped by a key-encryption key. Destroying it makes that member's messages of that

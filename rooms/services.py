@@ -39,6 +39,7 @@ from rooms.pseudonyms import new_pseudonym
 from rooms.recent import RECENT
 from rooms.roles import role_for_user
 from rooms.selectors import current_agreement_version
+from rooms.staffnames import staff_pseudonym
 from rooms.themes import decode_themes, encode_themes
 
 # --- membership ---------------------------------------------------------------------------
@@ -48,6 +49,11 @@ def _new_membership(*, room: Room, member: Member | None, user: User | None) -> 
     role = Membership.Role.MEMBER if user is None else (role_for_user(user) or "")
     if user is not None and not role:
         raise NotAllowed("this account has no role in the service")
+    if user is not None:
+        # Staff go by the name they chose, the same in every room (rooms/staffnames.py).
+        return Membership.objects.create(
+            room=room, member=None, user=user, role=role, pseudonym=staff_pseudonym(user)
+        )
     for _ in range(5):
         pseudonym = new_pseudonym(
             lambda name: Membership.objects.filter(room=room, pseudonym=name).exists()

@@ -4,11 +4,13 @@
 // touches the socket. Message text is set with textContent only.
 
 import { $, el } from "./core/dom.js";
-import { timeOfDay } from "./core/format.js";
+import { label, timeOfDay } from "./core/format.js";
+import { ROLE_BADGES } from "./core/words.js";
 import { Composer } from "./composer.js";
 import { openHelp } from "./help.js";
 import { closeOpenMenu } from "./messageactions.js";
-import { fillMessage, fillOutbox } from "./messageview.js";
+import { CareStatus } from "./care.js";
+import { fillMessage, fillOutbox, roleBadge } from "./messageview.js";
 import { FacilitatorPanel } from "./moderation.js";
 import { PinsPanel } from "./pins.js";
 import { roleAtLeast } from "./protocol.js";
@@ -53,6 +55,7 @@ export class ChatView {
     this.byClientId = new Map(); // client_id -> <li> in the outbox
     this.typists = new Map(); // pseudonym -> timer
     this.revealed = new Set(); // seqs of collapsed messages this reader chose to show
+    this.marks = new Map(); // seq -> {risk, reports} learnt live (facilitators)
     this.me = "";
     this.role = "member";
     this.blur = [];
@@ -69,6 +72,7 @@ export class ChatView {
     this.facilitator = new FacilitatorPanel({ act, onShow: (seq) => this.showMessage(seq) });
     this.session = new SessionControls({ act, run: (promise, text) => this.facilitator.run(promise, text) });
     this.waitingView = new WaitingView({ onAgree });
+    this.care = new CareStatus({ onOpenRoom });
     $("load-earlier").addEventListener("click", onLoadEarlier);
     this.offeredRoom = "";
     $("offer-go").addEventListener("click", () => onOpenRoom(this.offeredRoom));
@@ -108,6 +112,7 @@ export class ChatView {
     for (const timer of this.typists.values()) clearTimeout(timer);
     this.typists.clear();
     this.revealed.clear();
+    this.marks.clear();
     this.me = "";
     this.role = "member";
     this.blur = [];
@@ -139,6 +144,7 @@ export class ChatView {
     this.facilitator.reset();
     this.session.reset();
     this.waitingView.reset();
+    this.care.reset();
     $("settings").open = false;
     $("my-reports").open = false;
     this.openPanels();
@@ -234,8 +240,9 @@ export class ChatView {
 
   /** How a new message is read out: a collapsed one by its warning, never its text. */
   spoken(message) {
-    const prefix = message.announcement ? `Announcement from ${message.author}` : message.author;
-    const collapsed = collapseReason(message, this.blur);
+    const who = message.role ? `${message.author}, ${label(ROLE_BADGES, message.role).toLowerCase()}` : message.author;
+    const prefix = message.announcement ? `Announcement from ${who}` : who;
+    const collapsed = collapseReason(message, this.blur, this.role);
     if (collapsed) return `${prefix}: a message folded away. ${collapsed.text}.`;
     return `${prefix}: ${shorten(message.body)}`;
   }
@@ -305,16 +312,9 @@ export class ChatView {
   presence(members) {
     $("presence-count").textContent = String(members.length);
     $("presence-list").replaceChildren(
-      ...members.map((member) => {
-        const role = ROLE_LABELS[member.role];
-        return el(
-          "li",
-          {},
-          member.pseudonym,
-          member.pseudonym === this.me ? " (you)" : "",
-          role ? el("span", { className: "role", text: ` · ${role}` }) : null,
-        );
-      }),
+      ...members.map((member) =>
+        el("li", {}, member.pseudonym, member.pseudonym === this.me ? " (you)" : "", " ", roleBadge(member.role)),
+      ),
     );
   }
 
@@ -372,9 +372,15 @@ export class ChatView {
       case "mod_action":
         return this.facilitator.modAction(frame);
       case "report_notice":
+        this.mark(frame.seq, (m) => ({ ...m, reports: m.reports + 1 }));
         return this.facilitator.reportNotice(frame);
       case "risk_notice":
+        if (frame.seq) this.mark(frame.seq, (m) => ({ ...m, risk: { category: frame.category, severity: frame.severity } }));
         return this.facilitator.riskNotice(frame);
+      case "room_alerts":
+        return this.facilitator.roomAlerts(frame.items);
+      case "care_status":
+        return this.care.update(frame);
       case "language_notice":
         return this.facilitator.languageNotice(frame);
       case "waiting_room":
@@ -443,6 +449,24 @@ export class ChatView {
     li.focus();
     li.classList.add("msg-highlight");
     setTimeout(() => li.classList.remove("msg-highlight"), HIGHLIGHT_MS);
+  }
+
+  // --- facilitators' markers ----------------------------------------------------------------
+
+  /** What is known of a message's alerts and reports: from the history, and live notices. */
+  markerOf(entry) {
+    const live = this.marks.get(entry.seq);
+    return {
+      risk: live?.risk ?? entry.risk ?? null,
+      reports: Math.max(entry.reports ?? 0, live?.reports ?? 0),
+    };
+  }
+
+  mark(seq, change) {
+    const entry = this.messages.get(seq);
+    const before = this.marks.get(seq) ?? { risk: null, reports: entry?.reports ?? 0 };
+    this.marks.set(seq, change(before));
+    if (entry) this.renderMessage(entry);
   }
 
   // --- rendering ----------------------------------------------------------------------------

@@ -200,12 +200,12 @@ def test_content_warning_and_blurred_themes_fold_messages_away(
     ben.page.locator("#settings").get_by_label("alcohol or drugs").check()
     ben.page.get_by_role("button", name="Save").click()
     expect(ben.page.locator("#blur-status")).to_have_text("Saved.")
-    ana.send("I've been drinking again since it happened")
+    ana.send("I was drunk most of last weekend")
     blurred = message_by_author(ben, ana.pseudonym).last
     expect(blurred).to_contain_text("Blurred by your settings: alcohol or drugs")
     expect(blurred.locator(".msg-body")).to_be_hidden()
     blurred.get_by_role("button", name="Show").click()
-    expect(blurred.locator(".msg-body")).to_have_text("I've been drinking again since it happened")
+    expect(blurred.locator(".msg-body")).to_have_text("I was drunk most of last weekend")
 
 
 def test_report_reaches_the_facilitator_without_the_reporters_name(
@@ -256,8 +256,11 @@ def test_a_message_the_safety_check_cannot_read_is_shown_to_the_facilitator(
         f"A message from {ana.pseudonym} is in a language our safety check can't read. "
         "Please read it yourself."
     )
-    expect(guide.page.locator("#facilitator summary")).to_contain_text("1 to look at")
-    alerts.get_by_role("button", name=re.compile(r"^Show message #")).click()
+    # The count says what waits (alerts still open from earlier tests in this room come too,
+    # as they would for a facilitator arriving).
+    expect(guide.page.locator("#facilitator summary")).to_contain_text("1 to read")
+    notice = alerts.locator("li", has_text="in a language our safety check can't read")
+    notice.get_by_role("button", name=re.compile(r"^Show message #")).click()
     expect(guide.message(portuguese)).to_be_focused()
     # Members see the message and nothing about the notice.
     expect(ben.message(portuguese)).to_be_visible()
@@ -508,7 +511,7 @@ def test_moderation_views_pass_axe_and_are_photographed(
     panel.get_by_role("button", name="Report").click()
     panel.get_by_label("Why are you reporting it?").select_option("spam")
     panel.get_by_role("button", name="Send report").click()
-    expect(guide.page.locator("#fac-alerts li")).to_have_count(1)
+    expect(guide.page.locator("#fac-alerts li", has_text="was reported: Spam")).to_have_count(1)
     expect(guide.page.locator("#held-list li")).to_have_count(1)
 
     # The facilitator: tools open, a message's options open on the Hide form.

@@ -34,6 +34,7 @@ import {
   updateReportCard,
 } from "./reportcards.js";
 import { ReportList } from "./reports.js";
+import { hideRoomName, initRoomName, showRoomName } from "./roomname.js";
 import { StaffSocket } from "./socket.js";
 import { aboutItem, buildEscalationCard, describeItem, recentEntry, statusText, tickCard, updateCard } from "./view.js";
 
@@ -607,11 +608,13 @@ async function submitSignIn(event) {
   $("signin-password").value = "";
   setSignInStep("password");
   setNotice("");
-  begin(who?.role);
+  begin(who?.role, who?.name ?? null);
 }
 
-/** Peer facilitators have no queue here: they facilitate in the rooms and file debriefs. */
-function begin(role) {
+/** Peer facilitators have no queue here: they facilitate in the rooms and file debriefs.
+ * Everyone signed in is asked for their name in rooms until they have chosen it. */
+function begin(role, name = null) {
+  if (typeof role === "string" && role) showRoomName(name);
   if (role === "facilitator") showFacilitator();
   else startSession();
 }
@@ -642,6 +645,7 @@ function endSession() {
   closingReports.clear();
   for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
   signedInAs = "";
+  hideRoomName();
   $("who").hidden = true;
   setConnection("signed-out");
   render();
@@ -665,6 +669,7 @@ function init() {
   $("signin-form").addEventListener("submit", submitSignIn);
   $("sign-out").addEventListener("click", signOut);
   initDialogs();
+  initRoomName({ announce });
   initDebrief({ announce, openDialog, openers: [$("debrief-open"), $("debrief-open-main")] });
   setInterval(tick, 250); // each countdown changes within a quarter second of its second
   // The server's clock (for the countdowns), and whether this is a reload while signed in.
@@ -672,7 +677,7 @@ function init() {
   prepare().then((session) => {
     const staff = session?.staff;
     if (staff && typeof staff.username === "string") signedInAs = staff.username;
-    begin(staff?.role);
+    begin(staff?.role, staff?.name ?? null);
   });
 }
 

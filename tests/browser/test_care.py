@@ -1,0 +1,264 @@
+"""Care around an alert, on a phone (390 by 844) in a real browser against a real server: a
+risky message is folded for another member behind a care note; its writer gets the help panel
+(its Quick exit always in view) and then a lasting status that says honestly whether anyone
+is on call, and follows staff acknowledging it; a facilitator arriving later sees the room's
+open alerts and reports, with markers in the history; facilitators carry a role badge.
+axe-core checks each of these views; the screenshots for docs/web-client.md are taken here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from bench.servers import ServerProcess
+from tests.browser.conftest import start_server
+from tests.browser.helpers import (
+    ROOM_TITLE,
+    Member,
+    create_room,
+    create_staff_membership,
+    enter_room,
+    message_by_author,
+    options,
+    sign_in_as_staff,
+)
+from tests.browser.staff_helpers import (
+    RISKY,
+    Authenticator,
+    Dashboard,
+    create_facilitator,
+    create_staff_user,
+)
+from tests.browser.test_accessibility import AXE, SCREENSHOTS, serious_violations
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+STAFF_PASSWORD = "quiet-lantern-harbour-7"  # test-only
+ARRIVAL = "Thursday group"
+ON_A_PHONE: dict[str, Any] = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """This module's server: the demo room and a staff account (the admin role)."""
+    process = start_server(
+        tmp_path_factory.mktemp("care-server"), env={"ESCALATION_TICK_SECONDS": "1"}
+    )
+    try:
+        create_staff_user(process)
+        yield process
+    finally:
+        process.stop()
+
+
+def joined(members: Callable[..., Member], title: str = ROOM_TITLE, **options: Any) -> Member:
+    member = members(**{**ON_A_PHONE, **options})
+    member.open()
+    member.join(title)
+    return member
+
+
+def inside_viewport(page: Page, target: Locator) -> bool:
+    box = target.bounding_box()
+    size = page.viewport_size
+    assert box is not None and size is not None
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"] + 1
+        and box["y"] + box["height"] <= size["height"] + 1
+    )
+
+
+def axe_clean(page: Page, name: str) -> None:
+    page.add_script_tag(path=AXE)
+    problems = serious_violations(page)
+    assert problems == [], f"axe found problems in {name}: {problems}"
+
+
+def test_a_risky_message_is_folded_for_others_and_its_writer_is_told_honestly(
+    browser: Browser, server: ServerProcess, members: Callable[..., Member]
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ana = joined(members, bypass_csp=True, reduced_motion="reduce")
+    ben = joined(members, bypass_csp=True, reduced_motion="reduce")
+    ana.write(RISKY)
+
+    # The writer: the help panel opens; its Quick exit stays on screen however far it scrolls.
+    page = ana.page
+    dialog = page.locator("#help-dialog")
+    expect(dialog).to_be_visible()
+    leave = dialog.get_by_role("link", name="Quick exit")
+    expect(leave).to_be_visible()
+    assert inside_viewport(page, leave)
+    help_list = dialog.locator("#help-list")
+    expect(help_list).to_contain_text("press 55")
+    expect(help_list).to_contain_text("Childline (under 19)")
+    expect(help_list.get_by_role("link", name="Text SHOUT to 85258")).to_have_attribute(
+        "href", "sms:85258?body=SHOUT"
+    )
+    dialog.evaluate("(d) => { d.scrollTop = d.scrollHeight; }")
+    page.wait_for_timeout(100)
+    assert dialog.evaluate("(d) => d.scrollTop") > 0, "the panel fits: nothing to scroll"
+    assert inside_viewport(page, leave), "Quick exit scrolled away with the list"
+    axe_clean(page, "the help panel after a risky message")
+    page.screenshot(path=SCREENSHOTS / "care-help-scrolled-phone.png")
+    dialog.get_by_role("button", name="Close").click()
+
+    # Then a lasting status: a person was told, and honestly, nobody is on call just now.
+    care = page.locator("#care")
+    expect(care).to_be_visible()
+    expect(care.locator("#care-title")).to_have_text("A trained person has been told.")
+    expect(care).to_contain_text("Nobody from our support team is on call right now.")
+    expect(care).not_to_contain_text("Someone from our support team is on call now")
+    expect(care.locator("#care-resources")).to_contain_text("999")
+    expect(care.locator("#care-resources")).to_contain_text("116 123")
+    expect(ana.message(RISKY)).to_be_visible()  # never folded for its writer
+    expect(ana.message(RISKY).locator(".msg-cw")).to_have_count(0)
+    axe_clean(page, "the writer's care status")
+    page.screenshot(path=SCREENSHOTS / "care-status-phone.png")
+
+    # Another member: folded behind a care note, not hidden.
+    folded = message_by_author(ben, ana.pseudonym).last
+    note = folded.locator(".msg-cw-care")
+    expect(note).to_contain_text(
+        "This message talks about suicide. A trained member of our team has been told about it."
+    )
+    expect(folded.locator(".msg-body")).to_be_hidden()
+    expect(ben.page.locator("#care")).to_be_hidden()
+    axe_clean(ben.page, "a message folded behind a care note")
+    ben.page.screenshot(path=SCREENSHOTS / "care-folded-phone.png")
+    show = folded.get_by_role("button", name="Show")
+    expect(show).to_have_attribute("aria-expanded", "false")
+    show.click()
+    expect(folded.locator(".msg-body")).to_have_text(RISKY)
+
+    # Someone who can act on alerts opens the dashboard: the writer's status says so.
+    board = Dashboard.create(browser, server, authenticator=Authenticator())
+    try:
+        board.open()
+        board.sign_in()
+        expect(care).to_contain_text("Someone from our support team is on call now.")
+        expect(care.locator("#care-resources li")).to_have_count(0)
+        card = board.card(ana.pseudonym)
+        card.get_by_role("button", name="Acknowledge").click()
+        expect(care.locator("#care-title")).to_have_text("Someone has read it.")
+        card.get_by_role("button", name="Open support room").click()
+        expect(care.locator("#care-title")).to_have_text("A private space is open for you.")
+        go = care.get_by_role("button", name="Go to “Private support”")
+        expect(go).to_be_visible()
+        assert board.script_errors == []
+    finally:
+        board.close()
+    # The last person on call left: the writer is told that too.
+    expect(care).to_contain_text("Nobody from our support team is on call right now.")
+    # After a reload the status is still there (it lasts while the alert is open).
+    page.reload()
+    ana.wait_in_room()
+    expect(care.locator("#care-title")).to_have_text("A private space is open for you.")
+    care.get_by_role("button", name="Go to “Private support”").click()
+    expect(page.locator("#agreement-title")).to_have_text("Private support")
+
+
+def test_a_facilitator_arriving_sees_what_came_before_and_carries_a_badge(
+    server: ServerProcess, members: Callable[..., Member]
+) -> None:
+    # A room of its own: the detector reads a message with the few before it.
+    create_room(server, "arrival", ARRIVAL, "Be kind.")
+    ana, ben = joined(members, ARRIVAL), joined(members, ARRIVAL)
+    ben.send("You're all making this up")
+    panel = options(ana, ana.message("You're all making this up"))
+    panel.get_by_role("button", name="Report").click()
+    panel.get_by_label("Why are you reporting it?").select_option("harassment")
+    panel.get_by_role("button", name="Send report").click()
+    expect(ana.page.locator("#action-status")).to_contain_text("Thank you for telling us.")
+    ana.write(RISKY)
+    expect(ana.page.locator("#help-dialog")).to_be_visible()
+    ana.page.locator("#help-dialog").get_by_role("button", name="Close").click()
+
+    # A facilitator comes in afterwards, on a phone.
+    account = create_staff_membership(server, "arrival", pseudonym="Steady Oak")
+    guide = members(**ON_A_PHONE, bypass_csp=True, reduced_motion="reduce")
+    sign_in_as_staff(guide, account["username"])
+    enter_room(guide, ARRIVAL)
+    tools = guide.page.locator("#facilitator")
+    summary = tools.locator("summary")
+    # Folded on a phone; its summary counts what waits.
+    expect(summary).to_contain_text("2 to look at (1 safety alert, 1 report)")
+    expect(tools.locator("#fac-alerts")).to_be_hidden()
+    summary.click()
+    alerts = tools.locator("#fac-alerts")
+    expect(alerts).to_contain_text(f"Possible risk in a message from {ana.pseudonym}")
+    expect(alerts).to_contain_text(
+        f"A message from {ben.pseudonym} was reported: It's hurtful or harassing."
+    )
+    expect(alerts).not_to_contain_text(ana.pseudonym + " reported")
+    expect(tools.locator("#fac-alerts-empty")).to_be_hidden()
+    # The history marks them, for the facilitator only; the risky one is not folded for them.
+    risky = guide.message(RISKY)
+    expect(risky.locator(".msg-marker-risk")).to_have_text("Safety alert: Suicide, critical")
+    expect(risky.locator(".msg-cw")).to_have_count(0)
+    reported = guide.message("You're all making this up")
+    expect(reported.locator(".msg-marker", has_text=re.compile("^Reported$"))).to_have_count(1)
+    expect(ben.page.locator(".msg-marker")).to_have_count(0)
+    axe_clean(guide.page, "a facilitator's view on arrival")
+    guide.page.screenshot(path=SCREENSHOTS / "care-facilitator-arrival-phone.png")
+
+    # The facilitator's badge: on their messages and in presence, for every member.
+    guide.send("Hello, I'm one of the peer facilitators here.")
+    mine = ben.message("Hello, I'm one of the peer facilitators here.")
+    expect(mine.locator(".role-badge")).to_have_text("Peer facilitator")
+    ben.page.locator("#presence summary").click()
+    present = ben.page.locator("#presence-list li", has_text="Steady Oak")
+    expect(present.locator(".role-badge")).to_have_text("Peer facilitator")
+    expect(ben.message("You're all making this up").locator(".role-badge")).to_have_count(0)
+
+
+def test_a_facilitator_chooses_their_name_once_and_is_known_by_it_and_their_badge(
+    server: ServerProcess, members: Callable[..., Member]
+) -> None:
+    create_facilitator(server, "amara", STAFF_PASSWORD)
+    guide = members(**ON_A_PHONE, bypass_csp=True, reduced_motion="reduce")
+    page = guide.page
+    page.goto(server.base_url + "/staff/")
+    page.get_by_label("Username").fill("amara")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    box = page.locator("#room-name")
+    expect(box).to_be_visible()
+    field = box.get_by_label("Name")
+    for refused, why in (
+        ("Amara\u200bOkafor", "invisible characters"),
+        ("Quiet Heron", "looks like a member's name"),
+        ("Moderator Amara", "can't name a role"),
+        ("Steady 0ak", "letters only"),
+    ):
+        field.fill(refused)
+        box.get_by_role("button", name="Use this name").click()
+        expect(box.locator("#room-name-error")).to_contain_text(why)
+    axe_clean(page, "choosing a name in rooms")
+    page.screenshot(path=SCREENSHOTS / "staff-room-name-phone.png")
+    field.fill("Amara Okafor")
+    box.get_by_role("button", name="Use this name").click()
+    expect(box).to_contain_text("Members see you as Amara Okafor")
+    expect(box.get_by_label("Name")).to_be_hidden()
+
+    # Into a room: under that name, with the badge, for everyone.
+    guide.open()
+    guide.open_room()
+    expect(page.locator("#view-agreement")).to_be_visible()
+    page.get_by_label("I have read the group agreement and I agree to it").check()
+    page.get_by_role("button", name="Join anonymously").click()
+    expect(page.locator("#chat-you")).to_have_text("Amara Okafor")
+    expect(page.locator("#chat-role")).to_have_text(" (peer facilitator)")
+    ana = joined(members)
+    guide.pseudonym = "Amara Okafor"
+    guide.send("Welcome, I'm here tonight if you want to talk.")
+    seen = ana.message("Welcome, I'm here tonight if you want to talk.")
+    expect(seen.locator(".msg-author")).to_have_text("Amara Okafor")
+    expect(seen.locator(".role-badge")).to_have_text("Peer facilitator")
