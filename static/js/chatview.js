@@ -95,6 +95,18 @@ export class ChatView {
       });
     }
     this.statusTimer = null;
+    // Kept at the newest message when the log is resized (a phone's keyboard opening or
+    // closing, a panel folding) if the reader was there, and when they start writing.
+    this.atNewest = true;
+    this.log.addEventListener("scroll", () => {
+      this.atNewest = this.nearBottom();
+    });
+    new ResizeObserver(() => {
+      if (this.atNewest) this.scrollToBottom();
+    }).observe(this.log);
+    $("message-input").addEventListener("focus", () => {
+      if (this.atNewest) requestAnimationFrame(() => this.scrollToBottom());
+    });
   }
 
   openPanels() {
@@ -529,5 +541,6 @@ export class ChatView {
 
   scrollToBottom() {
     this.log.scrollTop = this.log.scrollHeight;
+    this.atNewest = true;
   }
 }

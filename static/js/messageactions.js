@@ -98,6 +98,7 @@ function reportForm(ctx, id) {
       }),
     ],
     submitLabel: "Send report",
+    sheet: true,
     submit: async (form) => {
       const reason = form.querySelector("select").value;
       await ctx.act("report", ctx.entry.seq, reason, note.value.trim());
@@ -261,9 +262,16 @@ export function messageMenu(ctx) {
     const spec = item.form(ctx, id);
     const error = el("p", { className: "error-text", attrs: { role: "alert" } });
     const submit = el("button", { className: "button button-small", attrs: { type: "submit" } }, spec.submitLabel);
+    // On a phone a form opens as a sheet over the bottom of the screen, not inside the log,
+    // titled with what it is about (the stylesheet decides; the order for the keyboard and
+    // screen readers is the same everywhere).
     const form = el(
       "form",
-      { className: "menu-form stack", attrs: { novalidate: "" } },
+      {
+        className: spec.sheet ? "menu-form stack sheet" : "menu-form stack",
+        attrs: { novalidate: "", "aria-label": `${item.label}: ${about}` },
+      },
+      spec.sheet ? el("h3", { className: "sheet-title", text: `${item.label}: ${about}` }) : null,
       ...spec.fields,
       error,
       el("div", { className: "menu-buttons" }, submit, button("Cancel", showItems)),

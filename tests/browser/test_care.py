@@ -262,3 +262,60 @@ def test_a_facilitator_chooses_their_name_once_and_is_known_by_it_and_their_badg
     seen = ana.message("Welcome, I'm here tonight if you want to talk.")
     expect(seen.locator(".msg-author")).to_have_text("Amara Okafor")
     expect(seen.locator(".role-badge")).to_have_text("Peer facilitator")
+
+
+def test_with_the_keyboard_open_the_log_keeps_room_and_stays_at_the_newest(
+    members: Callable[..., Member],
+) -> None:
+    ana = joined(members, bypass_csp=True, reduced_motion="reduce")
+    ben = joined(members)
+    story = (
+        "It was a long evening, and I kept thinking about what to say here, and then about "
+        "whether to say anything at all"
+    )
+    for n in range(1, 6):  # within the rate limit's burst
+        ben.send(f"{story} ({n}).")
+    ben.send("Line 12 of a long evening")
+    page = ana.page
+    expect(ana.message("Line 12 of a long evening")).to_be_visible()
+
+    # The keyboard opens: the page is resized to what it leaves (interactive-widget).
+    page.locator("#message-input").focus()
+    page.set_viewport_size({"width": 390, "height": 400})
+    page.wait_for_timeout(300)
+    log_height = page.locator("#log").evaluate("(log) => log.clientHeight")
+    assert log_height >= 0.4 * 400, f"the log is {log_height} px of 400"
+    newest = ana.message("Line 12 of a long evening")
+    log_box, newest_box = page.locator("#log").bounding_box(), newest.bounding_box()
+    assert log_box and newest_box
+    assert newest_box["y"] + newest_box["height"] <= log_box["y"] + log_box["height"] + 1
+    assert inside_viewport(page, page.locator("#quick-exit"))
+    assert inside_viewport(page, page.locator("#send"))
+    axe_clean(page, "the chat with the keyboard open")
+    page.screenshot(path=SCREENSHOTS / "keyboard-open-phone.png")
+    # A new message from someone else, and one's own: still at the newest.
+    ben.send("Line 13, while Ana is typing")
+    expect(ana.message("Line 13, while Ana is typing")).to_be_in_viewport()
+    ana.send("Thanks, I'm reading along")
+    expect(ana.message("Thanks, I'm reading along")).to_be_in_viewport()
+
+    # The keyboard closes: everything is back, still at the newest.
+    page.locator("#log").focus()
+    page.set_viewport_size(PHONE)
+    expect(page.locator(".chat-side")).to_be_visible()
+    expect(ana.message("Thanks, I'm reading along")).to_be_in_viewport()
+
+    # A report opens as a sheet at the bottom of the screen, not inside the log.
+    panel = options(ana, ana.message("Line 13, while Ana is typing"))
+    panel.get_by_role("button", name="Report").click()
+    sheet = panel.locator("form.sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet.get_by_role("heading")).to_have_text(f"Report: the message from {ben.pseudonym}")
+    box = sheet.bounding_box()
+    assert box is not None
+    assert abs(box["y"] + box["height"] - PHONE["height"]) <= 1 and box["width"] >= 389
+    assert sheet.evaluate("(f) => getComputedStyle(f).position") == "fixed"
+    expect(sheet.get_by_label("Why are you reporting it?")).to_be_focused()
+    page.screenshot(path=SCREENSHOTS / "report-sheet-phone.png")
+    sheet.get_by_role("button", name="Cancel").click()
+    expect(sheet).to_have_count(0)
