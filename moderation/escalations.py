@@ -346,7 +346,8 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     # memberships made below enter it (rooms/entry.py).
     room = Room.objects.create(
         slug=f"support-{random_slug()}",
-        title="Private support",
+        # Told apart in both people's room lists: who it is for, and since when.
+        title=f"Private support for {e.pseudonym} ({_day(timezone.localdate())})",
         description="A private space with a member of our support team.",
         visibility=Room.Visibility.SUPPORT,
         capacity=2,
@@ -376,6 +377,11 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     _publish_item(e)
     publish_care(e)
     return room
+
+
+def _day(day: dt.date) -> str:
+    """"8 Dec": a date as people in the UK write it."""
+    return f"{day.day} {day:%b}"
 
 
 def escalations_open() -> list[values.EscalationItem]:

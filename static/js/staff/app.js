@@ -7,7 +7,7 @@ import { $, el, setNotice, switchView } from "../core/dom.js";
 import { count, sentence } from "../core/format.js";
 import { Close } from "../core/protocol.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
-import { focusFirstAction, formatTime, setResult, syncCards } from "./cards.js";
+import { addResultLink, focusFirstAction, formatTime, setResult, syncCards } from "./cards.js";
 import { initDebrief } from "./debrief.js";
 import {
   NOTE_MAX_CHARS,
@@ -245,14 +245,20 @@ const QUICK_ACTIONS = {
   progress: [progressFrame, () => "Marked in progress."],
   support: [
     supportFrame,
-    ({ room }) => `Support room opened: ${room ?? "(no name)"}. The member has been offered it privately.`,
+    () => "Support room opened. The member has been offered it privately.",
+    // The way in: the room on the member page, where staff talk with the member.
+    ({ room }) => (room ? { href: `/#chat/${encodeURIComponent(room)}`, text: "Go to the support room" } : null),
   ],
 };
 
 function onAction(name, item, button) {
   if (Object.hasOwn(QUICK_ACTIONS, name)) {
-    const [frame, done] = QUICK_ACTIONS[name];
-    runOnCard(escalations, item, () => socket.request((ref) => frame(item.id, ref)), done);
+    const [frame, done, link] = QUICK_ACTIONS[name];
+    runOnCard(escalations, item, () => socket.request((ref) => frame(item.id, ref)), done).then((answer) => {
+      const to = answer && link ? link(answer) : null;
+      const current = escalations.cards.get(item.id);
+      if (to && current) addResultLink(current, to);
+    });
   } else if (name === "view") {
     openView(item, button);
   } else if (name === "note" || name === "resolve") {
@@ -513,11 +519,19 @@ function readReport(item) {
 // (it needs one: the key is shown once and the first code confirms it).
 let signInStep = "password";
 
-function setSignInStep(step, { secret = null } = {}) {
+// The QR code the server drew (an SVG as a data: URI, shown as an image: no script runs).
+const QR_IMAGE = /^data:image\/svg\+xml[;,]/;
+
+function setSignInStep(step, { secret = null, qr = null } = {}) {
   signInStep = step;
   $("otp-field").hidden = step === "password";
   $("otp-setup").hidden = step !== "setup";
   $("signin-otp").value = "";
+  const image = $("otp-qr");
+  const showQr = step === "setup" && typeof qr === "string" && QR_IMAGE.test(qr);
+  if (showQr) image.src = qr;
+  else image.removeAttribute("src");
+  image.hidden = !showQr;
   if (step === "setup" && secret) {
     $("otp-secret").textContent = secret.secret.match(/.{1,4}/g).join(" ");
     const account = secret.account ? `Account: ${secret.account}. ` : "";
@@ -582,7 +596,7 @@ async function submitSignIn(event) {
     error.textContent = explainSignInError(caught);
     if (caught instanceof ApiError && caught.code === "otp_setup_required") {
       const secret = parseProvisioningUri(caught.data?.otp_setup?.provisioning_uri);
-      setSignInStep("setup", { secret });
+      setSignInStep("setup", { secret, qr: caught.data?.otp_setup?.qr_svg ?? null });
       error.textContent = secret
         ? "Set up your authenticator app with the key below, then enter its code."
         : "This account needs an authenticator app. Ask an administrator to set it up.";
@@ -615,6 +629,8 @@ async function submitSignIn(event) {
  * Everyone signed in is asked for their name in rooms until they have chosen it. */
 function begin(role, name = null) {
   if (typeof role === "string" && role) showRoomName(name);
+  // The anonymous service figures are for professional staff and admins (the server checks).
+  $("figures-link").hidden = !(role === "staff" || role === "admin");
   if (role === "facilitator") showFacilitator();
   else startSession();
 }
@@ -646,6 +662,7 @@ function endSession() {
   for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
   signedInAs = "";
   hideRoomName();
+  $("figures-link").hidden = true;
   $("who").hidden = true;
   setConnection("signed-out");
   render();
