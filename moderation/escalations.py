@@ -380,7 +380,7 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
 
 
 def _day(day: dt.date) -> str:
-    """"8 Dec": a date as people in the UK write it."""
+    """ "8 Dec": a date as people in the UK write it."""
     return f"{day.day} {day:%b}"
 
 
