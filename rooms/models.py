@@ -25,6 +25,9 @@ class Member(models.Model):
     recovery_hash = models.CharField(max_length=256)
     banned_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # When the page told them that Quick exit signs out on this device and how to come back
+    # (so it is said once, before first use, on any device).
+    exit_explained_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"member {str(self.id)[:8]}"

@@ -115,6 +115,23 @@ def membership_join(
     return membership
 
 
+@transaction.atomic
+def membership_rename(*, room: Room, member: Member) -> Membership:
+    """ "Give me another name": a member draws a new random pseudonym for the room, as long as
+    nobody has seen the one they have (nothing written or held in the room yet)."""
+    membership = Membership.objects.select_for_update().filter(room=room, member=member).first()
+    if membership is None:
+        raise NotAllowed("join the room (and accept its agreement) first")
+    if membership.messages.exists() or membership.held_messages.exists():
+        raise NotAllowed("you have already written in this room under your name; it stays")
+    old = membership.pseudonym
+    membership.pseudonym = new_pseudonym(
+        lambda name: name == old or Membership.objects.filter(room=room, pseudonym=name).exists()
+    )
+    membership.save(update_fields=["pseudonym"])
+    return membership
+
+
 def membership_authorize(*, room: Room, member: Member | None, user: User | None) -> Membership:
     """The membership a socket (or a history request) acts as, or the reason it may not
     enter. A private room the caller may not see answers as no room at all."""

@@ -336,3 +336,54 @@ def test_with_the_keyboard_open_the_log_keeps_room_and_stays_at_the_newest(
     page.screenshot(path=SCREENSHOTS / "report-sheet-phone.png")
     sheet.get_by_role("button", name="Cancel").click()
     expect(sheet).to_have_count(0)
+
+
+def test_another_name_before_going_in_and_quick_exit_explained_before_first_use(
+    members: Callable[..., Member],
+) -> None:
+    ana = members(**ON_A_PHONE, bypass_csp=True, reduced_motion="reduce")
+    ana.open()
+    ana.open_room()
+    ana.accept_agreement()
+    page = ana.page
+    # Before going in: the name can be drawn again, and Quick exit is explained.
+    expect(page.locator("#view-phrase")).to_contain_text("signs you out on this device")
+    first = ana.pseudonym
+    page.get_by_role("button", name="Give me another name").click()
+    expect(page.locator("#rename-status")).to_contain_text("You'll be called")
+    expect(page.locator("#phrase-pseudonym")).not_to_have_text(first)
+    ana.pseudonym = page.locator("#phrase-pseudonym").inner_text()
+    axe_clean(page, "before going in")
+    page.screenshot(path=SCREENSHOTS / "before-you-go-in-phone.png", full_page=True)
+    # A reload goes into the room without saying "I have saved it": not yet told, so the
+    # room says it, before first use, and offers a new phrase.
+    page.reload()
+    ana.wait_in_room()
+    expect(page.locator("#chat-you")).to_have_text(ana.pseudonym)
+    note = page.locator("#exit-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("signs you out on this device")
+    note.get_by_role("button", name="Give me a new recovery phrase").click()
+    words = note.locator("#exit-phrase")
+    expect(words).to_have_text(re.compile(r"^(\w+ ){7}\w+$"))
+    new_phrase = words.inner_text()
+    axe_clean(page, "the Quick exit note with a new phrase")
+    page.screenshot(path=SCREENSHOTS / "quick-exit-note-phone.png")
+    note.get_by_role("button", name="I have saved it").click()
+    expect(note).to_be_hidden()
+    page.reload()
+    ana.wait_in_room()
+    expect(note).to_be_hidden()  # said once, not again
+    # The new phrase brings them back on another device as themselves; the old one does not.
+    other = members(**ON_A_PHONE)
+    other.open()
+    other.page.get_by_text("Use my recovery phrase on this device").click()
+    other.page.get_by_label("Recovery phrase").fill(ana.phrase)
+    other.page.get_by_role("button", name="Continue").click()
+    expect(other.page.locator("#recover-error")).to_contain_text("doesn't match an account")
+    other.page.get_by_label("Recovery phrase").fill(new_phrase)
+    other.page.get_by_role("button", name="Continue").click()
+    expect(other.page.locator("#notice")).to_contain_text("Welcome back")
+    other.page.get_by_role("button", name=f"Enter the room ({ROOM_TITLE})").click()
+    expect(other.page.locator("#chat-you")).to_have_text(ana.pseudonym)
+    expect(other.page.locator("#exit-note")).to_be_hidden()
