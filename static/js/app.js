@@ -114,6 +114,7 @@ function enterChat(room) {
   state.room = room;
   chatView.reset(room);
   showExitNote();
+  $("leave-confirm").hidden = true;
   views.showView("chat", { slug: room.slug });
   state.connection = new RoomConnection(room.slug, chatView, onConnectionEnded);
   state.connection.start();
@@ -138,11 +139,25 @@ function onConnectionEnded(action, code, { left = false, message = "" } = {}) {
   }
 }
 
-/** "Leave room": end the membership (the server closes the socket with 4012, which brings
+/** "Leave room" asks first: leaving ends the membership (the agreement is accepted again to
+ * come back). Facilitators and staff only step out: their place is given, not joined. */
+function onLeaveAsk() {
+  if (!state.connection || chatView.role !== "member") return showRooms();
+  $("leave-confirm").hidden = false;
+  $("leave-yes").focus();
+  return undefined;
+}
+
+function onLeaveCancel() {
+  $("leave-confirm").hidden = true;
+  $("leave").focus();
+}
+
+/** "Yes, leave": end the membership (the server closes the socket with 4012, which brings
  * the room list). If the server can't be reached, just step out of the room. */
 async function onLeave() {
+  $("leave-confirm").hidden = true;
   const connection = state.connection;
-  // Facilitators and staff keep their place: their membership is given, not joined.
   if (!connection || chatView.role !== "member") return showRooms();
   const button = $("leave");
   const title = state.room?.title ?? "the room";
@@ -424,7 +439,9 @@ function bind() {
   $("recover-form").addEventListener("submit", onRecover);
   $("invite-form").addEventListener("submit", onInvite);
   $("sign-out").addEventListener("click", onSignOut);
-  $("leave").addEventListener("click", onLeave);
+  $("leave").addEventListener("click", onLeaveAsk);
+  $("leave-yes").addEventListener("click", onLeave);
+  $("leave-no").addEventListener("click", onLeaveCancel);
   $("waiting-back").addEventListener("click", () => showRooms());
   $("delete-data-ask").addEventListener("click", onDeleteDataAsk);
   $("delete-data-no").addEventListener("click", onDeleteDataCancel);

@@ -36,6 +36,8 @@ const ROLE_LABELS = {
 };
 
 const TYPING_SHOWN_MS = 4000;
+const CONNECTED_SHOWN_MS = 4000; // "Connected again." stays this long, then fades
+const CONNECTED_FADE_MS = 600;
 const ANNOUNCE_MAX_CHARS = 300;
 const NEAR_BOTTOM_PX = 80;
 const HIGHLIGHT_MS = 2500;
@@ -134,6 +136,8 @@ export class ChatView {
     this.roomStateKnown = null;
     this.isLoaded = false;
     this.hadConnection = false;
+    this.lostConnection = false;
+    clearTimeout(this.connTimer);
     $("chat-title").textContent = this.title;
     $("chat-you").textContent = room && room.pseudonym ? room.pseudonym : "";
     $("chat-role").textContent = "";
@@ -208,12 +212,33 @@ export class ChatView {
     this.waitingView.error(text);
   }
 
+  /** The connection line. "Connected again." only after a connection was lost (not when a
+   * waiting room lets someone in), and it fades away after a few seconds. */
   connection(state) {
     let text = CONNECTION_TEXT[state] ?? "";
-    if (state === "connected" && this.hadConnection) text = "Connected again.";
-    if (state === "connected") this.hadConnection = true;
-    $("conn-status").textContent = text;
-    $("waiting-conn").textContent = text;
+    if (state === "connected" && this.hadConnection && this.lostConnection) text = "Connected again.";
+    if (state === "connected") {
+      this.hadConnection = true;
+      this.lostConnection = false;
+    } else if (state !== "connecting") {
+      this.lostConnection = true;
+    }
+    clearTimeout(this.connTimer);
+    for (const id of ["conn-status", "waiting-conn"]) {
+      $(id).textContent = text;
+      $(id).classList.remove("conn-fading");
+    }
+    if (text === "Connected again.") {
+      this.connTimer = setTimeout(() => {
+        for (const id of ["conn-status", "waiting-conn"]) $(id).classList.add("conn-fading");
+        this.connTimer = setTimeout(() => {
+          for (const id of ["conn-status", "waiting-conn"]) {
+            $(id).textContent = "";
+            $(id).classList.remove("conn-fading");
+          }
+        }, CONNECTED_FADE_MS);
+      }, CONNECTED_SHOWN_MS);
+    }
   }
 
   loaded() {

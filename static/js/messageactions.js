@@ -143,7 +143,13 @@ function muteForm(ctx, id) {
   const name = ctx.entry.author;
   return {
     fields: select(`${id}-mute`, "For how long?", MUTE_CHOICES),
-    submitLabel: "Confirm",
+    submitLabel: `Mute ${name} for 5 minutes`,
+    // The button says what it will do, for the choice made.
+    labelFor: (form) => {
+      const minutes = Number(form.querySelector("select").value);
+      const choice = MUTE_CHOICES.find(([value]) => value === minutes);
+      return minutes ? `Mute ${name} for ${choice ? choice[1] : `${minutes} minutes`}` : `Lift the mute on ${name}`;
+    },
     submit: async (form) => {
       const minutes = Number(form.querySelector("select").value);
       await ctx.act("mute", name, minutes);
@@ -276,6 +282,13 @@ export function messageMenu(ctx) {
       error,
       el("div", { className: "menu-buttons" }, submit, button("Cancel", showItems)),
     );
+    if (spec.labelFor) {
+      const relabel = () => {
+        submit.textContent = spec.labelFor(form);
+      };
+      form.addEventListener("change", relabel);
+      relabel();
+    }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       submit.disabled = true;

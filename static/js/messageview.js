@@ -39,6 +39,15 @@ function placeholder(entry, mine, role) {
   return null;
 }
 
+const EXCERPT_WORDS = 8;
+
+/** A message's first words ("My reports" says which message a report was about). */
+function firstWords(body) {
+  if (typeof body !== "string" || !body.trim()) return null;
+  const words = body.trim().split(/\s+/);
+  return words.slice(0, EXCERPT_WORDS).join(" ") + (words.length > EXCERPT_WORDS ? "…" : "");
+}
+
 /** The visible badge beside a facilitator's or staff member's name ("Peer facilitator"). */
 export function roleBadge(role) {
   return role && Object.hasOwn(ROLE_BADGES, role) ? el("span", { className: "role-badge", text: ROLE_BADGES[role] }) : null;
@@ -110,7 +119,7 @@ export function fillMessage(li, entry, view) {
     pinned: view.pins.has(entry.seq),
     act: view.act,
     onResult: (text) => view.actionResult(text),
-    onReported: (seq, reason) => view.reports.added(seq, reason),
+    onReported: (seq, reason) => view.reports.added(seq, reason, firstWords(entry.body)),
   });
   if (actions.childElementCount) children.push(actions);
   // The "⋯" button comes after the text for screen readers; the stylesheet puts it top right.

@@ -299,7 +299,13 @@ const isHeldItem = (h) =>
   isString(h.reason) &&
   isString(h.ts);
 const isReportItem = (r) =>
-  isObject(r) && isId(r.id) && isSeq(r.seq) && isString(r.reason) && isString(r.status) && isStringList(r.replies);
+  isObject(r) &&
+  isId(r.id) &&
+  isSeq(r.seq) &&
+  isString(r.reason) &&
+  isString(r.status) &&
+  isStringList(r.replies) &&
+  isOptional(r.excerpt, isString);
 const isWaitingMember = (m) => isObject(m) && isString(m.pseudonym) && isBool(m.agreed);
 const isAlertItem = (a) =>
   isObject(a) &&

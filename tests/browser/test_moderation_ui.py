@@ -140,7 +140,8 @@ def test_muted_member_cannot_write_until_the_mute_is_lifted(
     panel = options(guide, guide.message("Sorry, I keep posting the same thing"))
     panel.get_by_role("button", name=f"Mute {ana.pseudonym}").click()
     panel.get_by_label("For how long?").select_option("15")
-    panel.get_by_role("button", name="Confirm").click()
+    # The button says what it will do.
+    panel.get_by_role("button", name=f"Mute {ana.pseudonym} for 15 minutes").click()
     expect(guide.page.locator("#action-status")).to_contain_text(
         f"{ana.pseudonym} can't post for 15 minutes."
     )
@@ -163,7 +164,7 @@ def test_muted_member_cannot_write_until_the_mute_is_lifted(
     panel = options(guide, guide.message("Sorry, I keep posting the same thing"))
     panel.get_by_role("button", name=f"Mute {ana.pseudonym}").click()
     panel.get_by_label("For how long?").select_option("0")
-    panel.get_by_role("button", name="Confirm").click()
+    panel.get_by_role("button", name=f"Lift the mute on {ana.pseudonym}").click()
     expect(page.locator("#message-input")).to_be_enabled()
     expect(page.locator("#private-text")).to_have_text("You can post again.")
     ana.send("Thank you, I'll slow down")
@@ -223,6 +224,7 @@ def test_report_reaches_the_facilitator_without_the_reporters_name(
     expect(ben.page.locator("#action-status")).to_contain_text("Thank you for telling us.")
     expect(ben.page.locator("#my-reports")).to_be_visible()
     expect(ben.page.locator("#my-report-list")).to_contain_text("It's hurtful or harassing")
+    expect(ben.page.locator("#my-report-list")).to_contain_text("“You're all making this up”")
 
     alerts = guide.page.locator("#fac-alerts")
     expect(alerts).to_contain_text(
@@ -304,6 +306,7 @@ def test_waiting_room_agree_then_admitted_then_session_ends(
     expect(page.locator("#view-chat")).to_be_visible()
     expect(page.locator("#presence-list")).to_contain_text(f"{member.pseudonym} (you)")
     expect(page.locator("#announcer")).to_have_text("You're in the room now. Welcome.")
+    expect(page.locator("#conn-status")).to_have_text("")  # not "Connected again."
     member.send("Hello, thank you for letting me in")
     expect(guide.message("Hello, thank you for letting me in")).to_be_visible()
 
@@ -439,6 +442,12 @@ def test_room_controls_pause_slow_mode_announce_and_pin(
 def test_leave_room_ends_the_membership(members: Callable[..., Member]) -> None:
     ana = joined(members)
     ana.page.get_by_role("button", name="Leave room").click()
+    # It asks first; "Stay" keeps them in the room.
+    ana.page.get_by_role("button", name="Stay").click()
+    expect(ana.page.locator("#leave-confirm")).to_be_hidden()
+    expect(ana.page.locator("#view-chat")).to_be_visible()
+    ana.page.get_by_role("button", name="Leave room").click()
+    ana.page.get_by_role("button", name="Yes, leave").click()
     expect(ana.page.locator("#view-rooms")).to_be_visible()
     expect(ana.page.locator("#notice")).to_contain_text(f"You've left {ROOM_TITLE}.")
     expect(
@@ -449,6 +458,7 @@ def test_leave_room_ends_the_membership(members: Callable[..., Member]) -> None:
 def test_delete_all_my_data_asks_first_and_signs_out(members: Callable[..., Member]) -> None:
     ana = joined(members)
     ana.page.get_by_role("button", name="Leave room").click()
+    ana.page.get_by_role("button", name="Yes, leave").click()
     page = ana.page
     page.get_by_role("button", name="Delete all my data").click()
     expect(page.locator("#delete-data-confirm")).to_contain_text("This can't be undone.")
@@ -549,7 +559,7 @@ def test_moderation_views_pass_axe_and_are_photographed(
     # Muted: the composer says why.
     gpanel = options(guide, guide.message("Thank you for sharing that. You're not alone here."))
     gpanel.get_by_role("button", name=f"Mute {ana.pseudonym}").click()
-    gpanel.get_by_role("button", name="Confirm").click()
+    gpanel.get_by_role("button", name=f"Mute {ana.pseudonym} for 5 minutes").click()
     expect(page.locator("#message-input")).to_be_disabled()
     page.locator(".side-panel").evaluate_all("(all) => all.forEach((d) => { d.open = false; })")
     assert serious_violations(page) == []
