@@ -192,7 +192,7 @@ def test_signpost_frame_opens_the_help_panel(members: Callable[..., Member]) -> 
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
 
-    # Without resources of its own, the built-in list is shown.
+    # Without resources of its own, the list the server put in the page is shown.
     member.tap.inject({"type": "signpost"})
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("link", name="116 123")).to_have_attribute("href", "tel:116123")
