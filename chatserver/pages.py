@@ -10,10 +10,18 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+# Where the member page's help panel lists the crisis resources: filled in by the server
+# from the one list (moderation/data/crisis_resources.json), so the panel works even before
+# any script has run, and the page and the signposting never disagree.
+HELP_LIST_MARK = "<!-- crisis resources -->"
+
 
 @functools.cache
 def _html(name: str) -> str:
-    return (settings.STATIC_DIR / name).read_text(encoding="utf-8")
+    from moderation.crisis import help_list_html
+
+    html = (settings.STATIC_DIR / name).read_text(encoding="utf-8")
+    return html.replace(HELP_LIST_MARK, help_list_html()) if HELP_LIST_MARK in html else html
 
 
 def _page(name: str) -> HttpResponse:

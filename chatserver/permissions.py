@@ -166,6 +166,8 @@ ADMIN_ONLY_PERMISSIONS: Final[tuple[str, ...]] = (
     "moderation.view_outboxitem",
     "otp_totp.view_totpdevice",
     "otp_totp.delete_totpdevice",
+    "rooms.view_staffname",
+    "rooms.delete_staffname",
 )
 
 

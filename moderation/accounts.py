@@ -668,3 +668,68 @@ def sign_out_everywhere(request: HttpRequest) -> int:
         detail={"sessions": len(digests)},
     )
     return len(digests)
+
+
+# --- creating staff accounts ---------------------------------------------------------------------
+
+STAFF_CREATE_ROLES = ("facilitator", "moderator", "staff")
+
+
+@dataclass(frozen=True)
+class CreatedStaff:
+    user: User
+    role: str
+    password: str  # shown once by the command; only its hash is stored
+    trained_until: dt.date | None
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    username: str,
+    role: str,
+    trained_until: dt.date | None = None,
+    name: str | None = None,
+    actor: str = "system:cli",
+) -> CreatedStaff:
+    """A staff account in ``role`` with a new random password (returned once). A peer
+    facilitator facilitates only while their training is current: ``trained_until`` records
+    it. ``name`` is the name in rooms (otherwise the person chooses it at first sign-in).
+    Moderators and staff set up their authenticator app at their first sign-in."""
+    from django.contrib.auth.models import Group
+
+    from chatserver.crypto import random_token
+    from chatserver.permissions import setup_role_groups
+    from moderation.models import TrainingRecord
+    from rooms.staffnames import name_choose
+
+    if role not in STAFF_CREATE_ROLES:
+        raise NotAllowed(f"the role is one of: {', '.join(STAFF_CREATE_ROLES)}")
+    if not username or len(username) > 150:
+        raise NotAllowed("give a username of 1 to 150 characters")
+    if get_user_model().objects.filter(username=username).exists():
+        raise NotAllowed(f"there is already an account called {username!r}")
+    today = timezone.localdate()
+    if trained_until is not None and trained_until < today:
+        raise NotAllowed("--trained-until is in the past: the training would already have lapsed")
+    setup_role_groups()
+    password = random_token(15)
+    user = User.objects.create_user(username=username, password=password)
+    user.groups.add(Group.objects.get(name=role))
+    if trained_until is not None:
+        TrainingRecord.objects.create(
+            user=user,
+            course=settings.FACILITATOR_TRAINING_COURSE,
+            completed_on=today,
+            expires_on=trained_until,
+        )
+    if name:
+        name_choose(user=user, raw=name)
+    audit_append(
+        actor=actor,
+        action="staff.created",
+        object_type="user",
+        object_id=user.pk,
+        detail={"role": role, "trained_until": str(trained_until) if trained_until else None},
+    )
+    return CreatedStaff(user=user, role=role, password=password, trained_until=trained_until)

@@ -8,15 +8,18 @@ import datetime as dt
 import functools
 from typing import Any
 
+import msgspec
+import segno
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chatserver.permissions import require
-from moderation import accounts, devices
+from moderation import accounts, crisis, devices
 from moderation.figures import service_figures
 from moderation.governance import debrief_record
+from rooms import staffnames
 from rooms.api import BadRequest, _body, _field, api_view
 from rooms.errors import NotAuthenticated
 from rooms.roles import role_for_user
@@ -59,6 +62,7 @@ def staff_login(request: HttpRequest) -> JsonResponse:
                 "error": {"code": "otp_setup_required", "message": OTP_SETUP_MESSAGE},
                 "otp_setup": {
                     "provisioning_uri": result.provisioning_uri,
+                    "qr_svg": _qr_svg(result.provisioning_uri),
                     "confirm_within_seconds": settings.STAFF_OTP_ENROL_SECONDS,
                 },
                 "member_session_ended": result.member_session_ended,
@@ -66,6 +70,16 @@ def staff_login(request: HttpRequest) -> JsonResponse:
             status=401,
         )
     return _signed_in(result)
+
+
+def _qr_svg(uri: str | None) -> str | None:
+    """The provisioning URI as a QR code for an authenticator app's camera: an SVG drawn here
+    (segno), as a data: URI the page shows in an <img> (nothing fetched, no script)."""
+    if not uri:
+        return None
+    return str(
+        segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#000", light="#fff")
+    )
 
 
 def _signed_in(result: accounts.SignIn) -> JsonResponse:
@@ -78,6 +92,7 @@ def _signed_in(result: accounts.SignIn) -> JsonResponse:
             "role": result.role,
             "verified": True,
             "member_session_ended": result.member_session_ended,
+            "name": staffnames.name_of(result.user),
         }
     )
     if result.device_token:
@@ -104,6 +119,19 @@ def staff_logout(request: HttpRequest) -> JsonResponse:
 def staff_logout_everywhere(request: HttpRequest) -> JsonResponse:
     ended = accounts.sign_out_everywhere(request)
     return JsonResponse({"username": None, "sessions_ended": ended})
+
+
+# --- the name staff go by in rooms ---------------------------------------------------------------
+
+
+@require_POST
+@api_view
+def staff_name(request: HttpRequest) -> JsonResponse:
+    """Choose, once, the name this account goes by in every room (rooms/staffnames.py says
+    what is refused and why)."""
+    user = _verified_staff(request)
+    name = staffnames.name_choose(user=user, raw=_field(_body(request), "name", str))
+    return JsonResponse({"name": name})
 
 
 # --- debriefs ---------------------------------------------------------------------------------
@@ -149,6 +177,22 @@ def debrief_file(request: HttpRequest) -> JsonResponse:
         facilitator=user, room=room, session_on=session_on, text=text, needs_support=needs_support
     )
     return JsonResponse({"id": debrief.pk, "needs_support": needs_support}, status=201)
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+@require_GET
+def help_resources(request: HttpRequest) -> JsonResponse:
+    """The crisis resources the page's "Get help now" shows and the signposting sends: one
+    list, served to anyone (no session needed)."""
+    signpost = crisis.signpost()
+    return JsonResponse(
+        {
+            "message": signpost.message,
+            "resources": [msgspec.structs.asdict(r) for r in signpost.resources],
+        }
+    )
 
 
 # --- figures ----------------------------------------------------------------------------------

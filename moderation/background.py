@@ -1,4 +1,5 @@
-"""The periodic work every server process does: SLA re-notification and outbox delivery.
+"""The periodic work every server process does: SLA re-notification, outbox delivery, and
+keeping its staff sockets counted as on call (moderation/care.py).
 
 Runs in a daemon thread beside daphne's event loop (both jobs are synchronous database and
 network work). Several processes may run it at once: both jobs claim rows with SKIP LOCKED.
@@ -12,6 +13,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
+from moderation.care import refresh_local
 from moderation.escalations import escalations_check_sla
 from moderation.outbox import outbox_deliver_due
 
@@ -24,6 +26,7 @@ def _loop(stop: threading.Event, interval: float) -> None:
             close_old_connections()
             escalations_check_sla()
             outbox_deliver_due()
+            refresh_local()
         except Exception:
             logger.exception("background escalation work failed; will retry")
         finally:

@@ -13,13 +13,14 @@ when the close event through the channel layer is lost (rooms/grants.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from moderation import accounts, escalations, reports
+from moderation import accounts, care, escalations, reports
 from rooms import events, protocol
 from rooms.errors import RoomError
 from rooms.grants import Grant, grant_require
@@ -52,6 +53,10 @@ class StaffConsumer(ReplyMixin, GroupsMixin, DirectDispatchMixin, AsyncWebsocket
         ):
             await self.group_join(group)
         watch.register(self.channel_name, self.grant, self._close_with)
+        # Someone who can act on alerts is here: writers waiting are told (moderation/care.py).
+        await db(care.staff_arrived)(
+            channel_name=self.channel_name, user_id=user.pk, role=self.grant.role or ""
+        )
         items = await db(escalations.escalations_open)()
         await self.send_value(protocol.Escalations(items=items))
         open_reports = await db(reports.reports_open)()
@@ -60,6 +65,9 @@ class StaffConsumer(ReplyMixin, GroupsMixin, DirectDispatchMixin, AsyncWebsocket
     async def disconnect(self, code: int) -> None:
         watch.unregister(self.channel_name)
         await self.groups_leave_all()
+        if self.grant is not None:
+            with contextlib.suppress(Exception):
+                await db(care.staff_left)(channel_name=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None or self.grant is None:

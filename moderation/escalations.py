@@ -9,9 +9,6 @@ webhooks. Detection never bans, mutes or silences the writer.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
-from importlib import resources
 from typing import Any
 
 from django.conf import settings
@@ -23,13 +20,17 @@ from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import random_slug
 from chatserver.permissions import require
 from moderation import outbox, staff_text
+from moderation.care import publish_care
+from moderation.crisis import signpost
 from moderation.models import Escalation, EscalationNote
 from moderation.risk import Assessment
+from moderation.risk.types import SEVERITY_RANK
 from rooms import events, values
 from rooms.encryption import aead_for, current_data_key, open_text, seal_text
 from rooms.errors import RoomError
 from rooms.models import Agreement, Membership, Message, Room
 from rooms.roles import role_for_user
+from rooms.staffnames import name_of
 
 EXCERPT_CHARS = 500
 
@@ -42,20 +43,6 @@ class EscalationNotFound(RoomError):
 class NotesUnavailable(RoomError):
     code = "data_erased"
     http_status = 409
-
-
-@functools.cache
-def _crisis_data() -> dict[str, Any]:
-    text = resources.files("moderation").joinpath("data/crisis_resources.json").read_text()
-    return json.loads(text)  # type: ignore[no-any-return]
-
-
-def signpost_frame(locale: str | None = None) -> values.Signpost:
-    locales = _crisis_data()["locales"]
-    data = locales.get(locale or settings.CRISIS_RESOURCES_LOCALE) or locales["en-gb"]
-    return values.Signpost(
-        message=data["message"], resources=[values.Resource(**r) for r in data["resources"]]
-    )
 
 
 def escalation_item(e: Escalation) -> values.EscalationItem:
@@ -127,6 +114,7 @@ def escalation_raise(
         ),
         created_at=now,
         sla_due_at=now + dt.timedelta(seconds=settings.ESCALATION_SLA_SECONDS[severity]),
+        quiet=quiet,
     )
     audit_append(
         actor=flagged_by or "system:risk-detector",
@@ -137,17 +125,25 @@ def escalation_raise(
     )
     _publish_item(escalation)
     if not quiet:
+        if message is not None:
+            _mark_message(message.pk, category, severity)
         events.publish_on_commit(
             events.membership_group(membership.pk),
-            events.room_frame_event(signpost_frame()),
+            events.room_frame_event(signpost()),
         )
         notice = values.RiskNotice(
-            seq=seq, author=membership.pseudonym, category=category, severity=severity
+            seq=seq,
+            author=membership.pseudonym,
+            category=category,
+            severity=severity,
+            id=escalation.pk,
+            ts=now,
         )
         events.publish_on_commit(
             events.room_staff_group(room.pk),
             events.room_frame_event(notice),
         )
+        publish_care(escalation)
     if queue == Escalation.Queue.STAFF:
         outbox.enqueue_escalation(escalation, event="created", now=now)
     return escalation
@@ -179,6 +175,23 @@ def escalation_from_assessment(
         evidence=evidence,
         quiet=_learned_concern_only(assessment),
     )
+
+
+def risk_marker(assessment: Assessment) -> tuple[str, str] | None:
+    """The (category, severity) facilitators see marked on the message: what raised an
+    escalation they were told about (a quiet one is not marked)."""
+    top = assessment.top
+    if top is None or _learned_concern_only(assessment):
+        return None
+    return top.category, top.severity
+
+
+def _mark_message(message_id: int, category: str, severity: str) -> None:
+    """Facilitators' marker on the message: the most severe escalation raised about it."""
+    current = Message.objects.filter(pk=message_id).values_list("risk_severity", flat=True).first()
+    if current is not None and SEVERITY_RANK.get(current, -1) >= SEVERITY_RANK[severity]:
+        return
+    Message.objects.filter(pk=message_id).update(risk_category=category, risk_severity=severity)
 
 
 def _learned_concern_only(assessment: Assessment) -> bool:
@@ -236,6 +249,7 @@ def escalation_acknowledge(*, user: User, escalation_id: int) -> Escalation:
         e.save()
         _audit(user, "escalation.acknowledge", e)
         _publish_item(e)
+        publish_care(e)
     return e
 
 
@@ -250,6 +264,7 @@ def escalation_progress(*, user: User, escalation_id: int) -> Escalation:
         e.save()
         _audit(user, "escalation.in_progress", e)
         _publish_item(e)
+        publish_care(e)
     return e
 
 
@@ -269,6 +284,7 @@ def escalation_resolve(
     e.save()
     _audit(user, "escalation.resolve", e, false_alarm=false_alarm)
     _publish_item(e)
+    publish_care(e)
     return e
 
 
@@ -330,7 +346,8 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     # memberships made below enter it (rooms/entry.py).
     room = Room.objects.create(
         slug=f"support-{random_slug()}",
-        title="Private support",
+        # Told apart in both people's room lists: who it is for, and since when.
+        title=f"Private support for {e.pseudonym} ({_day(timezone.localdate())})",
         description="A private space with a member of our support team.",
         visibility=Room.Visibility.SUPPORT,
         capacity=2,
@@ -340,15 +357,17 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
     )
     from rooms.services import _new_membership
 
+    # The staff member's own name in rooms (never their username), beside their badge.
     Membership.objects.create(
-        room=room, user=user, role=role, pseudonym=f"Support ({user.get_username()})"
+        room=room, user=user, role=role, pseudonym=name_of(user) or "Support team"
     )
     _new_membership(room=room, member=e.membership.member, user=None)
     if e.status == Escalation.Status.OPEN:
         e.status = Escalation.Status.IN_PROGRESS
         e.acknowledged_at = timezone.now()
         e.acknowledged_by = user
-        e.save()
+    e.support_room = room
+    e.save()
     _audit(user, "escalation.support_room", e, room=room.slug)
     offer = values.SupportOffer(room=room.slug, title=room.title)
     events.publish_on_commit(
@@ -356,7 +375,13 @@ def escalation_open_support_room(*, user: User, escalation_id: int) -> Room:
         events.room_frame_event(offer),
     )
     _publish_item(e)
+    publish_care(e)
     return room
+
+
+def _day(day: dt.date) -> str:
+    """ "8 Dec": a date as people in the UK write it."""
+    return f"{day.day} {day:%b}"
 
 
 def escalations_open() -> list[values.EscalationItem]:

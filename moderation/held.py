@@ -23,10 +23,11 @@ from chatserver.audit import audit_append
 from chatserver.permissions import require
 from moderation.risk import Assessment
 from rooms import events, records, values
+from rooms.care import care_finding
 from rooms.encryption import current_data_key, open_text, seal_body, seal_text
 from rooms.errors import MessageNotFound
 from rooms.models import HeldMessage, Membership, Message, Room
-from rooms.selectors import message_frame
+from rooms.selectors import message_frame, role_badge
 from rooms.themes import fold
 
 HOLD_MESSAGES: dict[str, str] = {
@@ -62,8 +63,7 @@ def hold_reason(room: Room, body: str, assessment: Assessment) -> str | None:
     """Why this message must wait for review, or None to publish it."""
     if room.blocked_terms and blocked_term_found(room.blocked_terms, body):
         return HeldMessage.Reason.BLOCKED_TERM
-    top = assessment.top
-    if room.hold_critical and top is not None and top.severity == "critical":
+    if room.risky_messages == Room.RiskyMessages.HOLD and care_finding(assessment) is not None:
         return HeldMessage.Reason.RISK
     return None
 
@@ -88,6 +88,8 @@ def hold_message(
     themes: str,
     cw: bool,
     now: dt.datetime,
+    care: str = "",
+    risk: tuple[str, str] | None = None,
 ) -> HoldResult:
     """Store the message sealed, outside the log. Runs inside the send transaction (the room
     row is locked). A repeated client id returns what was held the first time."""
@@ -108,6 +110,9 @@ def hold_message(
                 ),
                 themes=themes,
                 cw=cw,
+                care=care,
+                risk_category=risk[0] if risk else "",
+                risk_severity=risk[1] if risk else "",
                 created_at=now,
             )
     except IntegrityError:
@@ -198,10 +203,16 @@ def held_release(*, actor: Membership, held_id: int) -> int:
         ciphertext=seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body),
         themes=held.themes,
         cw=held.cw,
+        author_role=role_badge(held.author.role),
+        care=held.care,
     )
     if message_id is None:  # the same client id was published meanwhile
         raise MessageNotFound("this message was already published")
     records.set_last_seq(room_id=room.pk, seq=seq)
+    if held.risk_severity:
+        Message.objects.filter(pk=message_id).update(
+            risk_category=held.risk_category, risk_severity=held.risk_severity
+        )
     held.status = HeldMessage.Status.RELEASED
     held.decided_at, held.decided_by, held.released_seq = now, actor, seq
     held.ciphertext = None
@@ -213,7 +224,14 @@ def held_release(*, actor: Membership, held_id: int) -> int:
         object_id=held.pk,
         detail={"room": room.slug, "seq": seq},
     )
-    message = Message(room=room, seq=seq, author_pseudonym=held.author_pseudonym, created_at=now)
+    message = Message(
+        room=room,
+        seq=seq,
+        author_pseudonym=held.author_pseudonym,
+        created_at=now,
+        author_role=role_badge(held.author.role),
+        care=held.care,
+    )
     frame = message_frame(message, body=body, themes=held.themes, cw=held.cw)
     events.publish_on_commit(
         events.room_group(room.pk),

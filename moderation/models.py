@@ -57,6 +57,12 @@ class Escalation(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Raised without telling the writer or the room (a concern only the learned model saw).
+    quiet = models.BooleanField(default=False)
+    # The private support room staff opened for the member from this escalation, if any.
+    support_room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["status", "sla_due_at"], name="escalation_open_due")]
@@ -64,6 +70,21 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"escalation {self.pk} ({self.category}, {self.severity})"
+
+
+class StaffPresence(models.Model):
+    """An open staff socket: someone who can act on an alert is there now. The member whose
+    message raised an alert is told whether anyone is (moderation/care.py). Each server
+    process refreshes its own sockets' rows; rows of a process that died age out."""
+
+    channel_name = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=12)
+    connected_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"staff socket of user {self.user_id}"
 
 
 class EscalationNote(models.Model):

@@ -12,8 +12,9 @@ import datetime as dt
 from typing import Any
 
 from moderation import held
-from moderation.escalations import escalation_from_assessment
+from moderation.escalations import escalation_from_assessment, risk_marker
 from moderation.governance import require_current_training
+from rooms.care import care_of
 from rooms.models import Membership, Message, Room
 from rooms.policies import Draft, HeldBack, MessagePolicy
 
@@ -37,6 +38,8 @@ class HeldTermsPolicy(MessagePolicy):
             themes=themes,
             cw=draft.cw,
             now=now,
+            care=care_of(room, draft.assessment),
+            risk=risk_marker(draft.assessment),
         )
         item = result.held
         return HeldBack(

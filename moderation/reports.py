@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
 from chatserver.audit import actor_for_user, audit_append
@@ -126,7 +126,11 @@ def _notify_room_staff(report: Report, reported_role: str | None) -> None:
     if reported_role not in (None, Membership.Role.MEMBER):
         return
     notice = values.ReportNotice(
-        id=report.pk, seq=report.message_seq, author=report.reported_pseudonym, reason=report.reason
+        id=report.pk,
+        seq=report.message_seq,
+        author=report.reported_pseudonym,
+        reason=report.reason,
+        ts=report.created_at,
     )
     events.publish_on_commit(
         events.room_staff_group(report.room_id),
@@ -233,7 +237,11 @@ def report_make(*, reporter: Membership, seq: int, reason: str, note: str = "") 
         object_id=report.pk,
         detail={"room": room.slug, "seq": seq, "reason": reason},
     )
-    _notify_room_staff(report, message.author.role if message.author else None)
+    reported_role = message.author.role if message.author else None
+    if reported_role in (None, Membership.Role.MEMBER):
+        # The facilitators' marker on the message (they are told of reports about members).
+        Message.objects.filter(pk=message.pk).update(reports=F("reports") + 1)
+    _notify_room_staff(report, reported_role)
     _publish_item(report)
     return report
 
@@ -368,16 +376,39 @@ def my_reports(membership: Membership) -> values.MyReports:
     staff view of content, so nothing is audited."""
     since = timezone.now() - CLOSED_VISIBLE_FOR
     replies = ReportReply.objects.select_related("data_key").order_by("created_at", "pk")
-    rows = (
+    rows = list(
         Report.objects.filter(reporter=membership)
         .filter(Q(status=Report.Status.OPEN) | Q(closed_at__gte=since))
         .prefetch_related(Prefetch("replies", queryset=replies))
         .order_by("-created_at", "-pk")
     )
-    return values.MyReports(items=[_my_item(report) for report in rows])
+    messages = {
+        m.seq: m
+        for m in Message.objects.filter(
+            room_id=membership.room_id, seq__in=[r.message_seq for r in rows]
+        ).select_related("data_key")
+    }
+    return values.MyReports(
+        items=[_my_item(report, messages.get(report.message_seq)) for report in rows]
+    )
 
 
-def _my_item(report: Report) -> values.ReportItem:
+EXCERPT_WORDS = 8
+
+
+def _excerpt(message: Message | None) -> str | None:
+    """The reported message's first words, so the reporter knows which one it was: only
+    while anyone in the room can still read it (not deleted, hidden or unreadable)."""
+    if message is None or message.deleted_at is not None or message.hidden_at is not None:
+        return None
+    body = open_body(message)
+    if not body:
+        return None
+    words = body.split()
+    return " ".join(words[:EXCERPT_WORDS]) + ("…" if len(words) > EXCERPT_WORDS else "")
+
+
+def _my_item(report: Report, message: Message | None = None) -> values.ReportItem:
     # A reply whose key was destroyed (retention) is left out rather than shown empty.
     texts = [text for text in map(_open_reply, report.replies.all()) if text is not None]
     return values.ReportItem(
@@ -386,4 +417,5 @@ def _my_item(report: Report) -> values.ReportItem:
         reason=report.reason,
         status=report.status,
         replies=texts,
+        excerpt=_excerpt(message),
     )

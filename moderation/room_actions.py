@@ -291,10 +291,18 @@ def announce(*, actor: Membership, body: str) -> int:
         data_key_id=key_id,
         ciphertext=seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body),
         kind=Message.Kind.ANNOUNCEMENT.value,
+        author_role=selectors.role_badge(actor.role),
     )
     records.set_last_seq(room_id=room.pk, seq=seq)
     _audit(actor, "room.announce", "room", room.pk, seq=seq)
-    frame = values.Message(seq=seq, ts=now, author=actor.pseudonym, body=body, announcement=True)
+    frame = values.Message(
+        seq=seq,
+        ts=now,
+        author=actor.pseudonym,
+        body=body,
+        announcement=True,
+        role=selectors.role_badge(actor.role) or None,
+    )
     events.publish_on_commit(
         events.room_group(room.pk),
         events.room_frame_event(frame, seq=seq, author_id=actor.pk),

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from chatserver.permissions import can
-from moderation import held, reports, room_actions
+from moderation import care, held, reports, room_actions
 from moderation.escalations import escalation_flag
 from rooms import handlers, protocol
 
@@ -43,14 +43,22 @@ FRAMES: dict[type, handlers.Handler] = {
 
 
 def entry_values(membership: Any, room: Any) -> Iterable[msgspec.Struct]:
-    """A member's own open reports; a facilitator's queue of held messages."""
+    """A member's own open reports, and where an alert about their message stands; a
+    facilitator's queue of held messages and the room's open alerts and reports."""
     mine = reports.my_reports(membership)
     if mine.items:
         yield mine
+    status = care.care_status_for(membership.pk)
+    if status is not None:
+        yield status
     if can(membership.role, "review_held"):
         queue = held.held_queue(room.pk)
         if queue.items:
             yield queue
+    if can(membership.role, "flag_risk"):
+        alerts = care.room_alerts(room.pk)
+        if alerts.items:
+            yield alerts
 
 
 def install() -> None:

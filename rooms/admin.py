@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from chatserver.audit import actor_for_user, audit_append
 from chatserver.crypto import fingerprint, random_token
-from rooms.models import Agreement, Invite, Room
+from rooms.models import Agreement, Invite, Room, StaffName
 
 
 class AgreementInline(admin.StackedInline):
@@ -41,12 +41,14 @@ class RoomAdmin(admin.ModelAdmin):
                     "schedule",
                     "slow_mode_seconds",
                     "blocked_terms",
-                    "hold_critical",
+                    "risky_messages",
                 ),
                 "description": (
                     "Blocked terms (one per line) hold a message for a facilitator's review. "
-                    "Holding critical messages keeps them from the room until a facilitator "
-                    "has read them; staff are alerted either way."
+                    "A message showing high or critical risk is folded for other members "
+                    "behind a care note by default; it can instead be held until a "
+                    "facilitator has read it, or shown as written. Its writer always sees it, "
+                    "and staff are alerted in every case."
                 ),
             },
         ),
@@ -119,3 +121,30 @@ class InviteAdmin(admin.ModelAdmin):
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/rooms/invite_created.html", context)
+
+
+@admin.register(StaffName)
+class StaffNameAdmin(admin.ModelAdmin):
+    """Staff choose their name in rooms once (rooms/staffnames.py). An admin changes it by
+    deleting it here: the person is asked to choose again when they next sign in."""
+
+    list_display = ("name", "user", "chosen_at")
+    fields = ("user", "name", "chosen_at")
+    readonly_fields = ("user", "name", "chosen_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, each audited
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: StaffName) -> None:
+        audit_append(
+            actor=actor_for_user(request.user),
+            action="staff.name_reset",
+            object_type="user",
+            object_id=obj.user_id,
+        )
+        super().delete_model(request, obj)

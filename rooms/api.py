@@ -108,15 +108,21 @@ def _require_caller(request: HttpRequest) -> tuple[Any, Any]:
     return member, user
 
 
-def _staff_summary(request: HttpRequest) -> dict[str, str] | None:
+def _staff_summary(request: HttpRequest) -> dict[str, str | None] | None:
     """Who is signed in on the staff side (for the dashboard after a reload): only a session
-    that passed its second factor, where one is required."""
+    that passed its second factor, where one is required. ``name`` is the name they go by in
+    rooms, None until they choose it."""
     from rooms.roles import session_is_verified
+    from rooms.staffnames import name_of
 
     user = _staff_user(request)
     if user is None or not session_is_verified(user, request.session):
         return None
-    return {"username": user.get_username(), "role": role_for_user(user) or ""}
+    return {
+        "username": user.get_username(),
+        "role": role_for_user(user) or "",
+        "name": name_of(user),
+    }
 
 
 # --- health -------------------------------------------------------------------------------
@@ -146,6 +152,8 @@ def session(request: HttpRequest) -> JsonResponse:
                 "member": member is not None,
                 "staff": _staff_summary(request),
                 "csrf_token": get_token(request),
+                # Whether this member was told what Quick exit does (docs/web-client.md).
+                "exit_explained": member is not None and member.exit_explained_at is not None,
             }
         )
     if request.method == "DELETE":
@@ -177,6 +185,24 @@ def _logout(request: HttpRequest) -> JsonResponse:
     if session_key:
         services.sockets_close_for_session(session_key)
     return JsonResponse({"member": False})
+
+
+@require_POST
+@api_view
+def session_new_phrase(request: HttpRequest) -> JsonResponse:
+    """A new recovery phrase for the member signed in here (shown once; the old one stops
+    working). Counted like new sessions, so it cannot be asked for in a loop."""
+    member = _require_member(request)
+    throttles.throttle_hit(scope=throttles.SESSION_CREATE, client=throttles.client_address(request))
+    return JsonResponse({"recovery_phrase": identity.member_new_phrase(member=member)})
+
+
+@require_POST
+@api_view
+def session_exit_explained(request: HttpRequest) -> JsonResponse:
+    """The member has read what Quick exit does: it is not explained again, on any device."""
+    identity.member_exit_explained(member=_require_member(request))
+    return JsonResponse({"exit_explained": True})
 
 
 @require_POST
@@ -249,12 +275,29 @@ def room_join(request: HttpRequest, slug: str) -> JsonResponse:
     version = _field(_body(request), "agreement_version", int)
     member, user = _require_caller(request)
     room = selectors.room_by_slug(slug)
+    before = selectors.membership_of(room=room, member=member, user=user)
     membership = services.membership_join(
         room=room, agreement_version=version, member=member, user=user
     )
     return JsonResponse(
-        {"slug": room.slug, "pseudonym": membership.pseudonym, "role": membership.role}
+        {
+            "slug": room.slug,
+            "pseudonym": membership.pseudonym,
+            "role": membership.role,
+            # A first join: the page offers "give me another name" before going in.
+            "new": before is None,
+        }
     )
+
+
+@require_POST
+@api_view
+def room_rename(request: HttpRequest, slug: str) -> JsonResponse:
+    """ "Give me another name" before going in: a new random pseudonym for this room."""
+    member = _require_member(request)
+    room, _ = entry.room_for(slug=slug, member=member, user=None)
+    membership = services.membership_rename(room=room, member=member)
+    return JsonResponse({"slug": room.slug, "pseudonym": membership.pseudonym})
 
 
 @require_POST

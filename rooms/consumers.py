@@ -86,10 +86,11 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
     async def _enter(self, identity: access.SocketIdentity) -> None:
         """Join the room proper: its groups, presence, the welcome and what comes with it."""
         self.waiting = False
-        self.early: list[dict[str, Any]] | None = []
         await self.group_leave(events.room_waiting_group(identity.room.pk))
         for group in access.staff_groups(identity):
             await self.group_join(group)
+        # The welcome is the first frame: the room's frames that come before it is sent wait.
+        self.early: list[dict[str, Any]] | None = []
         await hub.join(identity.room.pk, self.channel_name, self.dispatch)
         membership = identity.membership
         await db(services.connection_open)(channel_name=self.channel_name, membership=membership)

@@ -80,6 +80,25 @@ def _lookup(lookup: str, server_secret: str | None = None) -> str:
     return recovery_lookup_digest(lookup, server_secret=server_secret or settings.SECRET_KEY)
 
 
+@transaction.atomic
+def member_new_phrase(*, member: Member) -> str:
+    """A new recovery phrase for a member signed in on this device (shown once, as at
+    creation): the old phrase stops working. Offered when the page explains that Quick exit
+    signs out on this device, for someone who did not keep, or no longer trusts, theirs."""
+    phrase = random_phrase(recovery_words(), LOOKUP_WORDS + SECRET_WORDS)
+    lookup, secret = _split(phrase)
+    Member.objects.filter(pk=member.pk).update(
+        recovery_lookup=_lookup(lookup), recovery_hash=_digest(secret)
+    )
+    return phrase
+
+
+def member_exit_explained(*, member: Member) -> None:
+    Member.objects.filter(pk=member.pk, exit_explained_at__isnull=True).update(
+        exit_explained_at=timezone.now()
+    )
+
+
 def _digest(secret: str) -> str:
     return recovery_digest(secret, server_secret=settings.SECRET_KEY)
 

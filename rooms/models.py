@@ -26,6 +26,9 @@ class Member(models.Model):
     recovery_hash = models.CharField(max_length=256)
     banned_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # When the page told them that Quick exit signs out on this device and how to come back
+    # (so it is said once, before first use, on any device).
+    exit_explained_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"member {str(self.id)[:8]}"
@@ -43,6 +46,11 @@ class Room(models.Model):
         OPEN = "open", "Open"
         PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
+
+    class RiskyMessages(models.TextChoices):
+        FOLD = "fold", "Fold behind a care note for other members"
+        HOLD = "hold", "Hold for a facilitator's review"
+        SHOW = "show", "Show as written"
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=120)
@@ -68,9 +76,16 @@ class Room(models.Model):
     # One term per line. A message containing one is held for a facilitator's review instead
     # of being published, and its sender is told. Terms are configuration, not message text.
     blocked_terms = models.TextField(blank=True)
-    # Hold messages the risk detector finds critical for a facilitator's review (the writer
-    # still gets the private signpost and staff are alerted either way).
-    hold_critical = models.BooleanField(default=False)
+    # What other members see of a message in which the risk detector found high or critical
+    # risk (rooms/care.py): folded behind a care note (the default), held for a
+    # facilitator's review first, or shown as written. The writer always sees their own, they
+    # get the private signpost and their care status, and staff are alerted in every case.
+    risky_messages = models.CharField(
+        "what other members see of a message showing risk",
+        max_length=8,
+        choices=RiskyMessages,
+        default=RiskyMessages.FOLD,
+    )
     # Run as scheduled sessions: members wait in a waiting room until a facilitator admits
     # them, and accept the agreement again at every session (rooms/sessions.py).
     uses_sessions = models.BooleanField(default=False)
@@ -183,6 +198,22 @@ class Membership(models.Model):
         return f"{self.pseudonym} in {self.room.slug}"
 
 
+class StaffName(models.Model):
+    """The name a staff account goes by in every room (rooms/staffnames.py), chosen once. Its
+    skeleton (look-alike characters folded together) is unique, so no two staff names can be
+    taken for each other."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_name"
+    )
+    name = models.CharField(max_length=32, unique=True)
+    skeleton = models.CharField(max_length=128, unique=True)
+    chosen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DataKey(models.Model):
     """A data-encryption key for one membership in one key epoch of a room, stored only
     wrapped by a key-encryption key. Destroying it makes that member's messages of that
@@ -239,6 +270,16 @@ class Message(models.Model):
     # classification, comma-separated. Labels, not content.
     themes = models.CharField(max_length=120, blank=True)
     cw = models.BooleanField(default=False)
+    # The author's role when they wrote it, for everyone's badge ("" for a member).
+    author_role = models.CharField(max_length=12, blank=True, db_default="")
+    # A risk category other members see the message folded behind (rooms/care.py): the
+    # detector found high or critical risk and the room folds such messages. A label.
+    care = models.CharField(max_length=32, blank=True, db_default="")
+    # For facilitators' markers in the history: the escalation raised about this message
+    # (its category and severity) and how many members reported it. Labels and a count.
+    risk_category = models.CharField(max_length=32, blank=True, db_default="")
+    risk_severity = models.CharField(max_length=12, blank=True, db_default="")
+    reports = models.PositiveIntegerField(db_default=0)
 
     class Meta:
         constraints = [
@@ -341,6 +382,10 @@ class HeldMessage(models.Model):
     ciphertext = models.BinaryField(null=True)
     themes = models.CharField(max_length=120, blank=True)
     cw = models.BooleanField(default=False)
+    # As on Message, carried over when the message is released.
+    care = models.CharField(max_length=32, blank=True, default="")
+    risk_category = models.CharField(max_length=32, blank=True, default="")
+    risk_severity = models.CharField(max_length=12, blank=True, default="")
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(

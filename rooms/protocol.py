@@ -447,6 +447,16 @@ class RiskNotice(values.RiskNotice, _ServerFrame, tag="risk_notice"): ...
 class LanguageNotice(values.LanguageNotice, _ServerFrame, tag="language_notice"): ...
 
 
+Risk = values.Risk
+AlertItem = values.AlertItem
+
+
+class RoomAlerts(values.RoomAlerts, _ServerFrame, tag="room_alerts"): ...
+
+
+class CareStatus(values.CareStatus, _ServerFrame, tag="care_status"): ...
+
+
 class SupportOffer(values.SupportOffer, _ServerFrame, tag="support_offer"): ...
 
 
@@ -505,6 +515,8 @@ ServerFrame = (
     | Signpost
     | RiskNotice
     | LanguageNotice
+    | RoomAlerts
+    | CareStatus
     | SupportOffer
     | Escalations
     | EscalationFrame
@@ -615,6 +627,10 @@ def largest_entry_bytes(max_message_chars: int) -> int:
         cw=True,
         themes=list(get_args(Theme)),
         ignored=True,
+        role=_WIDEST_CHAR * 12,
+        care=_WIDEST_CHAR * 32,
+        risk=values.Risk(category=_WIDEST_CHAR * 32, severity=_WIDEST_CHAR * 12),
+        reports=_LARGEST_SEQ,
     )
     return len(_encoder.encode(longest)) + 1
 

@@ -27,6 +27,8 @@ _MESSAGE_FIELDS = (
     "themes",
     "cw",
     "hidden_reason",
+    "author_role",
+    "care",
 )
 _FOREIGN_KEYS = {"room", "author", "data_key"}
 
@@ -74,6 +76,8 @@ def insert_message(
     themes: str = "",
     cw: bool = False,
     kind: str = Message.Kind.MESSAGE.value,
+    author_role: str = "",
+    care: str = "",
 ) -> int | None:
     """Insert one message; None when its (room, author, client id) was stored before."""
     values = {
@@ -89,6 +93,8 @@ def insert_message(
         "themes": themes,
         "cw": cw,
         "hidden_reason": "",
+        "author_role": author_role,
+        "care": care,
     }
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor), _prepare(values))

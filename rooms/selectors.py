@@ -71,19 +71,34 @@ def latest_seq(room_id: int) -> int:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who reads a log: hidden messages stay readable to moderators, and the authors a
-    reader ignores arrive as placeholders (so sequence numbers stay gap-free)."""
+    """Who reads a log: hidden messages stay readable to moderators, facilitators see the
+    markers of risk and reports, and the authors a reader ignores arrive as placeholders (so
+    sequence numbers stay gap-free)."""
 
     sees_hidden: bool = False
     ignored: frozenset[int] = frozenset()
+    sees_markers: bool = False
 
 
 MEMBER_VIEW: Final = Viewer()
 
 
+def role_badge(role: str) -> str:
+    """The role a message's badge shows: staff roles; "" for a member (no badge)."""
+    return "" if role == Membership.Role.MEMBER else role
+
+
 def message_frame(
-    message: Message, *, body: str | None, themes: str, cw: bool, hidden: bool = False
+    message: Message,
+    *,
+    body: str | None,
+    themes: str,
+    cw: bool,
+    hidden: bool = False,
+    viewer: Viewer = MEMBER_VIEW,
 ) -> values.Message:
+    markers = viewer.sees_markers
+    risk_severity = _text(message.risk_severity) if markers else ""
     return values.Message(
         seq=message.seq,
         ts=message.created_at,
@@ -95,7 +110,25 @@ def message_frame(
         announcement=message.kind == Message.Kind.ANNOUNCEMENT,
         cw=cw,
         themes=decode_themes(themes),
+        role=_text(message.author_role) or None,
+        care=_text(message.care) or None,
+        risk=(
+            values.Risk(category=_text(message.risk_category), severity=risk_severity)
+            if risk_severity
+            else None
+        ),
+        reports=_count(message.reports) if markers else 0,
     )
+
+
+def _text(value: object) -> str:
+    """A column filled by the database's own default reads as that default's expression
+    on an instance made in this process and not read back: it is empty."""
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def log_entry(message: Message, viewer: Viewer = MEMBER_VIEW) -> values.LogValue:
@@ -124,7 +157,9 @@ def log_entry(message: Message, viewer: Viewer = MEMBER_VIEW) -> values.LogValue
         )
     hidden = message.hidden_at is not None
     body = open_body(message) if (not hidden or viewer.sees_hidden) else None
-    return message_frame(message, body=body, themes=message.themes, cw=message.cw, hidden=hidden)
+    return message_frame(
+        message, body=body, themes=message.themes, cw=message.cw, hidden=hidden, viewer=viewer
+    )
 
 
 @dataclass(frozen=True)

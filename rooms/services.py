@@ -20,6 +20,7 @@ from chatserver.codes import Close
 from chatserver.crypto import fingerprint, random_token
 from moderation import risk
 from rooms import entry, events, policies, records, selectors, sittings, values
+from rooms.care import care_of
 from rooms.encryption import current_data_key, forget_cached_keys, seal_body
 from rooms.errors import (
     AgreementRequired,
@@ -38,6 +39,7 @@ from rooms.pseudonyms import new_pseudonym
 from rooms.recent import RECENT
 from rooms.roles import role_for_user
 from rooms.selectors import current_agreement_version
+from rooms.staffnames import staff_pseudonym
 from rooms.themes import decode_themes, encode_themes
 
 # --- membership ---------------------------------------------------------------------------
@@ -47,6 +49,11 @@ def _new_membership(*, room: Room, member: Member | None, user: User | None) -> 
     role = Membership.Role.MEMBER if user is None else (role_for_user(user) or "")
     if user is not None and not role:
         raise NotAllowed("this account has no role in the service")
+    if user is not None:
+        # Staff go by the name they chose, the same in every room (rooms/staffnames.py).
+        return Membership.objects.create(
+            room=room, member=None, user=user, role=role, pseudonym=staff_pseudonym(user)
+        )
     for _ in range(5):
         pseudonym = new_pseudonym(
             lambda name: Membership.objects.filter(room=room, pseudonym=name).exists()
@@ -105,6 +112,23 @@ def membership_join(
     membership.agreement_version = current
     membership.agreement_accepted_at = timezone.now()
     membership.save(update_fields=["agreement_version", "agreement_accepted_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_rename(*, room: Room, member: Member) -> Membership:
+    """ "Give me another name": a member draws a new random pseudonym for the room, as long as
+    nobody has seen the one they have (nothing written or held in the room yet)."""
+    membership = Membership.objects.select_for_update().filter(room=room, member=member).first()
+    if membership is None:
+        raise NotAllowed("join the room (and accept its agreement) first")
+    if membership.messages.exists() or membership.held_messages.exists():
+        raise NotAllowed("you have already written in this room under your name; it stays")
+    old = membership.pseudonym
+    membership.pseudonym = new_pseudonym(
+        lambda name: name == old or Membership.objects.filter(room=room, pseudonym=name).exists()
+    )
+    membership.save(update_fields=["pseudonym"])
     return membership
 
 
@@ -352,7 +376,7 @@ _SEND_ROOM_FIELDS = (
     "retention_days",
     "slow_mode_seconds",
     "blocked_terms",
-    "hold_critical",
+    "risky_messages",
     "uses_sessions",
     "moderation_rev",
 )
@@ -397,6 +421,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
     seq = room.last_seq + 1
     key_id, aead = current_data_key(room=room, membership=membership)
     ciphertext = seal_body(aead=aead, room_id=room.pk, seq=seq, data_key_id=key_id, body=body)
+    care = care_of(room, draft.assessment)
+    role = selectors.role_badge(membership.role)
     message_id = records.insert_message(
         room_id=room.pk,
         seq=seq,
@@ -408,6 +434,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         ciphertext=ciphertext,
         themes=themes,
         cw=draft.cw,
+        author_role=role,
+        care=care,
     )
     if message_id is None:
         raise _AlreadyStored
@@ -422,6 +450,7 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         client_id=client_id,
         created_at=now,
         data_key_id=key_id,
+        care=care,
     )
     for policy in chain:
         policy.stored(room, draft, message)
@@ -434,6 +463,8 @@ def _store_new_message(draft: policies.Draft, themes: str, chain: Chain) -> Sent
         body=body,
         cw=draft.cw,
         themes=decode_themes(themes),
+        role=role or None,
+        care=care or None,
     )
     fanout = (
         events.room_group(room.pk),

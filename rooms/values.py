@@ -62,6 +62,8 @@ class ReportItem(msgspec.Struct):
     reason: str
     status: str
     replies: list[str]
+    # The reported message's first words, so the reporter knows which one it was.
+    excerpt: str | None = None
 
 
 class WaitingMember(msgspec.Struct):
@@ -73,6 +75,15 @@ class Resource(msgspec.Struct):
     name: str
     contact: str
     note: str = ""
+    # A tel: or sms: link that makes the contact tappable on a phone.
+    href: str | None = None
+
+
+class Risk(msgspec.Struct):
+    """What an escalation found in a message: a facilitator's marker in the history."""
+
+    category: str
+    severity: str
 
 
 class EscalationItem(msgspec.Struct):
@@ -133,6 +144,15 @@ class Message(msgspec.Struct):
     # From someone this reader ignores: kept as a placeholder so sequence numbers stay
     # gap-free, with no author and no body.
     ignored: bool = False
+    # The author's role when they wrote it, for their badge; None for a member.
+    role: str | None = None
+    # A risk category (``suicide``, ...): the detector found high or critical risk, and other
+    # members see the message folded behind a care note until they choose to show it.
+    care: str | None = None
+    # Only for facilitators and up (history pages; live, they get ``risk_notice`` and
+    # ``report_notice``): the escalation about this message and how many members reported it.
+    risk: Risk | None = None
+    reports: int = 0
 
 
 class Deleted(msgspec.Struct):
@@ -211,6 +231,7 @@ class ReportNotice(msgspec.Struct):
     seq: int
     author: str
     reason: str
+    ts: datetime | None = None
 
 
 class MyReports(msgspec.Struct):
@@ -251,6 +272,44 @@ class RiskNotice(msgspec.Struct):
     author: str
     category: str
     severity: str
+    # The escalation's id and when it was raised.
+    id: int | None = None
+    ts: datetime | None = None
+
+
+class AlertItem(msgspec.Struct):
+    """One open alert or report in a room, for a facilitator arriving after it came in."""
+
+    kind: Literal["risk", "report"]
+    id: int
+    seq: int | None
+    author: str
+    ts: datetime
+    status: str
+    category: str | None = None
+    severity: str | None = None
+    reason: str | None = None
+
+
+class RoomAlerts(msgspec.Struct):
+    """To a facilitator entering a room: its open alerts and reports, newest first."""
+
+    items: list[AlertItem]
+
+
+class CareStatus(msgspec.Struct):
+    """Private to a member whose message raised an alert to staff, for as long as it is open
+    (on entering the room, and on every change): that a person was told, whether anyone is
+    on call now and, if nobody is, what to do instead; a support room when one is offered."""
+
+    state: Literal["told", "acknowledged", "support_offered", "closed"]
+    on_call: bool
+    message: str
+    since: datetime
+    seq: int | None = None
+    support_room: str | None = None
+    support_title: str | None = None
+    resources: list[Resource] = []
 
 
 class LanguageNotice(msgspec.Struct):

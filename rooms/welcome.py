@@ -13,11 +13,12 @@ from rooms import handlers, preferences, protocol, selectors, sittings
 
 
 def viewer_for(membership: Any) -> selectors.Viewer:
-    """How this participant reads the log: moderators see hidden text; ignored authors
-    arrive as placeholders."""
+    """How this participant reads the log: moderators see hidden text, facilitators the
+    markers of risk and reports; ignored authors arrive as placeholders."""
     return selectors.Viewer(
         sees_hidden=can(membership.role, "review_hidden"),
         ignored=selectors.ignored_ids(membership.pk),
+        sees_markers=can(membership.role, "flag_risk"),
     )
 
 

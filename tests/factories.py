@@ -69,10 +69,19 @@ def staff_membership(
             completed_on=today - dt.timedelta(days=30),
             expires_on=today + dt.timedelta(days=335),
         )
-    return MembershipFactory(
-        room=room,
-        member=None,
-        user=user,
-        role=role,
-        pseudonym=pseudonym or f"{role.title()} {count}",
+    name = pseudonym or f"{role.title()} {count}"
+    give_staff_name(user, name)
+    return MembershipFactory(room=room, member=None, user=user, role=role, pseudonym=name)
+
+
+def give_staff_name(user: object, name: str) -> None:
+    """The name a staff account goes by in rooms, as if they had chosen it (unchecked, so
+    tests may use plain names like "Facilitator 3")."""
+    from django.utils import timezone
+
+    from rooms.models import StaffName
+    from rooms.staffnames import skeleton
+
+    StaffName.objects.create(
+        user=user, name=name, skeleton=skeleton(name), chosen_at=timezone.now()
     )

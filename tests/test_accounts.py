@@ -116,6 +116,7 @@ def test_facilitator_signs_in_with_password_only() -> None:
         "role": "facilitator",
         "verified": True,
         "member_session_ended": False,
+        "name": None,  # chosen on the dashboard, once (rooms/staffnames.py)
     }
     assert signed_in(client)
     user = User.objects.get(username="fran")
@@ -151,6 +152,10 @@ def test_enrolment_then_every_sign_in_needs_the_code(role: str) -> None:
     assert body["error"]["code"] == "otp_setup_required"
     uri = body["otp_setup"]["provisioning_uri"]
     assert uri.startswith("otpauth://totp/") and "issuer=" in uri
+    # The same key as a QR code, drawn here as SVG, for the page to show as an image.
+    qr = body["otp_setup"]["qr_svg"]
+    assert qr.startswith("data:image/svg+xml")
+    assert "%3Csvg" in qr and "script" not in qr.lower()
     assert not signed_in(client), "enrolment must not half-sign-in"
     secret = secret_of(uri)
 

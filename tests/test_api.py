@@ -199,3 +199,36 @@ def test_recovery_guessing_is_locked_per_phrase(client: Client) -> None:
     assert lookup not in str(
         list(RecoveryThrottle.objects.values_list("lookup_fingerprint", flat=True))
     )
+
+
+def test_another_name_before_writing_and_quick_exit_told_once(client: Client) -> None:
+    room = RoomFactory(slug="circle")
+    post(client, "/api/session")
+    assert client.get("/api/session").json()["exit_explained"] is False
+    joined = post(client, "/api/rooms/circle/join", {"agreement_version": 1}).json()
+    assert joined["new"] is True
+    again = post(client, "/api/rooms/circle/join", {"agreement_version": 1}).json()
+    assert again["new"] is False and again["pseudonym"] == joined["pseudonym"]
+    renamed = post(client, "/api/rooms/circle/pseudonym")
+    assert renamed.status_code == 200
+    assert renamed.json()["pseudonym"] != joined["pseudonym"]
+    membership = Membership.objects.get(room=room)
+    assert membership.pseudonym == renamed.json()["pseudonym"]
+    # Once they have written here, the name stays: others have seen it.
+    services.message_send(membership=membership, client_id="c1", body="hello")
+    refused = post(client, "/api/rooms/circle/pseudonym")
+    assert refused.status_code == 403 and "stays" in refused.json()["error"]["message"]
+    # Told what Quick exit does: not again, on any device.
+    assert post(client, "/api/session/exit-explained").status_code == 200
+    assert client.get("/api/session").json()["exit_explained"] is True
+
+
+def test_a_new_recovery_phrase_replaces_the_old_one(client: Client) -> None:
+    old = post(client, "/api/session").json()["recovery_phrase"]
+    new = post(client, "/api/session/phrase").json()["recovery_phrase"]
+    assert len(new.split()) == 8 and new != old
+    other = Client(enforce_csrf_checks=True)
+    assert post(other, "/api/session/recover", {"phrase": old}).status_code == 400
+    assert post(other, "/api/session/recover", {"phrase": new}).status_code == 200
+    stranger = Client(enforce_csrf_checks=True)
+    assert post(stranger, "/api/session/phrase").status_code == 401

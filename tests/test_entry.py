@@ -21,7 +21,13 @@ from rooms import services
 from rooms.errors import ROOM_NOT_FOUND_MESSAGE, RoomNotFound
 from rooms.models import Membership, Room
 from tests.conftest import login_session
-from tests.factories import MemberFactory, MembershipFactory, RoomFactory, staff_membership
+from tests.factories import (
+    MemberFactory,
+    MembershipFactory,
+    RoomFactory,
+    give_staff_name,
+    staff_membership,
+)
 from tests.test_escalations import raise_for
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +56,7 @@ def support_room(staff_user_with_room: tuple[User, Membership]) -> Room:
 def staff_user_with_room() -> tuple[User, Membership]:
     opener = User.objects.create_user(username="nurse", password="long enough password")
     opener.groups.add(Group.objects.get_or_create(name="staff")[0])
+    give_staff_name(opener, "Nurse Robin")
     writer = MembershipFactory(room=RoomFactory(slug="circle"), pseudonym="Quiet Heron")
     return opener, writer
 

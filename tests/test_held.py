@@ -124,10 +124,10 @@ async def test_rejected_message_is_destroyed_and_the_sender_told(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_hold_critical_policy_holds_but_still_alerts_and_signposts(
+async def test_hold_policy_holds_risky_messages_but_still_alerts_and_signposts(
     connect: Any, make_membership: Any, room: Room
 ) -> None:
-    await _set(room, hold_critical=True)
+    await _set(room, risky_messages="hold")
     alice = await database_sync_to_async(make_membership)(pseudonym="Alice")
     bob = await database_sync_to_async(make_membership)(pseudonym="Bob")
     fac, key = await _fac(room)
@@ -139,17 +139,30 @@ async def test_hold_critical_policy_holds_but_still_alerts_and_signposts(
             frames[frame["type"]] = frame
         assert frames["held"]["reason"] == "risk"
         assert "not in trouble" in frames["held"]["message"]
-        assert (await next_frame(f, "risk_notice"))["author"] == "Alice"
+        seen: dict[str, Any] = {}
+        while not {"held_queue", "risk_notice"} <= set(seen):
+            frame = await f.receive_json_from(timeout=5)
+            seen[frame["type"]] = frame
+        assert seen["risk_notice"]["author"] == "Alice"
         assert "message" not in await _drain(b)
         # A message that is not critical is published as usual.
         await a.send_json_to({"type": "send", "client_id": "c2", "body": "thanks everyone"})
         assert (await next_frame(b, "message"))["seq"] == 1
+        # Released after review, it is folded for other members like any risky message,
+        # and the facilitators' history marks it.
+        (item,) = seen["held_queue"]["items"]
+        await f.send_json_to({"type": "release", "id": item["id"], "ref": "r1"})
+        released = await next_frame(b, "message")
+        assert released["body"] == RISKY and released["care"] == "suicide"
+        await f.send_json_to({"type": "history"})
+        page = await next_frame(f, "history")
+        assert page["messages"][-1]["risk"] == {"category": "suicide", "severity": "critical"}
     escalation = await database_sync_to_async(Escalation.objects.get)()
     assert escalation.severity == "critical" and escalation.message_id is None
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_without_the_policy_critical_messages_are_published(
+async def test_without_holding_risky_messages_are_published_folded_or_shown(
     connect: Any, make_membership: Any, room: Room
 ) -> None:
     alice = await database_sync_to_async(make_membership)(pseudonym="Alice")
@@ -157,4 +170,10 @@ async def test_without_the_policy_critical_messages_are_published(
     async with connect(alice) as a, connect(bob) as b:
         await a.send_json_to({"type": "send", "client_id": "c1", "body": RISKY})
         assert (await next_frame(a, "ack"))["seq"] == 1
-        assert (await next_frame(b, "message"))["body"] == RISKY
+        published = await next_frame(b, "message")
+        # The default: the text reaches everyone, marked to fold behind a care note.
+        assert published["body"] == RISKY and published["care"] == "suicide"
+        await _set(room, risky_messages="show")
+        await a.send_json_to({"type": "send", "client_id": "c2", "body": RISKY + " Really."})
+        shown = await next_frame(b, "message")
+        assert shown["seq"] == 2 and "care" not in shown

@@ -187,4 +187,5 @@ def test_each_app_migrates_in_one_line_after_the_audit_move() -> None:
         "0006_sealed_outcomes",
         "0007_drop_clear_outcomes",
         "0008_enrol_codes",
+        "0009_care_status",
     ]

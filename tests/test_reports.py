@@ -236,6 +236,9 @@ def test_reply_is_sealed_under_the_reporters_key_and_shown_to_them(
     assert [(i.id, i.seq, i.status, i.replies) for i in mine.items] == [
         (report.pk, seq, "open", [REPLY])
     ]
+    # The reported message's first words, so the reporter knows which one it was.
+    (item,) = mine.items
+    assert item.excerpt is not None and WORDS.startswith(item.excerpt.rstrip("…"))
     # The reported member and bystanders have no reports, and see no replies.
     assert reports.my_reports(people["author"]).items == []
     assert reports.my_reports(people["bystander"]).items == []
@@ -416,6 +419,7 @@ async def test_report_reaches_facilitators_and_staff_never_the_reported_or_the_r
             "seq": seq,
             "author": AUTHOR,
             "reason": "harassment",
+            "ts": item["created_at"],
         }
         assert await reported_side.frames() == []
         assert await room_side.frames() == []

@@ -16,6 +16,12 @@ export const getSession = () => request("GET", "/api/session");
 export const createSession = () => request("POST", "/api/session", {});
 export const endSession = () => request("DELETE", "/api/session");
 export const recoverSession = (phrase) => request("POST", "/api/session/recover", { phrase });
+/** A new recovery phrase (shown once; the old one stops working). */
+export const newPhrase = () => request("POST", "/api/session/phrase", {});
+/** The member has been told what Quick exit does: not again, on any device. */
+export const exitExplained = () => request("POST", "/api/session/exit-explained", {});
+/** "Give me another name" before going in. Resolves to { slug, pseudonym }. */
+export const renameInRoom = (slug) => request("POST", `${roomPath(slug)}/pseudonym`, {});
 export const listRooms = () => request("GET", "/api/rooms").then((data) => data.rooms);
 export const getRoom = (slug) => request("GET", roomPath(slug));
 export const joinRoom = (slug, agreementVersion) =>

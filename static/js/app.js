@@ -3,6 +3,7 @@
 // chatview.js.
 
 import { $, setBusy, setNotice } from "./core/dom.js";
+import { sentence } from "./core/format.js";
 import * as api from "./api.js";
 import { ActionError, RoomConnection } from "./chat.js";
 import { ChatView } from "./chatview.js";
@@ -18,6 +19,7 @@ const state = {
   connection: null,
   // The recovery phrase between creating the session and showing it; then only in the DOM.
   phrase: null,
+  exitExplained: true, // whether this member was told what Quick exit does (the server keeps it)
 };
 
 const MAX_MESSAGE_CHARS = 4000;
@@ -50,6 +52,7 @@ async function refreshSession() {
   const session = await api.getSession();
   state.member = Boolean(session.member);
   state.staff = session.staff && typeof session.staff.role === "string" ? session.staff : null;
+  state.exitExplained = !state.member || session.exit_explained !== false;
   views.setSignedIn(state.member);
 }
 
@@ -61,6 +64,7 @@ async function ensureMember() {
   if (state.member || state.staff) return;
   const created = await api.createSession();
   state.member = true;
+  state.exitExplained = false;
   state.phrase = created.recovery_phrase || null;
   views.setSignedIn(true);
 }
@@ -109,6 +113,8 @@ function enterChat(room) {
   leaveRoom();
   state.room = room;
   chatView.reset(room);
+  showExitNote();
+  $("leave-confirm").hidden = true;
   views.showView("chat", { slug: room.slug });
   state.connection = new RoomConnection(room.slug, chatView, onConnectionEnded);
   state.connection.start();
@@ -133,11 +139,25 @@ function onConnectionEnded(action, code, { left = false, message = "" } = {}) {
   }
 }
 
-/** "Leave room": end the membership (the server closes the socket with 4012, which brings
+/** "Leave room" asks first: leaving ends the membership (the agreement is accepted again to
+ * come back). Facilitators and staff only step out: their place is given, not joined. */
+function onLeaveAsk() {
+  if (!state.connection || chatView.role !== "member") return showRooms();
+  $("leave-confirm").hidden = false;
+  $("leave-yes").focus();
+  return undefined;
+}
+
+function onLeaveCancel() {
+  $("leave-confirm").hidden = true;
+  $("leave").focus();
+}
+
+/** "Yes, leave": end the membership (the server closes the socket with 4012, which brings
  * the room list). If the server can't be reached, just step out of the room. */
 async function onLeave() {
+  $("leave-confirm").hidden = true;
   const connection = state.connection;
-  // Facilitators and staff keep their place: their membership is given, not joined.
   if (!connection || chatView.role !== "member") return showRooms();
   const button = $("leave");
   const title = state.room?.title ?? "the room";
@@ -179,7 +199,8 @@ async function onJoin(event) {
     const joined = await api.joinRoom(room.slug, room.agreement.version);
     const entered = { ...room, joined: true, pseudonym: joined.pseudonym };
     state.room = entered;
-    if (state.phrase) {
+    if (state.phrase || (state.member && joined.new)) {
+      // Before going in: the name (another can be drawn), a new phrase, what Quick exit does.
       views.showPhrase(joined.pseudonym, state.phrase);
       state.phrase = null;
       // A reload from here goes into the room: the phrase is never shown twice.
@@ -204,7 +225,71 @@ async function onJoin(event) {
 
 function onPhraseDone() {
   views.clearPhrase();
+  markExitExplained(); // said on this page, before first use
   enterChat(state.room);
+}
+
+/** "Give me another name", before going in. */
+async function onRename() {
+  const button = $("rename");
+  const status = $("rename-status");
+  setBusy(button, true);
+  try {
+    const renamed = await api.renameInRoom(state.room.slug);
+    state.room = { ...state.room, pseudonym: renamed.pseudonym };
+    views.setPseudonym(renamed.pseudonym);
+    status.textContent = `You'll be called ${renamed.pseudonym}.`;
+  } catch (error) {
+    status.textContent = sentence(error.message);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+// --- what Quick exit does, said once before first use --------------------------------------
+
+function markExitExplained() {
+  if (!state.member || state.exitExplained) return;
+  state.exitExplained = true;
+  api.exitExplained().catch(() => {}); // if it fails, it is said again next time
+}
+
+function showExitNote() {
+  const show = state.member && !state.exitExplained;
+  $("exit-note").hidden = !show;
+  $("exit-phrase").textContent = "";
+  $("exit-phrase").hidden = true;
+  $("exit-phrase-intro").hidden = true;
+  $("exit-new-phrase").hidden = false;
+  $("exit-note-ok").textContent = "Got it";
+  $("exit-note-error").textContent = "";
+}
+
+function closeExitNote() {
+  $("exit-phrase").textContent = ""; // the phrase leaves the page at once
+  $("exit-note").hidden = true;
+  markExitExplained();
+  $("message-input").focus();
+}
+
+/** A new recovery phrase, at the moment Quick exit is explained: the old one stops working. */
+async function onExitNewPhrase() {
+  const button = $("exit-new-phrase");
+  setBusy(button, true);
+  $("exit-note-error").textContent = "";
+  try {
+    const { recovery_phrase: phrase } = await api.newPhrase();
+    $("exit-phrase").textContent = phrase;
+    $("exit-phrase").hidden = false;
+    $("exit-phrase-intro").hidden = false;
+    button.hidden = true;
+    $("exit-note-ok").textContent = "I have saved it";
+    $("exit-note-ok").focus();
+  } catch (error) {
+    $("exit-note-error").textContent = sentence(error.message);
+  } finally {
+    setBusy(button, false);
+  }
 }
 
 async function onRecover(event) {
@@ -232,6 +317,11 @@ async function onRecover(event) {
   field.closest("details").open = false;
   state.member = true;
   views.setSignedIn(true);
+  try {
+    await refreshSession(); // whether they have been told what Quick exit does
+  } catch {
+    // keep going: the note is shown again, at worst
+  }
   await showRooms("Welcome back. The rooms you're in say “Enter the room”.");
 }
 
@@ -342,10 +432,16 @@ function bind() {
   $("join-form").addEventListener("submit", onJoin);
   $("phrase-saved").addEventListener("click", onPhraseDone);
   $("phrase-skip").addEventListener("click", onPhraseDone);
+  $("go-in").addEventListener("click", onPhraseDone);
+  $("rename").addEventListener("click", onRename);
+  $("exit-new-phrase").addEventListener("click", onExitNewPhrase);
+  $("exit-note-ok").addEventListener("click", closeExitNote);
   $("recover-form").addEventListener("submit", onRecover);
   $("invite-form").addEventListener("submit", onInvite);
   $("sign-out").addEventListener("click", onSignOut);
-  $("leave").addEventListener("click", onLeave);
+  $("leave").addEventListener("click", onLeaveAsk);
+  $("leave-yes").addEventListener("click", onLeave);
+  $("leave-no").addEventListener("click", onLeaveCancel);
   $("waiting-back").addEventListener("click", () => showRooms());
   $("delete-data-ask").addEventListener("click", onDeleteDataAsk);
   $("delete-data-no").addEventListener("click", onDeleteDataCancel);

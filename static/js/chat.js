@@ -232,6 +232,8 @@ export class RoomConnection extends ReconnectingSocket {
       case ServerType.RISK_NOTICE:
       case ServerType.LANGUAGE_NOTICE:
       case ServerType.WAITING_ROOM:
+      case ServerType.ROOM_ALERTS:
+      case ServerType.CARE_STATUS:
         return this.ui.roomFrame(frame); // nothing here for the socket to track
       default:
         return undefined; // pong, or a frame type from a newer server

@@ -4,11 +4,13 @@
 // touches the socket. Message text is set with textContent only.
 
 import { $, el } from "./core/dom.js";
-import { timeOfDay } from "./core/format.js";
+import { label, timeOfDay } from "./core/format.js";
+import { ROLE_BADGES } from "./core/words.js";
 import { Composer } from "./composer.js";
 import { openHelp } from "./help.js";
 import { closeOpenMenu } from "./messageactions.js";
-import { fillMessage, fillOutbox } from "./messageview.js";
+import { CareStatus } from "./care.js";
+import { fillMessage, fillOutbox, roleBadge } from "./messageview.js";
 import { FacilitatorPanel } from "./moderation.js";
 import { PinsPanel } from "./pins.js";
 import { roleAtLeast } from "./protocol.js";
@@ -34,6 +36,8 @@ const ROLE_LABELS = {
 };
 
 const TYPING_SHOWN_MS = 4000;
+const CONNECTED_SHOWN_MS = 4000; // "Connected again." stays this long, then fades
+const CONNECTED_FADE_MS = 600;
 const ANNOUNCE_MAX_CHARS = 300;
 const NEAR_BOTTOM_PX = 80;
 const HIGHLIGHT_MS = 2500;
@@ -53,6 +57,7 @@ export class ChatView {
     this.byClientId = new Map(); // client_id -> <li> in the outbox
     this.typists = new Map(); // pseudonym -> timer
     this.revealed = new Set(); // seqs of collapsed messages this reader chose to show
+    this.marks = new Map(); // seq -> {risk, reports} learnt live (facilitators)
     this.me = "";
     this.role = "member";
     this.blur = [];
@@ -69,6 +74,7 @@ export class ChatView {
     this.facilitator = new FacilitatorPanel({ act, onShow: (seq) => this.showMessage(seq) });
     this.session = new SessionControls({ act, run: (promise, text) => this.facilitator.run(promise, text) });
     this.waitingView = new WaitingView({ onAgree });
+    this.care = new CareStatus({ onOpenRoom });
     $("load-earlier").addEventListener("click", onLoadEarlier);
     this.offeredRoom = "";
     $("offer-go").addEventListener("click", () => onOpenRoom(this.offeredRoom));
@@ -91,6 +97,18 @@ export class ChatView {
       });
     }
     this.statusTimer = null;
+    // Kept at the newest message when the log is resized (a phone's keyboard opening or
+    // closing, a panel folding) if the reader was there, and when they start writing.
+    this.atNewest = true;
+    this.log.addEventListener("scroll", () => {
+      this.atNewest = this.nearBottom();
+    });
+    new ResizeObserver(() => {
+      if (this.atNewest) this.scrollToBottom();
+    }).observe(this.log);
+    $("message-input").addEventListener("focus", () => {
+      if (this.atNewest) requestAnimationFrame(() => this.scrollToBottom());
+    });
   }
 
   openPanels() {
@@ -108,6 +126,7 @@ export class ChatView {
     for (const timer of this.typists.values()) clearTimeout(timer);
     this.typists.clear();
     this.revealed.clear();
+    this.marks.clear();
     this.me = "";
     this.role = "member";
     this.blur = [];
@@ -117,6 +136,8 @@ export class ChatView {
     this.roomStateKnown = null;
     this.isLoaded = false;
     this.hadConnection = false;
+    this.lostConnection = false;
+    clearTimeout(this.connTimer);
     $("chat-title").textContent = this.title;
     $("chat-you").textContent = room && room.pseudonym ? room.pseudonym : "";
     $("chat-role").textContent = "";
@@ -139,6 +160,7 @@ export class ChatView {
     this.facilitator.reset();
     this.session.reset();
     this.waitingView.reset();
+    this.care.reset();
     $("settings").open = false;
     $("my-reports").open = false;
     this.openPanels();
@@ -190,12 +212,33 @@ export class ChatView {
     this.waitingView.error(text);
   }
 
+  /** The connection line. "Connected again." only after a connection was lost (not when a
+   * waiting room lets someone in), and it fades away after a few seconds. */
   connection(state) {
     let text = CONNECTION_TEXT[state] ?? "";
-    if (state === "connected" && this.hadConnection) text = "Connected again.";
-    if (state === "connected") this.hadConnection = true;
-    $("conn-status").textContent = text;
-    $("waiting-conn").textContent = text;
+    if (state === "connected" && this.hadConnection && this.lostConnection) text = "Connected again.";
+    if (state === "connected") {
+      this.hadConnection = true;
+      this.lostConnection = false;
+    } else if (state !== "connecting") {
+      this.lostConnection = true;
+    }
+    clearTimeout(this.connTimer);
+    for (const id of ["conn-status", "waiting-conn"]) {
+      $(id).textContent = text;
+      $(id).classList.remove("conn-fading");
+    }
+    if (text === "Connected again.") {
+      this.connTimer = setTimeout(() => {
+        for (const id of ["conn-status", "waiting-conn"]) $(id).classList.add("conn-fading");
+        this.connTimer = setTimeout(() => {
+          for (const id of ["conn-status", "waiting-conn"]) {
+            $(id).textContent = "";
+            $(id).classList.remove("conn-fading");
+          }
+        }, CONNECTED_FADE_MS);
+      }, CONNECTED_SHOWN_MS);
+    }
   }
 
   loaded() {
@@ -234,8 +277,9 @@ export class ChatView {
 
   /** How a new message is read out: a collapsed one by its warning, never its text. */
   spoken(message) {
-    const prefix = message.announcement ? `Announcement from ${message.author}` : message.author;
-    const collapsed = collapseReason(message, this.blur);
+    const who = message.role ? `${message.author}, ${label(ROLE_BADGES, message.role).toLowerCase()}` : message.author;
+    const prefix = message.announcement ? `Announcement from ${who}` : who;
+    const collapsed = collapseReason(message, this.blur, this.role);
     if (collapsed) return `${prefix}: a message folded away. ${collapsed.text}.`;
     return `${prefix}: ${shorten(message.body)}`;
   }
@@ -305,16 +349,9 @@ export class ChatView {
   presence(members) {
     $("presence-count").textContent = String(members.length);
     $("presence-list").replaceChildren(
-      ...members.map((member) => {
-        const role = ROLE_LABELS[member.role];
-        return el(
-          "li",
-          {},
-          member.pseudonym,
-          member.pseudonym === this.me ? " (you)" : "",
-          role ? el("span", { className: "role", text: ` · ${role}` }) : null,
-        );
-      }),
+      ...members.map((member) =>
+        el("li", {}, member.pseudonym, member.pseudonym === this.me ? " (you)" : "", " ", roleBadge(member.role)),
+      ),
     );
   }
 
@@ -372,9 +409,15 @@ export class ChatView {
       case "mod_action":
         return this.facilitator.modAction(frame);
       case "report_notice":
+        this.mark(frame.seq, (m) => ({ ...m, reports: m.reports + 1 }));
         return this.facilitator.reportNotice(frame);
       case "risk_notice":
+        if (frame.seq) this.mark(frame.seq, (m) => ({ ...m, risk: { category: frame.category, severity: frame.severity } }));
         return this.facilitator.riskNotice(frame);
+      case "room_alerts":
+        return this.facilitator.roomAlerts(frame.items);
+      case "care_status":
+        return this.care.update(frame);
       case "language_notice":
         return this.facilitator.languageNotice(frame);
       case "waiting_room":
@@ -445,6 +488,24 @@ export class ChatView {
     setTimeout(() => li.classList.remove("msg-highlight"), HIGHLIGHT_MS);
   }
 
+  // --- facilitators' markers ----------------------------------------------------------------
+
+  /** What is known of a message's alerts and reports: from the history, and live notices. */
+  markerOf(entry) {
+    const live = this.marks.get(entry.seq);
+    return {
+      risk: live?.risk ?? entry.risk ?? null,
+      reports: Math.max(entry.reports ?? 0, live?.reports ?? 0),
+    };
+  }
+
+  mark(seq, change) {
+    const entry = this.messages.get(seq);
+    const before = this.marks.get(seq) ?? { risk: null, reports: entry?.reports ?? 0 };
+    this.marks.set(seq, change(before));
+    if (entry) this.renderMessage(entry);
+  }
+
   // --- rendering ----------------------------------------------------------------------------
 
   /** Whether a message is shown at all: not from someone this reader ignores. */
@@ -505,5 +566,6 @@ export class ChatView {
 
   scrollToBottom() {
     this.log.scrollTop = this.log.scrollHeight;
+    this.atNewest = true;
   }
 }

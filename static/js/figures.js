@@ -1,16 +1,20 @@
 // The service figures page: asks /api/figures (staff and admins only) and fills the tables.
-// Text goes in with textContent only; nothing from the server is parsed as HTML.
+// Text goes in with textContent only; nothing from the server is parsed as HTML. It wears
+// the dashboard's look (app.css, staff.css) and its words for categories and severities.
+
+import { label } from "./core/format.js";
+import { CATEGORY_LABELS, SEVERITY_LABELS } from "./core/words.js";
 
 const statusLine = document.getElementById("status");
 const result = document.getElementById("result");
 
-function row(label, value) {
+function row(name, value) {
   const tr = document.createElement("tr");
   const th = document.createElement("th");
   th.scope = "row";
-  th.textContent = label;
+  th.textContent = name;
   const td = document.createElement("td");
-  td.textContent = value === null || value === undefined ? "none yet" : String(value);
+  td.textContent = value === null || value === undefined ? "withheld or none yet" : String(shown(value));
   tr.append(th, td);
   return tr;
 }
@@ -18,7 +22,7 @@ function row(label, value) {
 function fill(id, rows) {
   const body = document.getElementById(id);
   body.replaceChildren(...rows.map(([label, value]) => row(label, value)));
-  if (rows.length === 0) body.append(row("none", 0));
+  if (rows.length === 0) body.append(row("None in this period", 0));
 }
 
 function duration(value) {
@@ -28,8 +32,13 @@ function duration(value) {
   return `${(value / 3600).toFixed(1)} hours`;
 }
 
-function label(key) {
-  return key.replaceAll("_", " ");
+
+// Dates as people in the UK write them, whatever the browser's own language.
+const dayFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric" });
+
+/** "fewer than 5" for the server's "<5": a count small enough to single someone out. */
+function shown(value) {
+  return value === "<5" ? "fewer than 5" : value;
 }
 
 async function load(days) {
@@ -53,7 +62,7 @@ async function load(days) {
   }
   const e = data.escalations;
   document.getElementById("range").textContent =
-    `From ${new Date(data.period.from).toLocaleString()} to ${new Date(data.period.to).toLocaleString()}`;
+    `From ${dayFormat.format(new Date(data.period.from))} to ${dayFormat.format(new Date(data.period.to))}`;
   fill("activity", [
     ["Rooms open", data.rooms.open],
     ["Rooms closed", data.rooms.closed],
@@ -66,8 +75,8 @@ async function load(days) {
     ["Escalations acknowledged", e.acknowledged],
     ["Median time to acknowledge", duration(e.median_seconds_to_acknowledge)],
   ]);
-  fill("by-category", Object.entries(e.by_category).map(([k, v]) => [label(k), v]));
-  fill("by-severity", Object.entries(e.by_severity).map(([k, v]) => [label(k), v]));
+  fill("by-category", Object.entries(e.by_category).map(([k, v]) => [label(CATEGORY_LABELS, k, { capital: true }), v]));
+  fill("by-severity", Object.entries(e.by_severity).map(([k, v]) => [label(SEVERITY_LABELS, k, { capital: true }), v]));
   result.hidden = false;
   statusLine.textContent = "";
 }

@@ -1,44 +1,16 @@
-// "Get help now": crisis contacts, one tap away from every view. Opened by the button, or by
-// the server with a `signpost` frame, whose own message and resources replace the built-in
-// list when it sends some.
+// "Get help now": crisis contacts, one tap away from every view. The list is the server's
+// (moderation/data/crisis_resources.json), rendered into the page before any script runs; the
+// server's `signpost` frame after a risky message carries the same list with gentle words.
+// The panel keeps its own Quick exit in a bar that stays in view however far it is scrolled:
+// it is modal, so the header's button is behind it, and phones have no Esc key.
 
 import { $, el } from "./core/dom.js";
+import { safeContactHref } from "./protocol.js";
 
-// UK services. `href` makes the number tappable on a phone.
-const BUILT_IN = [
-  {
-    name: "Emergency services",
-    contact: "999",
-    href: "tel:999",
-    note: "If you are in danger now. If you can't speak, call 999 from a mobile and press 55 when asked.",
-  },
-  {
-    name: "Samaritans",
-    contact: "116 123",
-    href: "tel:116123",
-    note: "Free, day or night, whatever you are going through.",
-  },
-  {
-    name: "Rape Crisis 24/7 Support Line",
-    contact: "0808 500 2222",
-    href: "tel:08085002222",
-    note: "Free, any time, for anyone aged 16 or over affected by sexual violence or abuse.",
-  },
-  {
-    name: "Shout",
-    contact: "Text SHOUT to 85258",
-    href: "sms:85258?body=SHOUT",
-    note: "Free, confidential text support, day or night.",
-  },
-];
-
-// A contact from the server is linked only if it is plainly a phone number.
-function hrefFor(contact) {
-  return /^\+?[0-9 ]{3,20}$/.test(contact.trim()) ? `tel:${contact.replace(/ /g, "")}` : null;
-}
+let serverList = []; // the list as the page was served
 
 function resourceItem({ name, contact, note, href }) {
-  const link = href ?? hrefFor(contact);
+  const link = safeContactHref(href);
   return el(
     "li",
     {},
@@ -50,17 +22,36 @@ function resourceItem({ name, contact, note, href }) {
   );
 }
 
+/** A short list of contacts, one line each (the care status's, when nobody is on call). */
+export function compactResourceItems(resources) {
+  return resources.map(({ name, contact, href }) => {
+    const link = safeContactHref(href);
+    return el(
+      "li",
+      {},
+      link
+        ? el("a", { className: "resource-contact", text: contact, attrs: { href: link } })
+        : el("span", { className: "resource-contact", text: contact }),
+      ` ${name}`,
+    );
+  });
+}
+
 /** Open the panel; `message` and `resources` come from a signpost frame. */
 export function openHelp({ message = "", resources = null } = {}) {
   const dialog = $("help-dialog");
   $("help-message").textContent = message;
-  $("help-list").replaceChildren(...(resources ?? BUILT_IN).map(resourceItem));
+  $("help-list").replaceChildren(
+    ...(resources && resources.length ? resources.map(resourceItem) : serverList.map((item) => item.cloneNode(true))),
+  );
   if (!dialog.open) dialog.showModal();
+  dialog.scrollTop = 0;
   $("help-title").focus();
 }
 
 export function initHelp() {
   const dialog = $("help-dialog");
+  serverList = [...$("help-list").children].map((item) => item.cloneNode(true));
   $("help-open").addEventListener("click", () => openHelp());
   $("help-close").addEventListener("click", () => dialog.close());
   // A click on the dimmed backdrop (outside the panel) closes it too.

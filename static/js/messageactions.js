@@ -98,6 +98,7 @@ function reportForm(ctx, id) {
       }),
     ],
     submitLabel: "Send report",
+    sheet: true,
     submit: async (form) => {
       const reason = form.querySelector("select").value;
       await ctx.act("report", ctx.entry.seq, reason, note.value.trim());
@@ -142,7 +143,13 @@ function muteForm(ctx, id) {
   const name = ctx.entry.author;
   return {
     fields: select(`${id}-mute`, "For how long?", MUTE_CHOICES),
-    submitLabel: "Confirm",
+    submitLabel: `Mute ${name} for 5 minutes`,
+    // The button says what it will do, for the choice made.
+    labelFor: (form) => {
+      const minutes = Number(form.querySelector("select").value);
+      const choice = MUTE_CHOICES.find(([value]) => value === minutes);
+      return minutes ? `Mute ${name} for ${choice ? choice[1] : `${minutes} minutes`}` : `Lift the mute on ${name}`;
+    },
     submit: async (form) => {
       const minutes = Number(form.querySelector("select").value);
       await ctx.act("mute", name, minutes);
@@ -261,13 +268,27 @@ export function messageMenu(ctx) {
     const spec = item.form(ctx, id);
     const error = el("p", { className: "error-text", attrs: { role: "alert" } });
     const submit = el("button", { className: "button button-small", attrs: { type: "submit" } }, spec.submitLabel);
+    // On a phone a form opens as a sheet over the bottom of the screen, not inside the log,
+    // titled with what it is about (the stylesheet decides; the order for the keyboard and
+    // screen readers is the same everywhere).
     const form = el(
       "form",
-      { className: "menu-form stack", attrs: { novalidate: "" } },
+      {
+        className: spec.sheet ? "menu-form stack sheet" : "menu-form stack",
+        attrs: { novalidate: "", "aria-label": `${item.label}: ${about}` },
+      },
+      spec.sheet ? el("h3", { className: "sheet-title", text: `${item.label}: ${about}` }) : null,
       ...spec.fields,
       error,
       el("div", { className: "menu-buttons" }, submit, button("Cancel", showItems)),
     );
+    if (spec.labelFor) {
+      const relabel = () => {
+        submit.textContent = spec.labelFor(form);
+      };
+      form.addEventListener("change", relabel);
+      relabel();
+    }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       submit.disabled = true;

@@ -4,7 +4,13 @@
 
 import { el, linkButton } from "./core/dom.js";
 import { label, timeOfDay } from "./core/format.js";
-import { HIDE_REASON_BECAUSE, HIDE_REASON_LABELS } from "./core/words.js";
+import {
+  FLAG_CATEGORY_LABELS,
+  HIDE_REASON_BECAUSE,
+  HIDE_REASON_LABELS,
+  ROLE_BADGES,
+  SEVERITY_LABELS,
+} from "./core/words.js";
 import { messageMenu } from "./messageactions.js";
 import { collapseReason } from "./themes.js";
 
@@ -33,6 +39,37 @@ function placeholder(entry, mine, role) {
   return null;
 }
 
+const EXCERPT_WORDS = 8;
+
+/** A message's first words ("My reports" says which message a report was about). */
+function firstWords(body) {
+  if (typeof body !== "string" || !body.trim()) return null;
+  const words = body.trim().split(/\s+/);
+  return words.slice(0, EXCERPT_WORDS).join(" ") + (words.length > EXCERPT_WORDS ? "…" : "");
+}
+
+/** The visible badge beside a facilitator's or staff member's name ("Peer facilitator"). */
+export function roleBadge(role) {
+  return role && Object.hasOwn(ROLE_BADGES, role) ? el("span", { className: "role-badge", text: ROLE_BADGES[role] }) : null;
+}
+
+/** For facilitators: what the history knows about a message (an alert, reports, hidden). */
+function markers(entry, view) {
+  if (view.role === "member") return [];
+  const { risk, reports } = view.markerOf(entry);
+  const tags = [];
+  if (risk) {
+    const what = `${label(FLAG_CATEGORY_LABELS, risk.category)}, ${label(SEVERITY_LABELS, risk.severity).toLowerCase()}`;
+    tags.push(el("span", { className: "msg-marker msg-marker-risk", text: `Safety alert: ${what}` }));
+  }
+  if (reports) {
+    tags.push(el("span", { className: "msg-marker", text: reports === 1 ? "Reported" : `Reported ${reports} times` }));
+  }
+  if (entry.hidden) tags.push(el("span", { className: "msg-marker", text: "Hidden" }));
+  if (entry.care) tags.push(el("span", { className: "msg-marker", text: "Folded for members" }));
+  return tags;
+}
+
 /** Render one stored message into its <li>. `view` is the ChatView (who reads, and how). */
 export function fillMessage(li, entry, view) {
   const hadFocus = li.contains(document.activeElement);
@@ -50,13 +87,15 @@ export function fillMessage(li, entry, view) {
     { className: "msg-meta" },
     entry.announcement ? el("span", { className: "msg-tag", text: "Announcement" }) : null,
     el("span", { className: "msg-author", text: mine ? `${entry.author} (you)` : entry.author }),
+    roleBadge(entry.role),
     el("time", { attrs: { datetime: entry.ts }, text: formatTime(entry.ts) }),
     view.pins.has(entry.seq) ? el("span", { className: "msg-tag", text: "Pinned" }) : null,
+    ...(entry.deleted ? [] : markers(entry, view)),
   );
   const children = [meta];
   const bodyId = `msg-body-${entry.seq}`;
   const body = el("p", { className: "msg-body", text: shownInstead ?? entry.body, attrs: { id: bodyId } });
-  const collapsed = shownInstead === null && !mine ? collapseReason(entry, view.blur) : null;
+  const collapsed = shownInstead === null && !mine ? collapseReason(entry, view.blur, view.role) : null;
   if (collapsed) {
     children.push(foldControls(entry.seq, collapsed, body, view.revealed));
   }
@@ -80,7 +119,7 @@ export function fillMessage(li, entry, view) {
     pinned: view.pins.has(entry.seq),
     act: view.act,
     onResult: (text) => view.actionResult(text),
-    onReported: (seq, reason) => view.reports.added(seq, reason),
+    onReported: (seq, reason) => view.reports.added(seq, reason, firstWords(entry.body)),
   });
   if (actions.childElementCount) children.push(actions);
   // The "⋯" button comes after the text for screen readers; the stylesheet puts it top right.

@@ -4,7 +4,7 @@
 // says why when it refuses. Everything from the server is shown as text.
 
 import { $, button, el, showOutcome } from "./core/dom.js";
-import { label, timeOfDay } from "./core/format.js";
+import { count, label, timeOfDay } from "./core/format.js";
 import { FLAG_CATEGORY_LABELS, FLAG_SEVERITY_LABELS, HELD_REASON_LABELS, REPORT_REASON_LABELS } from "./core/words.js";
 import { slowModeInterval } from "./composer.js";
 import { MAX_SLOW_MODE_SECONDS } from "./protocol.js";
@@ -47,6 +47,8 @@ export class FacilitatorPanel {
     this.slowSeconds = 0;
     this.held = [];
     this.alerts = 0;
+    this.alertKeys = new Set(); // alerts shown, so a reconnect's snapshot adds none twice
+    this.dismissed = new Set(); // and those dismissed on this page stay dismissed
     $("room-pause").addEventListener("click", () => this.togglePause());
     $("slow-mode-form").addEventListener("submit", (event) => this.setSlowMode(event));
     $("announce-form").addEventListener("submit", (event) => this.announce(event));
@@ -56,6 +58,8 @@ export class FacilitatorPanel {
     $("facilitator").hidden = true;
     this.held = [];
     this.alerts = 0;
+    this.alertKeys.clear();
+    this.dismissed.clear();
     $("held-list").replaceChildren();
     $("fac-alerts").replaceChildren();
     $("mod-log").replaceChildren();
@@ -185,40 +189,75 @@ export class FacilitatorPanel {
 
   // --- reports and safety alerts ------------------------------------------------------------
 
-  reportNotice(frame) {
-    this.alert(
-      `A message from ${frame.author} was reported: ${label(REPORT_REASON_LABELS, frame.reason)}.`,
-      frame.seq,
-      "A message was reported.",
-    );
+  reportNotice(frame, { quiet = false } = {}) {
+    this.alert({
+      key: `report:${frame.id}`,
+      kind: "report",
+      text: `A message from ${frame.author} was reported: ${label(REPORT_REASON_LABELS, frame.reason)}.`,
+      seq: frame.seq,
+      ts: frame.ts,
+      spoken: quiet ? "" : "A message was reported.",
+    });
   }
 
-  riskNotice(frame) {
+  riskNotice(frame, { quiet = false } = {}) {
     const what = `${label(FLAG_CATEGORY_LABELS, frame.category)}, ${label(FLAG_SEVERITY_LABELS, frame.severity).toLowerCase()}`;
-    this.alert(
-      `Possible risk in a message from ${frame.author} (${what}). Staff have been alerted.`,
-      frame.seq ?? null,
-      "A safety alert came in.",
-    );
+    this.alert({
+      key: frame.id ? `risk:${frame.id}` : null,
+      kind: "risk",
+      text: `Possible risk in a message from ${frame.author} (${what}). Staff have been alerted.`,
+      seq: frame.seq ?? null,
+      ts: frame.ts,
+      spoken: quiet ? "" : "A safety alert came in.",
+    });
   }
 
   /** The risk check cannot read this language: a person has to. */
   languageNotice(frame) {
-    this.alert(
-      `A message from ${frame.author} is in a language our safety check can't read. Please read it yourself.`,
-      frame.seq ?? null,
-      "A message needs reading by a person.",
-    );
+    this.alert({
+      key: null,
+      kind: "language",
+      text: `A message from ${frame.author} is in a language our safety check can't read. Please read it yourself.`,
+      seq: frame.seq ?? null,
+      spoken: "A message needs reading by a person.",
+    });
   }
 
-  alert(text, seq, spoken) {
-    const item = el("li", { className: "fac-alert" }, el("span", { className: "muted", text: `${at()} ` }), text, " ");
+  /** On entering the room: its open alerts and reports from before this facilitator came. */
+  roomAlerts(items) {
+    const before = this.alerts;
+    for (const item of [...items].reverse()) {
+      if (item.kind === "risk") this.riskNotice(item, { quiet: true });
+      else this.reportNotice(item, { quiet: true });
+    }
+    const added = this.alerts - before;
+    if (added > 0) {
+      announce(
+        added === 1
+          ? "1 alert or report from before you came is waiting in Facilitator tools."
+          : `${added} alerts and reports from before you came are waiting in Facilitator tools.`,
+      );
+    }
+  }
+
+  alert({ key, kind, text, seq, ts = null, spoken }) {
+    if (key && (this.alertKeys.has(key) || this.dismissed.has(key))) return;
+    if (key) this.alertKeys.add(key);
+    const item = el(
+      "li",
+      { className: "fac-alert" },
+      el("span", { className: "muted", text: `${at(ts)} ` }),
+      text,
+      " ",
+    );
+    item.dataset.kind = kind;
     if (seq) item.append(smallButton(`Show message #${seq}`, () => this.onShow(seq), "", true));
     item.append(
       smallButton(
         "Dismiss",
         () => {
           item.remove();
+          if (key) this.dismissed.add(key);
           this.alerts = $("fac-alerts").childElementCount;
           this.renderAlerts();
           $("fac-alerts-heading").focus();
@@ -232,7 +271,7 @@ export class FacilitatorPanel {
     while (list.childElementCount > ALERTS_KEPT) list.lastElementChild.remove();
     this.alerts = list.childElementCount;
     this.renderAlerts();
-    announce(spoken);
+    if (spoken) announce(spoken);
   }
 
   renderAlerts() {
@@ -240,9 +279,18 @@ export class FacilitatorPanel {
     this.renderBadge();
   }
 
+  /** The count on the folded summary, and what it is made of. */
   renderBadge() {
     const waiting = this.held.length + this.alerts;
-    $("fac-badge").textContent = waiting ? ` · ${waiting} to look at` : "";
+    const kinds = { risk: 0, report: 0, language: 0 };
+    for (const item of $("fac-alerts").children) kinds[item.dataset.kind] = (kinds[item.dataset.kind] ?? 0) + 1;
+    const parts = [
+      kinds.risk ? count(kinds.risk, "safety alert") : "",
+      kinds.report ? count(kinds.report, "report") : "",
+      kinds.language ? `${kinds.language} to read` : "",
+      this.held.length ? `${this.held.length} held` : "",
+    ].filter(Boolean);
+    $("fac-badge").textContent = waiting ? ` · ${waiting} to look at (${parts.join(", ")})` : "";
   }
 
   // --- what other facilitators did ----------------------------------------------------------

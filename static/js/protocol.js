@@ -90,6 +90,10 @@ export const ServerType = Object.freeze({
   RISK_NOTICE: "risk_notice",
   LANGUAGE_NOTICE: "language_notice",
   WAITING_ROOM: "waiting_room",
+  // Facilitators, on entering: the room's open alerts and reports from before they came.
+  ROOM_ALERTS: "room_alerts",
+  // Private to this member: where the alert about their message stands, and who is on call.
+  CARE_STATUS: "care_status",
 });
 
 // Closed lists, as the server's schemas have them.
@@ -245,6 +249,8 @@ export function closeAction(code) {
 
 const knownThemes = (v) => (Array.isArray(v) ? THEMES.filter((t) => v.includes(t)) : []);
 
+const isRisk = (r) => isObject(r) && isString(r.category) && isString(r.severity);
+
 function isMessage(f) {
   return (
     isSeq(f.seq) &&
@@ -253,7 +259,11 @@ function isMessage(f) {
     isString(f.author) &&
     (f.body === null || isString(f.body)) &&
     isOptional(f.hidden_reason, isString) &&
-    isOptional(f.themes, isStringList)
+    isOptional(f.themes, isStringList) &&
+    isOptional(f.role, isString) &&
+    isOptional(f.care, isString) &&
+    isOptional(f.risk, isRisk) &&
+    isOptional(f.reports, isSeq)
   );
 }
 
@@ -290,8 +300,25 @@ const isHeldItem = (h) =>
   isString(h.reason) &&
   isString(h.ts);
 const isReportItem = (r) =>
-  isObject(r) && isId(r.id) && isSeq(r.seq) && isString(r.reason) && isString(r.status) && isStringList(r.replies);
+  isObject(r) &&
+  isId(r.id) &&
+  isSeq(r.seq) &&
+  isString(r.reason) &&
+  isString(r.status) &&
+  isStringList(r.replies) &&
+  isOptional(r.excerpt, isString);
 const isWaitingMember = (m) => isObject(m) && isString(m.pseudonym) && isBool(m.agreed);
+const isAlertItem = (a) =>
+  isObject(a) &&
+  (a.kind === "risk" || a.kind === "report") &&
+  isId(a.id) &&
+  isOptional(a.seq, isSeq) &&
+  isString(a.author) &&
+  isString(a.ts) &&
+  isOptional(a.category, isString) &&
+  isOptional(a.severity, isString) &&
+  isOptional(a.reason, isString);
+const CARE_STATES = ["told", "acknowledged", "support_offered", "closed"];
 
 const VALIDATORS = {
   [ServerType.WELCOME]: (f) =>
@@ -334,20 +361,53 @@ const VALIDATORS = {
     isString(f.actor) && isString(f.action) && isOptional(f.target, isString) && isOptional(f.detail, isString),
   [ServerType.REPORT_NOTICE]: (f) => isId(f.id) && isSeq(f.seq) && isString(f.author) && isString(f.reason),
   [ServerType.RISK_NOTICE]: (f) =>
-    isString(f.author) && isString(f.category) && isString(f.severity) && isOptional(f.seq, isSeq),
+    isString(f.author) &&
+    isString(f.category) &&
+    isString(f.severity) &&
+    isOptional(f.seq, isSeq) &&
+    isOptional(f.id, isId) &&
+    isOptional(f.ts, isString),
   [ServerType.LANGUAGE_NOTICE]: (f) => isString(f.author) && isString(f.language) && isOptional(f.seq, isSeq),
   [ServerType.WAITING_ROOM]: (f) => isString(f.session) && isListOf(f.members, isWaitingMember),
+  [ServerType.ROOM_ALERTS]: (f) => isListOf(f.items, isAlertItem),
+  [ServerType.CARE_STATUS]: (f) =>
+    CARE_STATES.includes(f.state) &&
+    isBool(f.on_call) &&
+    isString(f.message) &&
+    isOptional(f.seq, isSeq) &&
+    isOptional(f.support_room, isString) &&
+    isOptional(f.support_title, isString),
 };
+
+/** A contact link is used only if it is a phone call or a text message. */
+export function safeContactHref(href) {
+  return isString(href) && /^(tel:\+?[0-9]{3,15}|sms:\+?[0-9]{3,15}(\?body=[A-Za-z0-9 ]{1,40})?)$/.test(href)
+    ? href
+    : null;
+}
+
+// A contact without a link of its own is linked only if it is plainly a phone number.
+function phoneHref(contact) {
+  return /^\+?[0-9 ]{3,20}$/.test(contact.trim()) ? `tel:${contact.replace(/ /g, "")}` : null;
+}
+
+function readResources(list) {
+  return Array.isArray(list)
+    ? list
+        .filter((r) => isObject(r) && isString(r.name) && isString(r.contact))
+        .map((r) => ({
+          name: r.name,
+          contact: r.contact,
+          note: isString(r.note) ? r.note : "",
+          href: safeContactHref(r.href) ?? phoneHref(r.contact),
+        }))
+    : [];
+}
 
 // A signpost's resources are shown as text; entries without a name and contact are dropped
 // rather than refusing the whole prompt, which is about someone's safety.
 function normaliseSignpost(f) {
-  const resources = Array.isArray(f.resources)
-    ? f.resources
-        .filter((r) => isObject(r) && isString(r.name) && isString(r.contact))
-        .map((r) => ({ name: r.name, contact: r.contact, note: isString(r.note) ? r.note : "" }))
-    : [];
-  return { type: ServerType.SIGNPOST, message: isString(f.message) ? f.message : "", resources };
+  return { type: ServerType.SIGNPOST, message: isString(f.message) ? f.message : "", resources: readResources(f.resources) };
 }
 
 /** The participant's own settings, with every optional field present. */
@@ -361,7 +421,19 @@ function normaliseYou(y) {
   };
 }
 
-const withThemes = (m) => (m.type === ServerType.MESSAGE ? { ...m, themes: knownThemes(m.themes) } : m);
+// A message's optional fields, with their defaults: its themes, its author's role (null for a
+// member), the care note other members see it folded behind, and facilitators' markers.
+const withThemes = (m) =>
+  m.type === ServerType.MESSAGE
+    ? {
+        ...m,
+        themes: knownThemes(m.themes),
+        role: isString(m.role) && m.role !== "member" ? m.role : null,
+        care: isString(m.care) && m.care ? m.care : null,
+        risk: isRisk(m.risk) ? { category: m.risk.category, severity: m.risk.severity } : null,
+        reports: isSeq(m.reports) ? m.reports : 0,
+      }
+    : m;
 
 // Optional fields get their defaults here, so the rest of the page never checks for them.
 const NORMALISERS = {
@@ -378,6 +450,13 @@ const NORMALISERS = {
   [ServerType.RESUMED]: (f) => ({ ...f, messages: f.messages.map(withThemes) }),
   [ServerType.ROOM_STATE]: (f) => ({ ...f, slow_mode_seconds: f.slow_mode_seconds ?? 0 }),
   [ServerType.WAITING]: (f) => ({ ...f, schedule: f.schedule ?? "" }),
+  [ServerType.CARE_STATUS]: (f) => ({
+    ...f,
+    seq: f.seq ?? null,
+    support_room: f.support_room || null,
+    support_title: f.support_title ?? "",
+    resources: readResources(f.resources),
+  }),
 };
 
 // Each type's reader: its check, then its defaults. `done`, `error` and `pong` are read as on

@@ -25,9 +25,10 @@ export class MyReports {
     this.render();
   }
 
-  added(seq, reason) {
+  /** A report made on this page; `excerpt` is the message's first words, as on the server. */
+  added(seq, reason, excerpt = null) {
     if (this.items.some((r) => r.seq === seq)) return;
-    this.items.unshift({ id: null, seq, reason, status: "open", replies: [] });
+    this.items.unshift({ id: null, seq, reason, status: "open", replies: [], excerpt });
     this.render();
   }
 
@@ -56,6 +57,7 @@ export class MyReports {
             className: "report-head",
             text: `Message #${r.seq}${r.reason ? `: ${label(REPORT_REASON_LABELS, r.reason)}` : ""}`,
           }),
+          r.excerpt ? el("p", { className: "report-excerpt", text: `“${r.excerpt}”` }) : null,
           el("p", { className: "muted", text: `Status: ${label(REPORT_STATUS_LABELS, r.status)}` }),
           ...r.replies.map((text) =>
             el(

@@ -3,6 +3,8 @@
 // of themes to blur ("My settings").
 
 import { el } from "./core/dom.js";
+import { label } from "./core/format.js";
+import { CARE_TOPICS } from "./core/words.js";
 import { THEMES } from "./protocol.js";
 
 export const THEME_LABELS = Object.freeze({
@@ -23,11 +25,21 @@ export function themeNames(themes) {
 }
 
 /**
- * Why a message starts collapsed for this reader, or null. `blur` is the reader's own list.
- * A message's themes come from its author's warning and from the server's own reading.
+ * Why a message starts collapsed for this reader, or null. `blur` is the reader's own list;
+ * `role` is the reader's. A message showing risk (`care`) is folded for members behind a
+ * care note, never for facilitators (the caller never folds the reader's own messages). A
+ * message's themes come from its author's warning and from the server's own reading.
  */
-export function collapseReason(message, blur) {
+export function collapseReason(message, blur, role = "member") {
   const themes = message.themes ?? [];
+  if (message.care && role === "member") {
+    const topic = label(CARE_TOPICS, message.care);
+    return {
+      kind: "care",
+      themes,
+      text: `This message talks about ${topic}. A trained member of our team has been told about it.`,
+    };
+  }
   if (message.cw) {
     return { kind: "cw", themes, text: themes.length ? `Content warning: ${themeNames(themes)}` : "Content warning" };
   }

@@ -101,13 +101,25 @@ export function setJoinError(text) {
 
 // --- recovery phrase ------------------------------------------------------------------------
 
-/** The phrase exists only in this element until the member moves on. */
-export function showPhrase(pseudonym, phrase) {
+/** "Before you go in": the name in this room (another can be drawn), the recovery phrase when
+ * there is a new one (it exists only in this element until the member moves on), and what
+ * Quick exit does. */
+export function showPhrase(pseudonym, phrase = null) {
   $("phrase-pseudonym").textContent = pseudonym;
-  $("phrase-words").textContent = phrase;
+  $("phrase-words").textContent = phrase ?? "";
+  $("phrase-box").hidden = !phrase;
+  $("phrase-actions").hidden = !phrase;
+  $("go-in-actions").hidden = Boolean(phrase);
+  $("rename-status").textContent = "";
+  $("rename").disabled = false;
+}
+
+export function setPseudonym(pseudonym) {
+  $("phrase-pseudonym").textContent = pseudonym;
 }
 
 export function clearPhrase() {
   $("phrase-words").textContent = "";
   $("phrase-pseudonym").textContent = "";
+  $("exit-phrase").textContent = "";
 }

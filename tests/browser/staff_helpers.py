@@ -234,6 +234,11 @@ class Dashboard:
         if otp.is_visible():
             assert self.authenticator is not None, "the server asks for a one-time code"
             if page.locator("#otp-setup").is_visible():  # first sign-in: set up the app
+                # The key comes as a QR code too, drawn by the server (no request elsewhere).
+                qr = page.locator("#otp-qr")
+                expect(qr).to_be_visible()
+                assert qr.evaluate("(img) => img.complete && img.naturalWidth > 0")
+                assert (qr.get_attribute("src") or "").startswith("data:image/svg+xml")
                 self.authenticator.set_up(page.locator("#otp-secret").inner_text())
             otp.fill(self.authenticator.code())
             page.get_by_role("button", name="Sign in").click()

@@ -114,6 +114,8 @@ def test_a_keyboard_alone_is_enough(members: Callable[..., Member]) -> None:
     keyboard.press("Enter")
     expect(page.locator("#phrase-title")).to_be_focused()
     keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Give me another name")).to_be_focused()
+    keyboard.press("Tab")
     saved = page.get_by_role("button", name="I have saved it")
     expect(saved).to_be_focused()
     # Focus is plainly visible.

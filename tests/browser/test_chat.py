@@ -62,6 +62,8 @@ def test_two_members_chat_in_real_time(members: Callable[..., Member]) -> None:
 
     # Leaving goes back to the list; the other member sees them go.
     ana.page.get_by_role("button", name="Leave room").click()
+    expect(ana.page.locator("#leave-confirm")).to_contain_text("Leave this room?")
+    ana.page.get_by_role("button", name="Yes, leave").click()
     expect(ana.page.locator("#view-rooms")).to_be_visible()
     expect(ana.page.locator("#messages li")).to_have_count(0)  # no chat text left in the page
     expect(ben.page.locator("#presence-list")).not_to_contain_text(ana.pseudonym)
@@ -190,7 +192,7 @@ def test_signpost_frame_opens_the_help_panel(members: Callable[..., Member]) -> 
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
 
-    # Without resources of its own, the built-in list is shown.
+    # Without resources of its own, the list the server put in the page is shown.
     member.tap.inject({"type": "signpost"})
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("link", name="116 123")).to_have_attribute("href", "tel:116123")

@@ -49,6 +49,8 @@ def test_member_sees_every_missed_message_once_after_a_server_restart(
     expect(away.page.locator("#conn-status")).to_have_text("Connected again.", timeout=30_000)
     expect(away.bodies()).to_have_text(["Before the restart", *missed])
     expect(here.bodies()).to_have_text(["Before the restart", *missed])
+    # "Connected again." fades away once read.
+    expect(here.page.locator("#conn-status")).to_have_text("", timeout=10_000)
     expect(away.page.locator("#presence-list")).to_contain_text(here.pseudonym)
 
     # By the protocol's rules: history once (the first visit), then resume after seq 1.

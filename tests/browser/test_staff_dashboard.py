@@ -194,9 +194,11 @@ def test_open_support_room_shows_the_room(
     card = board.card(member.pseudonym)
     expect(card).to_have_count(1, timeout=NEW_ITEM_SECONDS)
     card.get_by_role("button", name="Open support room").click()
-    expect(card.locator(".esc-result")).to_have_text(
-        re.compile(r"^Support room opened: support-[a-z2-7]{26}\. The member has been offered it")
+    expect(card.locator(".esc-result")).to_contain_text(
+        "Support room opened. The member has been offered it privately."
     )
+    way_in = card.locator(".esc-result").get_by_role("link", name="Go to the support room")
+    expect(way_in).to_have_attribute("href", re.compile(r"^/#chat/support-[a-z2-7]{26}$"))
     expect(card.locator(".esc-status")).to_have_text("In progress")
     # Only the member is offered it, and they choose.
     expect(member.page.locator("#offer")).to_be_visible()

@@ -57,10 +57,14 @@ def _create_facilitator(server: ServerProcess, username: str) -> None:
 
 async def _facilitator(server: ServerProcess, name: str, slug: str) -> ChatClient:
     # The cluster's database lives for the whole test session: a fresh name each time.
-    username = f"{name}-{secrets.token_hex(4)}"
+    token = secrets.token_hex(4)
+    username = f"{name}-{token}"
     await asyncio.to_thread(_create_facilitator, server, username)
     client = ChatClient(server.base_url)
     await asyncio.to_thread(staff_sign_in, client, username, PASSWORD)
+    # Staff choose the name they go by in rooms before joining one (letters only).
+    in_rooms = "Guide " + token.translate(str.maketrans("0123456789", "ghijklmnop")).title()
+    await asyncio.to_thread(client.request, "POST", "/api/staff/name", {"name": in_rooms})
     await asyncio.to_thread(client.join, slug)
     return client
 

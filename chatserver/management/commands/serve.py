@@ -31,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
         parser.add_argument(
-            "--demo", action="store_true", help="create a demo room if there are no rooms"
+            "--demo",
+            action="store_true",
+            help="create a demo room if there are no rooms, and demo staff accounts",
         )
         parser.add_argument("--ssl-cert", help="serve TLS with this certificate (PEM)")
         parser.add_argument("--ssl-key", help="the certificate's private key (PEM)")
@@ -48,6 +50,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         if options["demo"]:
             call_command("create_demo_room")
+            call_command("staff_create", demo=True)
         from daphne.endpoints import build_endpoint_description_strings
         from twisted.internet.endpoints import quoteStringArgument
 

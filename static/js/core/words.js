@@ -49,6 +49,24 @@ export const FLAG_CATEGORY_LABELS = Object.freeze({
   medical_emergency: "Medical emergency",
 });
 
+// What a message folded behind a care note talks about ("This message talks about …").
+export const CARE_TOPICS = Object.freeze({
+  suicide: "suicide",
+  self_harm: "self-harm",
+  immediate_danger: "someone being in danger",
+  child_at_risk: "a child at risk",
+  harm_to_others: "harming someone",
+  medical_emergency: "a medical emergency",
+});
+
+// The badge beside a facilitator's or staff member's name, in messages and in presence.
+export const ROLE_BADGES = Object.freeze({
+  facilitator: "Peer facilitator",
+  moderator: "Moderator",
+  staff: "Professional staff",
+  admin: "Admin",
+});
+
 export const FLAG_SEVERITY_LABELS = Object.freeze({
   concern: "A concern",
   high: "High",

@@ -41,12 +41,15 @@ export const confirmOtp = (code) => request("POST", "/api/staff/otp/confirm", { 
 
 export const logout = () => request("POST", "/api/staff/logout", {});
 
+/** Chooses, once, the name this account goes by in every room. Resolves to { name }. */
+export const chooseRoomName = (name) => request("POST", "/api/staff/name", { name });
+
 /** Files a debrief: { text, needs_support, session_on?, room? }. */
 export const fileDebrief = (body) => request("POST", "/api/staff/debriefs", body);
 
 /**
  * Fetches the CSRF cookie (and the server's clock) before the first sign-in. Resolves to the
- * session: `staff` is { username, role } when already signed in (a reload), else null.
+ * session: `staff` is { username, role, name } when already signed in (a reload), else null.
  */
 export const prepare = () => request("GET", "/api/session").catch(() => null);
 

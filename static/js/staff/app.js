@@ -7,7 +7,7 @@ import { $, el, setNotice, switchView } from "../core/dom.js";
 import { count, sentence } from "../core/format.js";
 import { Close } from "../core/protocol.js";
 import { ApiError, confirmOtp, login, logout, parseProvisioningUri, prepare, serverNow } from "./api.js";
-import { focusFirstAction, formatTime, setResult, syncCards } from "./cards.js";
+import { addResultLink, focusFirstAction, formatTime, setResult, syncCards } from "./cards.js";
 import { initDebrief } from "./debrief.js";
 import {
   NOTE_MAX_CHARS,
@@ -34,6 +34,7 @@ import {
   updateReportCard,
 } from "./reportcards.js";
 import { ReportList } from "./reports.js";
+import { hideRoomName, initRoomName, showRoomName } from "./roomname.js";
 import { StaffSocket } from "./socket.js";
 import { aboutItem, buildEscalationCard, describeItem, recentEntry, statusText, tickCard, updateCard } from "./view.js";
 
@@ -244,14 +245,20 @@ const QUICK_ACTIONS = {
   progress: [progressFrame, () => "Marked in progress."],
   support: [
     supportFrame,
-    ({ room }) => `Support room opened: ${room ?? "(no name)"}. The member has been offered it privately.`,
+    () => "Support room opened. The member has been offered it privately.",
+    // The way in: the room on the member page, where staff talk with the member.
+    ({ room }) => (room ? { href: `/#chat/${encodeURIComponent(room)}`, text: "Go to the support room" } : null),
   ],
 };
 
 function onAction(name, item, button) {
   if (Object.hasOwn(QUICK_ACTIONS, name)) {
-    const [frame, done] = QUICK_ACTIONS[name];
-    runOnCard(escalations, item, () => socket.request((ref) => frame(item.id, ref)), done);
+    const [frame, done, link] = QUICK_ACTIONS[name];
+    runOnCard(escalations, item, () => socket.request((ref) => frame(item.id, ref)), done).then((answer) => {
+      const to = answer && link ? link(answer) : null;
+      const current = escalations.cards.get(item.id);
+      if (to && current) addResultLink(current, to);
+    });
   } else if (name === "view") {
     openView(item, button);
   } else if (name === "note" || name === "resolve") {
@@ -519,13 +526,21 @@ let memberEnded = false;
 const MEMBER_ENDED_NOTICE =
   "Your member session in this browser has ended, so it is never linked to your staff account. You can come back as a member with your recovery phrase (another browser keeps the two apart).";
 
-function setSignInStep(step, { secret = null } = {}) {
+// The QR code the server drew (an SVG as a data: URI, shown as an image: no script runs).
+const QR_IMAGE = /^data:image\/svg\+xml[;,]/;
+
+function setSignInStep(step, { secret = null, qr = null } = {}) {
   signInStep = step;
   $("otp-field").hidden = step === "password" || step === "enrol";
   $("enrol-field").hidden = step !== "enrol";
   $("otp-setup").hidden = step !== "setup";
   $("signin-otp").value = "";
   if (step !== "enrol") $("signin-enrol").value = "";
+  const image = $("otp-qr");
+  const showQr = step === "setup" && typeof qr === "string" && QR_IMAGE.test(qr);
+  if (showQr) image.src = qr;
+  else image.removeAttribute("src");
+  image.hidden = !showQr;
   if (step === "setup" && secret) {
     $("otp-secret").textContent = secret.secret.match(/.{1,4}/g).join(" ");
     const account = secret.account ? `Account: ${secret.account}. ` : "";
@@ -613,7 +628,7 @@ async function submitSignIn(event) {
         $("signin-member-note").hidden = true;
         setNotice(MEMBER_ENDED_NOTICE);
       }
-      setSignInStep("setup", { secret });
+      setSignInStep("setup", { secret, qr: caught.data?.otp_setup?.qr_svg ?? null });
       error.textContent = secret
         ? "Set up your authenticator app with the key below, then enter its code."
         : "This account needs an authenticator app. Ask an administrator to set it up.";
@@ -642,11 +657,15 @@ async function submitSignIn(event) {
   if (memberEnded) memberHere = false;
   setNotice(memberEnded ? MEMBER_ENDED_NOTICE : "");
   memberEnded = false;
-  begin(who?.role);
+  begin(who?.role, who?.name ?? null);
 }
 
-/** Peer facilitators have no queue here: they facilitate in the rooms and file debriefs. */
-function begin(role) {
+/** Peer facilitators have no queue here: they facilitate in the rooms and file debriefs.
+ * Everyone signed in is asked for their name in rooms until they have chosen it. */
+function begin(role, name = null) {
+  if (typeof role === "string" && role) showRoomName(name);
+  // The anonymous service figures are for professional staff and admins (the server checks).
+  $("figures-link").hidden = !(role === "staff" || role === "admin");
   if (role === "facilitator") showFacilitator();
   else startSession();
 }
@@ -677,6 +696,8 @@ function endSession() {
   closingReports.clear();
   for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
   signedInAs = "";
+  hideRoomName();
+  $("figures-link").hidden = true;
   $("who").hidden = true;
   setConnection("signed-out");
   render();
@@ -700,6 +721,7 @@ function init() {
   $("signin-form").addEventListener("submit", submitSignIn);
   $("sign-out").addEventListener("click", signOut);
   initDialogs();
+  initRoomName({ announce });
   initDebrief({ announce, openDialog, openers: [$("debrief-open"), $("debrief-open-main")] });
   setInterval(tick, 250); // each countdown changes within a quarter second of its second
   // The server's clock (for the countdowns), and whether this is a reload while signed in.
@@ -708,7 +730,7 @@ function init() {
     memberHere = session?.member === true;
     const staff = session?.staff;
     if (staff && typeof staff.username === "string") signedInAs = staff.username;
-    begin(staff?.role);
+    begin(staff?.role, staff?.name ?? null);
   });
 }
 

@@ -81,6 +81,12 @@ export function setResult(parts, text, { error = false } = {}) {
   showResult(parts.result, text, { error });
 }
 
+/** A link after a card's result line ("Go to the support room"); `href` is this site's. */
+export function addResultLink(parts, { href, text }) {
+  if (!href.startsWith("/")) return;
+  parts.result.append(" ", el("a", { className: "result-link", text, attrs: { href } }));
+}
+
 /** A `<time>` slot showing how long ago `at` (ms) was; its title is the time of day. */
 export function showAge(node, at, now) {
   const age = formatAge(now - at);
