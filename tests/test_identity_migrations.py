@@ -25,7 +25,7 @@ BEFORE = [
     ("chatserver", "0002_keyed_audit_chain"),
     ("sessions", "0001_initial"),
     ("moderation", "0004_audit_moves_to_chatserver"),
-    ("rooms", "0005_room_visibility_support"),
+    ("rooms", "0008_exit_explained"),
 ]
 SESSION_KEY = "k3ptbyd3sign0nlyas4h4shn0w4ndfr3"  # 32 characters, as Django makes them
 LINKED_KEY = "b0thm3mb3r4ndst4ffin0n3s3ssi0nxx"  # a member and a staff account in one row

@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('moderation', '0008_enrol_codes'),
-        ('rooms', '0007_care_and_markers'),
+        ('rooms', '0006_care_and_markers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

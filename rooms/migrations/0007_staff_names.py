@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0007_care_and_markers'),
+        ('rooms', '0006_care_and_markers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0008_staff_names'),
+        ('rooms', '0007_staff_names'),
     ]
 
     operations = [

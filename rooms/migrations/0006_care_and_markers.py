@@ -22,7 +22,7 @@ def badge_what_staff_wrote(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0006_recovery_lookup_digest'),
+        ('rooms', '0005_room_visibility_support'),
     ]
 
     operations = [

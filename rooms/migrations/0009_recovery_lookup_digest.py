@@ -35,7 +35,7 @@ def hash_lookups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("rooms", "0005_room_visibility_support"),
+        ("rooms", "0008_exit_explained"),
     ]
 
     operations = [
