@@ -41,24 +41,37 @@ BURST = 4
 RATE = 0.01
 
 
+def limited_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+    redis_env: dict[str, str],
+    name: str,
+    limits: dict[str, str],
+) -> ServerProcess:
+    """A real server on the shared PostgreSQL and Redis, with the limits under test."""
+    env = {
+        "DATABASE_URL": postgres_url,
+        **redis_env,
+        "SECRET_KEY": f"abuse-limits-{name}-" + "a" * 50,
+        "CHATSERVER_KEYS": "e2e1:" + "D" * 43 + "=",
+        **limits,
+    }
+    return ServerProcess(
+        data_dir=tmp_path_factory.mktemp(name), env=env, extra_args=["--demo"], name=name
+    )
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
-    env = {
-        "DATABASE_URL": postgres_url,
-        **redis_env,
-        "SECRET_KEY": "abuse-limits-e2e-" + "a" * 50,
-        "CHATSERVER_KEYS": "e2e1:" + "D" * 43 + "=",
+    limits = {
         "CHAT_MAX_SOCKETS_PER_SESSION": str(MAX_SOCKETS),
         "CHAT_RATE_PER_SECOND": str(RATE),
         "CHAT_RATE_BURST": str(BURST),
         "CHAT_ROOM_ACTIVE_MINUTES": "1",
     }
-    process = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("limits"), env=env, extra_args=["--demo"], name="limits"
-    )
-    with process:
+    with limited_server(tmp_path_factory, postgres_url, redis_env, "limits", limits) as process:
         yield process
 
 
@@ -268,18 +281,8 @@ def paced_server(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
     """A server whose limit is 4 sends a second with no burst to speak of."""
-    env = {
-        "DATABASE_URL": postgres_url,
-        **redis_env,
-        "SECRET_KEY": "abuse-limits-paced-" + "b" * 50,
-        "CHATSERVER_KEYS": "e2e1:" + "E" * 43 + "=",
-        "CHAT_RATE_PER_SECOND": "4",
-        "CHAT_RATE_BURST": "1",
-    }
-    process = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("paced"), env=env, extra_args=["--demo"], name="paced"
-    )
-    with process:
+    limits = {"CHAT_RATE_PER_SECOND": "4", "CHAT_RATE_BURST": "1"}
+    with limited_server(tmp_path_factory, postgres_url, redis_env, "paced", limits) as process:
         yield process
 
 
