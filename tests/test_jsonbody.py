@@ -68,12 +68,17 @@ BODY_ENDPOINTS = [
     ("POST", "/api/staff/otp/confirm"),
     ("POST", "/api/staff/logout-everywhere"),
     ("POST", "/api/staff/debriefs"),
+    ("POST", "/api/staff/name"),
+    ("POST", "/api/session/phrase"),
+    ("POST", "/api/session/exit-explained"),
+    ("POST", "/api/rooms/circle/pseudonym"),
 ]
 GET_ONLY_ROUTES = {
     "api/rooms",
     "api/rooms/<slug:slug>",
     "api/rooms/<slug:slug>/messages",
     "api/figures",
+    "api/help",
 }
 
 
