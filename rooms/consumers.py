@@ -25,8 +25,8 @@ from rooms import access, events, handlers, heartbeat, protocol, selectors, serv
 from rooms.errors import RoomError
 from rooms.grants import grant_require
 from rooms.hub import hub
-from rooms.ratelimit import SharedBuckets, TokenBucket
-from rooms.transport import DirectDispatchMixin, db, page_fits
+from rooms.ratelimit import TokenBucket
+from rooms.transport import DirectDispatchMixin, db, page_fits, send_bucket, send_buckets
 from rooms.waiting import WaitingRoomMixin
 from rooms.watch import watch
 from rooms.welcome import entry_frames, reload_preferences
@@ -36,17 +36,6 @@ TYPING_INTERVAL = 2.0
 # Reads (history, resume) are cheaper than sends but not free: a generous separate bucket.
 READ_RATE = 10.0
 READ_BURST = 40
-
-
-def _send_bucket() -> TokenBucket:
-    return TokenBucket(
-        rate=settings.CHAT_RATE_PER_SECOND,
-        burst=settings.CHAT_RATE_BURST,
-        strikes_allowed=settings.CHAT_RATE_STRIKES,
-    )
-
-
-send_buckets = SharedBuckets(_send_bucket)
 
 
 class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
@@ -62,6 +51,7 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         self.last_typing = 0.0
         strikes = settings.CHAT_RATE_STRIKES
         self.read_bucket = TokenBucket(rate=READ_RATE, burst=READ_BURST, strikes_allowed=strikes)
+        self.action_bucket = send_bucket()
         # Accept first, so a refused client learns why from the close code and an error
         # frame rather than a bare HTTP 403.
         await self.accept()
@@ -157,13 +147,21 @@ class RoomConsumer(WaitingRoomMixin, DirectDispatchMixin, AsyncWebsocketConsumer
         elif isinstance(frame, protocol.History | protocol.Resume):
             if not await self.limited(self.read_bucket, None):
                 await self._read_page(frame)
-        elif not await self.limited(self.send_bucket, protocol.ref_of(frame)):
+        elif not await self.limited(self._bucket_for(frame), protocol.ref_of(frame)):
             if isinstance(frame, protocol.Send):
                 await self._send_message(frame)
             elif isinstance(frame, protocol.Delete):
                 await self._delete(frame)
             else:
                 await self._act(frame)
+
+    def _bucket_for(self, frame: protocol.ClientFrame) -> TokenBucket:
+        """What a participant writes (messages, deletions, reports) counts once across their
+        sockets; a facilitator's actions count per socket, so holding a room is never slowed
+        by what the same person did on another page."""
+        if isinstance(frame, protocol.Send | protocol.Delete | protocol.Report):
+            return self.send_bucket
+        return self.action_bucket
 
     async def _act(self, frame: protocol.ClientFrame) -> None:
         """An action frame: one service call (``rooms.handlers``), then ``done`` with the

@@ -20,7 +20,7 @@ from chatserver.codes import Close, ErrorCode
 from chatserver.errors import ServiceError
 from rooms import protocol
 from rooms.grants import SessionRevoked
-from rooms.ratelimit import TokenBucket
+from rooms.ratelimit import SharedBuckets, TokenBucket
 
 _T = TypeVar("_T")
 
@@ -253,3 +253,16 @@ class ArrivalStamp:
             return await self.app(scope, inbox.get, send)
         finally:
             reader.cancel()
+
+
+def send_bucket() -> TokenBucket:
+    """A bucket at the room's send rate (``CHAT_RATE_PER_SECOND``, ``CHAT_RATE_BURST``)."""
+    return TokenBucket(
+        rate=settings.CHAT_RATE_PER_SECOND,
+        burst=settings.CHAT_RATE_BURST,
+        strikes_allowed=settings.CHAT_RATE_STRIKES,
+    )
+
+
+# What participants write, counted once per participant across their sockets here.
+send_buckets = SharedBuckets(send_bucket)
